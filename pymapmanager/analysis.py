@@ -1,0 +1,362 @@
+"""Map values, dynamics and per-segment summaries (the behaviour of the old package).
+
+All functions take a :class:`~pymapmanager.model.Map` first and options after, and never
+modify the map.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidParameterError, MapNotFoundError
+from .model import SESSION_STATS, Map
+
+__all__ = [
+    "ADDED",
+    "PERSISTENT",
+    "SUBTRACTED",
+    "TRANSIENT",
+    "DYNAMICS_NAMES",
+    "MapValues",
+    "dynamics",
+    "dynamics_summary",
+    "map_values",
+    "statistics",
+]
+
+ADDED, SUBTRACTED, TRANSIENT, PERSISTENT = 1, 2, 3, 4
+DYNAMICS_NAMES = {ADDED: "added", SUBTRACTED: "subtracted", TRANSIENT: "transient", PERSISTENT: "persistent"}
+
+
+@dataclass(frozen=True)
+class MapValues:
+    """A statistic as runs x sessions.
+
+    Attributes
+    ----------
+    stat : str
+        The statistic.
+    values : ndarray, shape (runs, sessions)
+        The statistic of each run's object in each session; NaN where absent (or NaN).
+    rows : ndarray, shape (runs, sessions)
+        The object's row in that session's db2 table; NaN where absent or filtered out.
+    runs : ndarray, shape (runs,)
+        Each row's run index in :attr:`Map.runs` (empty runs are dropped).
+    segments : ndarray, shape (runs, sessions)
+        Map segment of each object (NaN when unknown or the map has no segments).
+    bad : ndarray of bool, shape (runs, sessions)
+        Whether the object is marked bad.
+    """
+
+    stat: str
+    values: np.ndarray
+    rows: np.ndarray
+    runs: np.ndarray
+    segments: np.ndarray
+    bad: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(runs, sessions)."""
+        r, s = self.values.shape
+        return int(r), int(s)
+
+    def counts(self) -> list[int]:
+        """Number of non-NaN values per session."""
+        return [int(c) for c in (~np.isnan(self.values)).sum(axis=0)]
+
+    def present(self) -> np.ndarray:
+        """Boolean (runs, sessions): an object is there (after filters)."""
+        return ~np.isnan(self.rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Runs x sessions DataFrame indexed by run."""
+        return pd.DataFrame(
+            self.values, index=pd.Index(self.runs, name="run"), columns=range(self.shape[1])
+        )
+
+
+def statistics(m: Map) -> list[str]:
+    """Every statistic the map offers for :func:`map_values` (numeric columns only)."""
+    seen: dict[str, None] = {s: None for s in SESSION_STATS}
+    for j in range(m.num_sessions):
+        for c in m.columns(j):
+            if c in seen:
+                continue
+            try:
+                col = m.column(j, c)
+            except InvalidParameterError:
+                continue
+            if col.dtype != object:
+                seen[c] = None
+    return list(seen)
+
+
+def _session_value(m: Map, stat: str, j: int) -> float:
+    s = m.sessions[j]
+    if stat == "session":
+        return float(j)
+    if stat == "days":
+        return s.days
+    if stat == "hours":
+        return s.hours
+    if stat == "zdays":
+        try:
+            return float(m.header.get("zdays", j, "nan"))
+        except ValueError:
+            return math.nan
+    raise AssertionError(stat)
+
+
+def map_values(
+    m: Map,
+    stat: str,
+    *,
+    roi: str | Sequence[str] | None = None,
+    segment: int | None = None,
+    sessions: Sequence[int] | None = None,
+    include_bad: bool = False,
+) -> MapValues:
+    """A statistic of every run in every session.
+
+    Parameters
+    ----------
+    m : Map
+    stat : str
+        A db2 column (``pDist``), an intensity column ``<col>_int<c>`` (``ubssSum_int2``),
+        a user column, or one of ``session``, ``days``, ``hours``, ``zdays``.
+    roi : str or list of str, optional
+        ROI type(s) to keep; default the map's default annotation (``spineROI``).
+    segment : int, optional
+        Keep one map segment (row of :attr:`Map.segment_runs`); None for all.
+    sessions : list of int, optional
+        Sessions to fill; others stay NaN. Default all.
+    include_bad : bool
+        Keep objects marked ``isBad``.
+
+    Returns
+    -------
+    MapValues
+        Runs that have no object left after filtering are dropped.
+    """
+    nses = m.num_sessions
+    runs = m.runs
+    if roi is None:
+        roi = m.default_roi
+    if segment is not None:
+        if m.num_map_segments == 0:
+            raise InvalidParameterError(f"map {m.name} has no segments")
+        if not 0 <= segment < m.num_map_segments:
+            raise MapNotFoundError(
+                f"map {m.name} has no map segment {segment} (0..{m.num_map_segments - 1})"
+            )
+    if sessions is None:
+        sess = list(range(nses))
+    else:
+        sess = [int(s) for s in sessions]
+        for s in sess:
+            m.session(s)
+    is_session_stat = stat in SESSION_STATS
+    if not is_session_stat:
+        found = False
+        for j in sess:
+            try:
+                col = m.column(j, stat)
+            except InvalidParameterError:
+                continue
+            found = True
+            if col.dtype == object:
+                raise InvalidParameterError(f"statistic '{stat}' is text, not a number")
+        if not found:
+            raise InvalidParameterError(
+                f"map {m.name} has no statistic '{stat}' (see 'mapmanager stats')"
+            )
+    nrun = runs.shape[0]
+    values = np.full((nrun, nses), np.nan)
+    rows = np.full((nrun, nses), np.nan)
+    segs = np.full((nrun, nses), np.nan)
+    bad = np.zeros((nrun, nses), dtype=bool)
+    for j in sess:
+        rcol = runs[:, j]
+        have = np.flatnonzero(rcol >= 0)
+        if have.size == 0:
+            continue
+        ri = rcol[have].astype(int)
+        keep = m.roi_type_mask(j, roi)[ri]
+        parent = m.db2[j].data.get("parentID")
+        if segment is not None:
+            sid = m.segment_runs[segment, j]
+            if math.isnan(sid) or parent is None:
+                continue
+            keep &= parent[ri] == sid
+        isbad = m.bad_mask(j)[ri]
+        if not include_bad:
+            keep &= ~isbad
+        tr, ri = have[keep], ri[keep]
+        rows[tr, j] = ri
+        bad[tr, j] = isbad[keep]
+        if is_session_stat:
+            values[tr, j] = _session_value(m, stat, j)
+        else:
+            try:
+                col = m.column(j, stat)
+            except InvalidParameterError:
+                col = None
+            if col is not None:
+                values[tr, j] = col[ri]
+        if parent is not None and m.num_map_segments:
+            ps = parent[ri]
+            segcol = m.segment_runs[:, j]
+            lut = {float(v): k for k, v in enumerate(segcol) if not math.isnan(v)}
+            segs[tr, j] = [lut.get(float(p), np.nan) for p in ps]
+    keep_runs = ~np.isnan(rows).all(axis=1)
+    return MapValues(
+        stat,
+        values[keep_runs],
+        rows[keep_runs],
+        np.flatnonzero(keep_runs),
+        segs[keep_runs],
+        bad[keep_runs],
+    )
+
+
+def dynamics(present: np.ndarray) -> np.ndarray:
+    """Dynamics of each cell from presence in neighbouring sessions.
+
+    Parameters
+    ----------
+    present : ndarray of bool, shape (runs, sessions)
+        Whether the run's object is in each session (e.g. :meth:`MapValues.present`).
+
+    Returns
+    -------
+    ndarray of float, shape (runs, sessions)
+        1 added (absent before), 2 subtracted (absent after), 3 transient (both),
+        4 persistent (neither); NaN where absent. The first session only looks after,
+        the last only before.
+    """
+    p = np.asarray(present, dtype=bool)
+    nrun, nses = p.shape
+    out = np.full((nrun, nses), np.nan)
+    if nses == 0:
+        return out
+    before = np.zeros_like(p)
+    after = np.zeros_like(p)
+    before[:, 1:] = p[:, :-1]
+    before[:, 0] = True  # the first session only counts "after"
+    after[:, :-1] = p[:, 1:]
+    after[:, -1] = True  # the last session only counts "before"
+    if nses == 1:
+        before[:] = after[:] = True
+    added = ~before
+    subtracted = ~after
+    code = np.where(
+        added & subtracted,
+        TRANSIENT,
+        np.where(added, ADDED, np.where(subtracted, SUBTRACTED, PERSISTENT)),
+    ).astype(float)
+    out[p] = code[p]
+    return out
+
+
+def dynamics_summary(
+    m: Map, *, roi: str | Sequence[str] | None = None, include_bad: bool = False
+) -> pd.DataFrame:
+    """Per session and map segment: counts, added, subtracted, percentages, density.
+
+    Returns
+    -------
+    DataFrame
+        One row per (segment, session) where the segment exists, with columns
+        ``segment, session, stack_segment, n, n_bad, added, subtracted, pct_added,
+        pct_subtracted, length_um, density`` (spines per µm; NaN without a tracing).
+        ``added`` counts objects absent in the previous session; ``subtracted`` counts
+        objects of the previous session absent now; percentages are relative to the
+        previous session's count. A map without segments gives one row per session with
+        ``segment`` = -1 (all objects).
+    """
+    if roi is None:
+        roi = m.default_roi
+    records = []
+    nses = m.num_sessions
+    prev_link = m.objmap.data[3] if m.objmap.shape[1] else None
+    next_link = m.objmap.data[1] if m.objmap.shape[1] else None
+    segments = list(range(m.num_map_segments)) or [-1]
+    for seg in segments:
+        prev_n = math.nan
+        prev_keep: np.ndarray | None = None
+        for j in range(nses):
+            t = m.db2[j]
+            n_rows = len(t)
+            sel = m.roi_type_mask(j, roi)
+            sid: int | None = None
+            if seg >= 0:
+                sid = m.stack_segment(seg, j)
+                if sid is None:
+                    prev_n, prev_keep = math.nan, None
+                    continue
+                parent = t.data.get("parentID")
+                sel &= (parent == sid) if parent is not None else False
+            badm = m.bad_mask(j)
+            n_bad = int((sel & badm).sum())
+            keep = sel if include_bad else sel & ~badm
+            n = int(keep.sum())
+            rows = np.flatnonzero(keep)
+            with np.errstate(invalid="ignore"):
+                if j > 0 and prev_link is not None:
+                    added = int((~(prev_link[rows, j] >= 0)).sum())
+                else:
+                    added = 0 if j == 0 else n
+                if j > 0 and prev_keep is not None and next_link is not None:
+                    prow = np.flatnonzero(prev_keep)
+                    subtracted = int((~(next_link[prow, j - 1] >= 0)).sum())
+                else:
+                    subtracted = 0
+            length = math.nan
+            tr = m.tracing(j)
+            dz = m.sessions[j].voxel[2]
+            if tr is not None:
+                dz = 1.0 if math.isnan(dz) else dz
+                if sid is not None:
+                    length = tr.length(sid, dz)
+                else:
+                    length = sum(tr.length(int(s), dz) for s in tr.segment_ids())
+            records.append(
+                {
+                    "segment": seg,
+                    "session": j,
+                    "stack_segment": -1 if sid is None else sid,
+                    "n": n,
+                    "n_bad": n_bad,
+                    "added": added if j > 0 else 0,
+                    "subtracted": subtracted if j > 0 else 0,
+                    "pct_added": (added / prev_n * 100) if j > 0 and prev_n else math.nan,
+                    "pct_subtracted": (subtracted / prev_n * 100) if j > 0 and prev_n else math.nan,
+                    "length_um": length,
+                    "density": n / length if length and not math.isnan(length) else math.nan,
+                }
+            )
+            prev_n = float(n)
+            prev_keep = keep
+            del n_rows
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "segment",
+            "session",
+            "stack_segment",
+            "n",
+            "n_bad",
+            "added",
+            "subtracted",
+            "pct_added",
+            "pct_subtracted",
+            "length_um",
+            "density",
+        ],
+    )

@@ -1,0 +1,616 @@
+"""The map model: a map folder read into sessions, annotation tables, runs and tracings.
+
+Loading reads the header, objMap, segMap and every session's db2/Int/user tables (fast:
+plain string splitting into numpy columns). Tracings are read on first use, images only
+when a plane is asked for (:mod:`pymapmanager.images`).
+
+Example
+-------
+>>> m = load_map("data/maps/F27A_1")            # doctest: +SKIP
+>>> m.num_sessions, m.num_map_segments           # doctest: +SKIP
+(4, 5)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidParameterError, MapFormatError, MapNotFoundError
+from .fileformat import CsvTable, HeaderTable, LinkMap, Tracing, read_text
+
+__all__ = ["ROI_TYPES", "Map", "Session", "load_map", "stack_base_name"]
+
+log = logging.getLogger(__name__)
+
+#: roiType name -> roiTypeNum / objMap nodeType
+ROI_TYPES: dict[str, int] = {
+    "spineROI": 0,
+    "controlPnt": 2,
+    "pivotPnt": 3,
+    "otherROI": 4,
+    "globalPIvot": 8,
+    "nodeROI": 5,
+    "slabROI": 6,
+}
+
+#: db2 columns that must hold numbers (text there is a format error)
+DB2_NUMERIC = ("roiTypeNum", "x", "y", "z", "channel", "parentID", "cPnt", "sDist", "pDist")
+
+#: map-level statistics every map offers, in addition to its table columns
+SESSION_STATS = ("session", "days", "hours", "zdays")
+
+
+def stack_base_name(hs_stack: str) -> str:
+    """``F27A_1_s4_ch1`` -> ``F27A_1_s4`` (the header's stack name without ``_ch1``)."""
+    return hs_stack[:-4] if hs_stack.endswith("_ch1") else hs_stack
+
+
+def _to_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _to_int(text: str, default: int | None = None) -> int | None:
+    try:
+        return int(float(text))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Session:
+    """One imaging session (time point) of a map, as the header describes it."""
+
+    index: int
+    stack: str
+    db_name: str
+    date: str
+    time: str
+    days: float
+    hours: float
+    condition: str
+    num_channels: int
+    default_channel: int
+    shape: tuple[int | None, int | None, int | None]
+    voxel: tuple[float, float, float]
+    imported_name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly description (NaN as None)."""
+
+        def clean(v: float) -> float | None:
+            return None if isinstance(v, float) and math.isnan(v) else v
+
+        return {
+            "index": self.index,
+            "stack": self.stack,
+            "date": self.date,
+            "time": self.time,
+            "days": clean(self.days),
+            "hours": clean(self.hours),
+            "condition": self.condition,
+            "num_channels": self.num_channels,
+            "default_channel": self.default_channel,
+            "shape": list(self.shape),
+            "voxel": [clean(v) for v in self.voxel],
+            "imported_name": self.imported_name,
+        }
+
+
+def _build_runs(link: LinkMap, node_type: int | None) -> np.ndarray:
+    """Runs (objects followed through sessions) as a runs x sessions float array.
+
+    A run starts at every object of ``node_type`` (any type when None) that is in session
+    0 or has no ``prev``; it follows ``next`` into the following sessions until none.
+    Same order and semantics as the old package's ``mmMap._buildRunMap``.
+    """
+    d = link.data
+    _, nrow, nses = d.shape
+    if nrow == 0 or nses == 0:
+        return np.full((0, nses), np.nan)
+    idx, nxt, prev, ntype = d[LinkMap.IDX], d[LinkMap.NEXT], d[LinkMap.PREV], d[LinkMap.NODE_TYPE]
+    blocks: list[np.ndarray] = []
+    with np.errstate(invalid="ignore"):
+        for j in range(nses):
+            ok = idx[:, j] >= 0
+            if node_type is not None:
+                ok &= ntype[:, j] == node_type
+            if j > 0:
+                ok &= ~(prev[:, j] >= 0)
+            starts = np.flatnonzero(ok)
+            if starts.size == 0:
+                continue
+            block = np.full((starts.size, nses), np.nan)
+            block[:, j] = starts
+            cur = starts.astype(float)
+            for k in range(j + 1, nses):
+                alive = cur >= 0
+                if not alive.any():
+                    break
+                nx = np.full(cur.shape, np.nan)
+                ci = cur[alive].astype(int)
+                valid = ci < nrow
+                tmp = np.full(ci.shape, np.nan)
+                tmp[valid] = nxt[ci[valid], k - 1]
+                nx[alive] = tmp
+                nx[~(nx >= 0)] = np.nan
+                block[:, k] = nx
+                cur = nx
+            blocks.append(block)
+    if not blocks:
+        return np.full((0, nses), np.nan)
+    return np.vstack(blocks)
+
+
+class Map:
+    """A Map Manager map read from its folder.
+
+    Use :func:`load_map` to create one. Sessions count from 0; channels from 1 (as in
+    the file names).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        header: HeaderTable,
+        objmap: LinkMap,
+        segmap: LinkMap | None,
+        db2: list[CsvTable],
+        intensity: list[dict[int, CsvTable]],
+        user: list[CsvTable | None],
+        tracing_texts: list[str | None] | None = None,
+    ) -> None:
+        self.path = path
+        self.name = name
+        self.header = header
+        self.objmap = objmap
+        self.segmap = segmap
+        self.db2 = db2
+        self.intensity = intensity
+        self.user = user
+        self._tracing_texts = tracing_texts
+        self._tracings: dict[int, Tracing | None] = {}
+        self._frames: dict[int, pd.DataFrame] = {}
+        self._runs: np.ndarray | None = None
+        self._segment_runs: np.ndarray | None = None
+        self._sessions: list[Session] | None = None
+
+    # ------------------------------------------------------------------ description
+
+    @property
+    def num_sessions(self) -> int:
+        """Number of sessions (non-empty ``hsStack`` cells)."""
+        return len(self.db2)
+
+    @property
+    def num_channels(self) -> int:
+        """Number of image channels (header ``numChannels`` of session 0, at least 1)."""
+        return max(1, _to_int(self.header.get("numChannels", 0), 1) or 1)
+
+    @property
+    def default_channel(self) -> int:
+        """The channel to show first."""
+        ch = _to_int(self.header.get("defaultChannel", 0), 1) or 1
+        return ch if 1 <= ch <= self.num_channels else 1
+
+    @property
+    def default_roi(self) -> str:
+        """The map's default annotation type (``spineROI`` unless the header says else)."""
+        v = self.header.get("defaultAnnotation", 0).strip()
+        return v or "spineROI"
+
+    @property
+    def map_condition(self) -> str:
+        """The map condition (``mapCond``), may be empty."""
+        return self.header.get("mapCond", 0).strip()
+
+    @property
+    def sessions(self) -> list[Session]:
+        """The sessions, from the header."""
+        if self._sessions is None:
+            h = self.header
+            out = []
+            for j in range(self.num_sessions):
+                pz = _to_int(h.get("pz", j))
+                out.append(
+                    Session(
+                        index=j,
+                        stack=stack_base_name(h.get("hsStack", j)),
+                        db_name=h.get("hsdb", j),
+                        date=h.get("date", j),
+                        time=h.get("time", j),
+                        days=_to_float(h.get("days", j, "nan")),
+                        hours=_to_float(h.get("hours", j, "nan")),
+                        condition=h.get("condStr", j).strip(),
+                        num_channels=_to_int(h.get("numChannels", j), self.num_channels)
+                        or self.num_channels,
+                        default_channel=_to_int(h.get("defaultChannel", j), 1) or 1,
+                        shape=(pz, _to_int(h.get("py", j)), _to_int(h.get("px", j))),
+                        voxel=(
+                            _to_float(h.get("dx", j, "nan")),
+                            _to_float(h.get("dy", j, "nan")),
+                            _to_float(h.get("dz", j, "nan")),
+                        ),
+                        imported_name=h.get("importedStackName", j),
+                    )
+                )
+            self._sessions = out
+        return self._sessions
+
+    def session(self, index: int) -> Session:
+        """One session; :class:`MapNotFoundError` when out of range."""
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < self.num_sessions:
+            raise MapNotFoundError(
+                f"map {self.name} has no session {index} (sessions 0..{self.num_sessions - 1})"
+            )
+        return self.sessions[int(index)]
+
+    @property
+    def num_objects(self) -> int:
+        """Total number of annotation rows over all sessions."""
+        return sum(len(t) for t in self.db2)
+
+    @property
+    def runs(self) -> np.ndarray:
+        """Runs x sessions array of db2 row indices (NaN where absent), default ROI type."""
+        if self._runs is None:
+            self._runs = _build_runs(self.objmap, ROI_TYPES.get(self.default_roi, 0))
+        return self._runs
+
+    @property
+    def segment_runs(self) -> np.ndarray:
+        """Map segments x sessions array of per-session segment IDs (NaN where absent)."""
+        if self._segment_runs is None:
+            if self.segmap is None or self.segmap.shape[1] == 0:
+                self._segment_runs = np.full((0, self.num_sessions), np.nan)
+            else:
+                self._segment_runs = _build_runs(self.segmap, None)
+        return self._segment_runs
+
+    @property
+    def num_map_segments(self) -> int:
+        """Number of map segments (0 when the map has no segMap)."""
+        return int(self.segment_runs.shape[0])
+
+    def stack_segment(self, map_segment: int, session: int) -> int | None:
+        """The segment ID in ``session`` of map segment ``map_segment`` (None if absent)."""
+        if not 0 <= map_segment < self.num_map_segments:
+            raise MapNotFoundError(f"map {self.name} has no map segment {map_segment}")
+        v = self.segment_runs[map_segment, session]
+        return None if math.isnan(v) else int(v)
+
+    def map_segment_of(self, session: int, stack_segment: float) -> int | None:
+        """The map segment holding segment ``stack_segment`` of ``session``."""
+        if math.isnan(stack_segment):
+            return None
+        hits = np.flatnonzero(self.segment_runs[:, session] == stack_segment)
+        return int(hits[0]) if hits.size else None
+
+    def info(self) -> dict[str, Any]:
+        """Everything ``mapmanager info --json`` prints."""
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "num_sessions": self.num_sessions,
+            "num_channels": self.num_channels,
+            "num_map_segments": self.num_map_segments,
+            "num_objects": self.num_objects,
+            "num_runs": int(self.runs.shape[0]),
+            "default_roi": self.default_roi,
+            "map_condition": self.map_condition,
+            "sessions": [s.to_dict() for s in self.sessions],
+        }
+
+    # ------------------------------------------------------------------ tables
+
+    def _check_session(self, session: int) -> int:
+        self.session(session)
+        return int(session)
+
+    def columns(self, session: int) -> list[str]:
+        """Every statistic column of a session: db2, ``<col>_int<c>``, user columns."""
+        s = self._check_session(session)
+        cols = list(self.db2[s].columns)
+        for ch, t in sorted(self.intensity[s].items()):
+            cols.extend(f"{c}_int{ch}" for c in t.columns)
+        u = self.user[s]
+        if u is not None:
+            cols.extend(c for c in u.columns if c not in cols)
+        return cols
+
+    def column(self, session: int, stat: str) -> np.ndarray:
+        """One column of a session's annotations (one value per db2 row).
+
+        Raises
+        ------
+        InvalidParameterError
+            The session has no such column.
+        """
+        s = self._check_session(session)
+        t = self.db2[s]
+        n = len(t)
+        if stat in t.data:
+            arr = t.data[stat]
+        elif stat == "Idx":
+            arr = np.arange(n, dtype=float)
+        else:
+            arr = None
+            base, sep, ch = stat.rpartition("_int")
+            if sep and ch.isdigit() and int(ch) in self.intensity[s]:
+                it = self.intensity[s][int(ch)]
+                if base in it.data:
+                    arr = it.data[base]
+            u = self.user[s]
+            if arr is None and u is not None and stat in u.data:
+                arr = u.data[stat]
+            if arr is None:
+                raise InvalidParameterError(
+                    f"map {self.name} session {s} has no statistic '{stat}'"
+                )
+        if len(arr) != n:  # intensity/user tables shorter or longer than db2: align
+            out = np.full(n, np.nan) if arr.dtype != object else np.full(n, "", dtype=object)
+            m = min(n, len(arr))
+            out[:m] = arr[:m]
+            arr = out
+        return arr
+
+    def table(self, session: int) -> pd.DataFrame:
+        """A session's annotations as a DataFrame (db2 + ``<col>_int<c>`` + user columns).
+
+        The index is the row position (the object's index). The frame is cached; treat it
+        as read-only.
+        """
+        s = self._check_session(session)
+        if s not in self._frames:
+            data = {c: self.column(s, c) for c in self.columns(s)}
+            df = pd.DataFrame(data, copy=False)
+            if "Idx" in df.columns:
+                df["Idx"] = np.arange(len(df), dtype=float)
+            self._frames[s] = df
+        return self._frames[s]
+
+    def roi_type_mask(self, session: int, roi: str | list[str] | None) -> np.ndarray:
+        """Boolean mask of rows whose ``roiType`` is ``roi`` (one name or a list)."""
+        rt = self.db2[session].data.get("roiType")
+        n = len(self.db2[session])
+        if roi is None:
+            return np.ones(n, dtype=bool)
+        if rt is None:
+            return np.zeros(n, dtype=bool)
+        names = [roi] if isinstance(roi, str) else list(roi)
+        return np.isin(rt.astype(str), names)
+
+    def bad_mask(self, session: int) -> np.ndarray:
+        """Boolean mask of rows marked ``isBad == 1``."""
+        b = self.db2[session].data.get("isBad")
+        if b is None or b.dtype == object:
+            return np.zeros(len(self.db2[session]), dtype=bool)
+        return b == 1
+
+    def tracing(self, session: int) -> Tracing | None:
+        """The session's dendrite tracing (read on first use), or None when absent."""
+        s = self._check_session(session)
+        if s not in self._tracings:
+            text: str | None = None
+            lpath = self.path / "line" / f"{self.sessions[s].stack}_l.txt"
+            if self._tracing_texts is not None:
+                text = self._tracing_texts[s]
+            elif lpath.is_file():
+                text = read_text(lpath)
+            self._tracings[s] = None if text is None else Tracing.parse(text, lpath)
+        return self._tracings[s]
+
+    def image_path(self, session: int, channel: int) -> Path | None:
+        """``raw/<stack>_ch<c>.tif`` of a session and channel, or None when absent."""
+        s = self._check_session(session)
+        if not 1 <= channel <= max(self.num_channels, self.sessions[s].num_channels):
+            raise MapNotFoundError(
+                f"map {self.name} has no channel {channel} (channels 1..{self.num_channels})"
+            )
+        for ext in (".tif", ".tiff"):
+            p = self.path / "raw" / f"{self.sessions[s].stack}_ch{channel}{ext}"
+            if p.is_file():
+                return p
+        return None
+
+    # ------------------------------------------------------------------ files
+
+    def files(self) -> dict[str, str]:
+        """Every text file of the map as ``relative path -> text`` (what :meth:`save` writes)."""
+        out: dict[str, str] = {
+            f"{self.name}.txt": self.header.to_text(),
+            f"{self.name}_objMap.txt": self.objmap.to_text(),
+        }
+        if self.segmap is not None:
+            out[f"{self.name}_segMap.txt"] = self.segmap.to_text()
+        for j, s in enumerate(self.sessions):
+            out[f"stackdb/{s.stack}_db2.txt"] = self.db2[j].to_text()
+            for ch, t in sorted(self.intensity[j].items()):
+                out[f"stackdb/{s.stack}_Int{ch}.txt"] = t.to_text()
+            u = self.user[j]
+            if u is not None:
+                out[f"stackdb/{s.stack}_user.txt"] = u.to_text()
+            tr = self.tracing(j)
+            if tr is not None:
+                out[f"line/{s.stack}_l.txt"] = tr.to_text()
+        return out
+
+    def save(self, dest: str | Path | None = None, *, backup: bool = True) -> Path:
+        """Write the map (atomically) to ``dest`` or back to its own folder.
+
+        See :func:`pymapmanager.writer.save_map`.
+        """
+        from .writer import save_map
+
+        return save_map(self, dest, backup=backup)
+
+    def to_bytes(self) -> bytes:
+        """A compact serialised form (zlib-compressed text of every file) for caches."""
+        files = self.files()
+        payload = json.dumps({"name": self.name, "path": str(self.path), "files": files})
+        return b"PMM1" + zlib.compress(payload.encode("utf-8"), 6)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Map:
+        """Inverse of :meth:`to_bytes`."""
+        if not blob.startswith(b"PMM1"):
+            raise InvalidParameterError("not a serialised map")
+        d = json.loads(zlib.decompress(blob[4:]).decode("utf-8"))
+        return _load_from_texts(Path(d["path"]), d["name"], d["files"])
+
+    def __repr__(self) -> str:
+        return (
+            f"<Map {self.name}: {self.num_sessions} sessions, {self.num_map_segments} map "
+            f"segments, {self.num_objects} objects>"
+        )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _resolve(path: str | Path) -> tuple[Path, str]:
+    p = Path(path)
+    if p.is_file() and p.suffix == ".txt":
+        return p.parent, p.stem
+    if not p.exists():
+        raise MapNotFoundError(f"{p}: no such map folder")
+    if not p.is_dir():
+        raise MapNotFoundError(f"{p}: not a map folder")
+    name = p.name
+    if not (p / f"{name}.txt").is_file():
+        raise MapFormatError(p / f"{name}.txt", "the map header file is missing")
+    return p, name
+
+
+def load_map(path: str | Path) -> Map:
+    """Read a map folder (or its ``<map>.txt``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The map folder ``<map>/`` or its header file ``<map>/<map>.txt``.
+
+    Returns
+    -------
+    Map
+
+    Raises
+    ------
+    MapNotFoundError
+        No such folder.
+    MapFormatError
+        A file is missing or malformed; the message names the file and line.
+    """
+    folder, name = _resolve(path)
+    return _load(folder, name, None)
+
+
+def _load_from_texts(folder: Path, name: str, files: dict[str, str]) -> Map:
+    return _load(folder, name, files)
+
+
+def _load(folder: Path, name: str, files: dict[str, str] | None) -> Map:
+    def text_of(rel: str, required: bool) -> str | None:
+        if files is not None:
+            t = files.get(rel)
+            if t is None and required:
+                raise MapFormatError(folder / rel, "file is missing")
+            return t
+        p = folder / rel
+        if not p.is_file():
+            if required:
+                raise MapFormatError(p, "file is missing")
+            return None
+        return read_text(p)
+
+    hpath = folder / f"{name}.txt"
+    htext = text_of(f"{name}.txt", True)
+    assert htext is not None
+    header = HeaderTable.parse(htext, hpath)
+    stacks = [c for c in header.cells("hsStack") if c.strip()]
+    if "hsStack" not in header:
+        raise MapFormatError(hpath, "the header has no 'hsStack' row")
+    nses = len(stacks)
+
+    otext = text_of(f"{name}_objMap.txt", True)
+    assert otext is not None
+    objmap = LinkMap.parse(otext, folder / f"{name}_objMap.txt")
+    stext = text_of(f"{name}_segMap.txt", False)
+    segmap = None if stext is None else LinkMap.parse(stext, folder / f"{name}_segMap.txt")
+    for lm in (objmap, segmap):
+        if lm is not None and lm.shape[1] > 0 and lm.shape[2] != nses:
+            raise MapFormatError(
+                lm.path,
+                f"has {lm.shape[2]} session columns but the header names {nses} sessions",
+                1,
+            )
+
+    nch = max(1, _to_int(header.get("numChannels", 0), 1) or 1)
+    db2: list[CsvTable] = []
+    intensity: list[dict[int, CsvTable]] = []
+    user: list[CsvTable | None] = []
+    for j, hs in enumerate(stacks):
+        stack = stack_base_name(hs)
+        rel = f"stackdb/{stack}_db2.txt"
+        dtext = text_of(rel, False)
+        if dtext is None:
+            raise MapFormatError(
+                folder / rel, f"the header names stack '{hs}' for session {j} but its db2 file is missing"
+            )
+        t = CsvTable.parse(dtext, folder / rel, numeric=DB2_NUMERIC)
+        if "roiType" not in t.data:
+            raise MapFormatError(folder / rel, "the table has no 'roiType' column", 2)
+        db2.append(t)
+        nobj = objmap.shape[1]
+        if nobj and len(t) > nobj:
+            raise MapFormatError(
+                objmap.path,
+                f"has {nobj} rows but session {j} ({stack}) has {len(t)} objects",
+                1,
+            )
+        ints: dict[int, CsvTable] = {}
+        for ch in range(1, nch + 4):
+            irel = f"stackdb/{stack}_Int{ch}.txt"
+            itext = text_of(irel, False)
+            if itext is None:
+                if ch > nch:
+                    break
+                continue
+            it = CsvTable.parse(itext, folder / irel, all_numeric=True)
+            if len(it) != len(t):
+                raise MapFormatError(
+                    folder / irel,
+                    f"has {len(it)} rows but {stack}_db2.txt has {len(t)} (rows match by position)",
+                )
+            ints[ch] = it
+        intensity.append(ints)
+        urel = f"stackdb/{stack}_user.txt"
+        utext = text_of(urel, False)
+        user.append(None if utext is None else CsvTable.parse(utext, folder / urel, has_meta=False))
+
+    tracing_texts: list[str | None] | None = None
+    if files is not None:
+        tracing_texts = [files.get(f"line/{stack_base_name(hs)}_l.txt") for hs in stacks]
+    m = Map(folder, name, header, objmap, segmap, db2, intensity, user, tracing_texts)
+    # validate objMap indices point into the tables
+    for j in range(nses):
+        col = objmap.data[LinkMap.IDX, :, j] if objmap.shape[1] else np.empty(0)
+        valid = col[col >= 0]
+        if valid.size and valid.max() >= len(db2[j]):
+            raise MapFormatError(
+                objmap.path,
+                f"session {j} links row {int(valid.max())} but {stacks[j]} has only {len(db2[j])} objects",
+            )
+    return m
