@@ -46,7 +46,8 @@ class MapValues:
     rows : ndarray, shape (runs, sessions)
         The object's row in that session's db2 table; NaN where absent or filtered out.
     runs : ndarray, shape (runs,)
-        Each row's run index in :attr:`Map.runs` (empty runs are dropped).
+        Each row's run index in ``Map.runs_of(roi)`` (:attr:`Map.runs` for the map's
+        default ROI type); runs left empty by the filters are dropped.
     segments : ndarray, shape (runs, sessions)
         Map segment of each object (NaN when unknown or the map has no segments).
     bad : ndarray of bool, shape (runs, sessions)
@@ -145,9 +146,14 @@ def map_values(
         Runs that have no object left after filtering are dropped.
     """
     nses = m.num_sessions
-    runs = m.runs
     if roi is None:
         roi = m.default_roi
+    if isinstance(roi, str):
+        runs = m.runs_of(roi)
+    elif len(roi) == 1:
+        runs = m.runs_of(roi[0])
+    else:
+        runs = m.runs_of(None)
     if segment is not None:
         if m.num_map_segments == 0:
             raise InvalidParameterError(f"map {m.name} has no segments")
@@ -204,11 +210,9 @@ def map_values(
             values[tr, j] = _session_value(m, stat, j)
         else:
             try:
-                col = m.column(j, stat)
+                values[tr, j] = m.column(j, stat)[ri]
             except InvalidParameterError:
-                col = None
-            if col is not None:
-                values[tr, j] = col[ri]
+                pass  # this session lacks the statistic: its values stay NaN
         if parent is not None and m.num_map_segments:
             ps = parent[ri]
             segcol = m.segment_runs[:, j]
@@ -292,7 +296,6 @@ def dynamics_summary(
         prev_keep: np.ndarray | None = None
         for j in range(nses):
             t = m.db2[j]
-            n_rows = len(t)
             sel = m.roi_type_mask(j, roi)
             sid: int | None = None
             if seg >= 0:
@@ -343,7 +346,6 @@ def dynamics_summary(
             )
             prev_n = float(n)
             prev_keep = keep
-            del n_rows
     return pd.DataFrame.from_records(
         records,
         columns=[

@@ -196,7 +196,7 @@ class HeaderTable:
         if first.strip("\t ") != "":
             raise MapFormatError(path, "the first line must contain only tabs", 1)
         rows: list[tuple[str, list[str]]] = []
-        for n, line in enumerate(lines[1:], start=2):
+        for line in lines[1:]:
             if line == "":
                 rows.append(("", []))
                 continue
@@ -578,6 +578,15 @@ class CsvTable:
         """Set one cell, updating the typed array and that row's text."""
         c = self._index[column]
         arr = self.column(column)
+        if isinstance(value, str) and arr.dtype != object and value != "":
+            try:
+                float(value)
+            except ValueError:
+                if self.all_numeric or column in self.numeric:
+                    raise ValueError(f"column '{column}' holds numbers, not '{value}'") from None
+                # an all-empty column was read as numbers: it becomes a text column
+                arr = np.array(self._column_cells(c), dtype=object)
+                self._typed[column] = arr
         if arr.dtype == object:
             text = "" if value is None else str(value)
             arr[row] = text

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,6 @@ ROI_TYPES: dict[str, int] = {
     "pivotPnt": 3,
     "otherROI": 4,
     "globalPIvot": 8,
-    "nodeROI": 5,
-    "slabROI": 6,
 }
 
 #: db2 columns that must hold numbers (text there is a format error)
@@ -183,7 +182,7 @@ class Map:
         self._tracing_texts = tracing_texts
         self._tracings: dict[int, Tracing | None] = {}
         self._frames: dict[int, pd.DataFrame] = {}
-        self._runs: np.ndarray | None = None
+        self._runs: dict[str, np.ndarray] = {}
         self._segment_runs: np.ndarray | None = None
         self._sessions: list[Session] | None = None
 
@@ -264,10 +263,33 @@ class Map:
 
     @property
     def runs(self) -> np.ndarray:
-        """Runs x sessions array of db2 row indices (NaN where absent), default ROI type."""
-        if self._runs is None:
-            self._runs = _build_runs(self.objmap, ROI_TYPES.get(self.default_roi, 0))
-        return self._runs
+        """Runs x sessions array of db2 row indices (NaN where absent), default ROI type.
+
+        Same rows in the same order as the old package's ``mmMap.runMap``.
+        """
+        return self.runs_of(self.default_roi)
+
+    def runs_of(self, roi: str | None) -> np.ndarray:
+        """Runs of objects of one ROI type (``None``: runs starting at any object)."""
+        key = "*" if roi is None else roi
+        if key not in self._runs:
+            node = None if roi is None else self.roi_type_number(roi)
+            if roi is not None and node is None:
+                node = -1  # unknown type: no run starts
+            self._runs[key] = _build_runs(self.objmap, node)
+        return self._runs[key]
+
+    def roi_type_number(self, roi: str) -> int | None:
+        """The objMap ``nodeType`` of an ROI type: from the tables' ``roiTypeNum``, else known."""
+        for t in self.db2:
+            if "roiTypeNum" not in t.data:
+                break
+            hit = np.flatnonzero(t.data["roiType"] == roi)
+            if hit.size:
+                v = t.data["roiTypeNum"][hit[0]]
+                if v == v:
+                    return int(v)
+        return ROI_TYPES.get(roi)
 
     @property
     def segment_runs(self) -> np.ndarray:
@@ -341,12 +363,12 @@ class Map:
         s = self._check_session(session)
         t = self.db2[s]
         n = len(t)
+        arr: np.ndarray | None = None
         if stat in t.data:
             arr = t.data[stat]
         elif stat == "Idx":
             arr = np.arange(n, dtype=float)
         else:
-            arr = None
             base, sep, ch = stat.rpartition("_int")
             if sep and ch.isdigit() and int(ch) in self.intensity[s]:
                 it = self.intensity[s][int(ch)]
@@ -354,17 +376,29 @@ class Map:
                     arr = it.data[base]
             u = self.user[s]
             if arr is None and u is not None and stat in u.data:
-                arr = u.data[stat]
-            if arr is None:
-                raise InvalidParameterError(
-                    f"map {self.name} session {s} has no statistic '{stat}'"
-                )
-        if len(arr) != n:  # intensity/user tables shorter or longer than db2: align
+                return self._user_column(u, stat, n)
+        if arr is None:
+            raise InvalidParameterError(f"map {self.name} session {s} has no statistic '{stat}'")
+        if len(arr) != n:  # a table shorter or longer than db2: align by position
             out = np.full(n, np.nan) if arr.dtype != object else np.full(n, "", dtype=object)
-            m = min(n, len(arr))
-            out[:m] = arr[:m]
+            k = min(n, len(arr))
+            out[:k] = arr[:k]
             arr = out
         return arr
+
+    @staticmethod
+    def _user_column(u: CsvTable, stat: str, n: int) -> np.ndarray:
+        """A user-table column aligned to db2 rows by its ``Idx`` column (by position without)."""
+        values = u.data[stat]
+        out = np.full(n, np.nan) if values.dtype != object else np.full(n, "", dtype=object)
+        if "Idx" in u.data and u.data["Idx"].dtype != object:
+            idx = u.data["Idx"]
+            ok = (idx >= 0) & (idx < n)
+            out[idx[ok].astype(int)] = values[ok]
+        else:
+            k = min(n, len(values))
+            out[:k] = values[:k]
+        return out
 
     def table(self, session: int) -> pd.DataFrame:
         """A session's annotations as a DataFrame (db2 + ``<col>_int<c>`` + user columns).
@@ -381,7 +415,7 @@ class Map:
             self._frames[s] = df
         return self._frames[s]
 
-    def roi_type_mask(self, session: int, roi: str | list[str] | None) -> np.ndarray:
+    def roi_type_mask(self, session: int, roi: str | Sequence[str] | None) -> np.ndarray:
         """Boolean mask of rows whose ``roiType`` is ``roi`` (one name or a list)."""
         rt = self.db2[session].data.get("roiType")
         n = len(self.db2[session])
@@ -424,6 +458,41 @@ class Map:
             if p.is_file():
                 return p
         return None
+
+    def validate(self) -> list[str]:
+        """Read every value of every file; return one line per problem (empty when clean).
+
+        Loading checks the structure of every file; this also converts every column (so
+        text in a number column is found) and reads every tracing.
+        """
+        problems: list[str] = []
+        tables: list[CsvTable] = []
+        for j in range(self.num_sessions):
+            tables.append(self.db2[j])
+            tables.extend(self.intensity[j].values())
+            u = self.user[j]
+            if u is not None:
+                tables.append(u)
+        for t in tables:
+            for name in t.columns:
+                try:
+                    t.column(name)
+                except MapFormatError as e:
+                    problems.append(str(e))
+        for j in range(self.num_sessions):
+            try:
+                tr = self.tracing(j)
+            except MapFormatError as e:
+                problems.append(str(e))
+                continue
+            if tr is not None:
+                for t in (tr.segments, tr.points):
+                    for name in t.columns:
+                        try:
+                            t.column(name)
+                        except MapFormatError as e:
+                            problems.append(str(e))
+        return problems
 
     # ------------------------------------------------------------------ files
 

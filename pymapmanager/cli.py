@@ -1,0 +1,320 @@
+"""The ``mapmanager`` command line (a stable contract: other tools depend on it).
+
+Every error is one line on stderr and a non-zero exit status, never a traceback:
+2 for a usage error, 1 for a map problem (``validate``: the map has problems).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from . import __version__
+from .analysis import dynamics, dynamics_summary, map_values, statistics
+from .errors import MapFormatError, MapManagerError
+from .model import load_map
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+
+
+def _json_default(o: object) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if math.isnan(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(v: float) -> float | None:
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _num(v: float) -> str:
+    """A CSV cell: empty for NaN, shortest exact repr otherwise."""
+    if math.isnan(v):
+        return ""
+    if float(v).is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return repr(float(v))
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        z, y, x = (int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shape must be ZxYxX, e.g. 30x512x512, not '{text}'") from None
+    if min(z, y, x) < 1:
+        raise argparse.ArgumentTypeError("shape sizes must be positive")
+    return z, y, x
+
+
+def _segment(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"segment must be a number or 'all', not '{text}'") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("segment must be 0 or more")
+    return v
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager info PATH [--json]``."""
+    m = load_map(args.path)
+    info = m.info()
+    if args.json:
+        json.dump(info, out, indent=2, default=_json_default)
+        out.write("\n")
+        return 0
+    out.write(f"map: {info['name']}\n")
+    out.write(f"sessions: {info['num_sessions']}\n")
+    out.write(f"channels: {info['num_channels']}\n")
+    out.write(f"map segments: {info['num_map_segments']}\n")
+    out.write(f"objects: {info['num_objects']}\n")
+    out.write(f"runs: {info['num_runs']}\n")
+    out.write(f"map condition: {info['map_condition'] or '-'}\n")
+    out.write("session  stack                date      days     condition  shape (z,y,x)     voxel (um)\n")
+    for s in info["sessions"]:
+        shape = "x".join("?" if v is None else str(v) for v in s["shape"])
+        voxel = "x".join("?" if v is None else f"{v:g}" for v in s["voxel"])
+        days = "?" if s["days"] is None else f"{s['days']:g}"
+        out.write(
+            f"{s['index']:<8} {s['stack']:<20} {s['date']:<9} {days:<8} "
+            f"{s['condition'] or '-':<10} {shape:<17} {voxel}\n"
+        )
+    return 0
+
+
+def cmd_values(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager values PATH --stat STAT ...``: the runs x sessions table."""
+    m = load_map(args.path)
+    mv = map_values(m, args.stat, roi=args.roi, segment=args.segment, include_bad=args.include_bad)
+    nses = mv.shape[1]
+    if args.format == "json":
+        payload = {
+            "map": m.name,
+            "stat": args.stat,
+            "roi": args.roi or m.default_roi,
+            "segment": args.segment,
+            "include_bad": args.include_bad,
+            "sessions": list(range(nses)),
+            "runs": [int(r) for r in mv.runs],
+            "values": [[_clean(float(v)) for v in row] for row in mv.values],
+        }
+        json.dump(payload, out)
+        out.write("\n")
+        return 0
+    out.write(",".join(["run", *(str(j) for j in range(nses))]) + "\n")
+    for r, row in zip(mv.runs, mv.values, strict=True):
+        out.write(",".join([str(int(r)), *(_num(float(v)) for v in row)]) + "\n")
+    return 0
+
+
+def cmd_dynamics(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager dynamics PATH [--json]``: per session x segment summary."""
+    m = load_map(args.path)
+    df = dynamics_summary(m, roi=args.roi, include_bad=args.include_bad)
+    mv = map_values(m, "session", roi=args.roi, include_bad=args.include_bad)
+    dyn = dynamics(mv.present())
+    totals = {
+        name: [int((dyn[:, j] == code).sum()) for j in range(m.num_sessions)]
+        for code, name in ((1, "added"), (2, "subtracted"), (3, "transient"), (4, "persistent"))
+    }
+    if args.json:
+        payload = {
+            "map": m.name,
+            "per_cell": totals,
+            "summary": [
+                {k: _clean(v) if isinstance(v, float) else v for k, v in rec.items()}
+                for rec in df.to_dict(orient="records")
+            ],
+        }
+        json.dump(payload, out, default=_json_default)
+        out.write("\n")
+        return 0
+    out.write(f"map {m.name}: dynamics of {m.default_roi if args.roi is None else args.roi}\n")
+    out.write("per session (runs): " + "; ".join(f"{k} {v}" for k, v in totals.items()) + "\n")
+    out.write(df.to_csv(index=False, float_format="%.4g"))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager stats PATH``: statistics the map offers."""
+    m = load_map(args.path)
+    for s in statistics(m):
+        out.write(s + "\n")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager validate PATH``: exit 0 when clean, else 1 and one line per problem."""
+    try:
+        m = load_map(args.path)
+    except MapFormatError as e:
+        out.write(f"{e}\n")
+        return 1
+    problems = m.validate()
+    for p in problems:
+        out.write(p + "\n")
+    if problems:
+        return 1
+    out.write(f"{m.name}: ok ({m.num_sessions} sessions, {m.num_objects} objects)\n")
+    return 0
+
+
+def cmd_copy(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager copy SRC DEST``: read and save (the round trip)."""
+    m = load_map(args.src)
+    dest = Path(args.dest)
+    if dest.exists() and any(dest.iterdir()) and not (dest / f"{m.name}.txt").exists():
+        dest = dest / m.name
+    written = m.save(dest)
+    out.write(f"saved {m.name} to {written}\n")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager demo DEST ...``: write a demo map."""
+    from .demo import generate_map
+
+    dest = Path(args.dest)
+    path = generate_map(
+        dest.parent if args.name is None else dest,
+        name=dest.name if args.name is None else args.name,
+        sessions=args.sessions,
+        channels=args.channels,
+        shape=args.shape,
+        seed=args.seed,
+        images=not args.no_images,
+    )
+    out.write(f"wrote demo map {path}\n")
+    return 0
+
+
+def cmd_render_images(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager render-images PATH``: synthetic stacks for a map without images."""
+    from .synth import render_images
+
+    def progress(done: int, total: int) -> None:
+        sys.stderr.write(f"\rrendering {done}/{total} stacks")
+        sys.stderr.flush()
+        if done == total:
+            sys.stderr.write("\n")
+
+    paths = render_images(
+        args.path, shape=args.shape, seed=args.seed, overwrite=args.overwrite, progress=progress
+    )
+    out.write(f"wrote {len(paths)} image stacks\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2
+        self.exit(2, f"mapmanager: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    p = _Parser(prog="mapmanager", description="Read, analyse and write Map Manager maps.")
+    p.add_argument("--version", action="version", version=f"mapmanager {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("info", help="describe a map")
+    s.add_argument("path")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("values", help="a statistic as runs x sessions")
+    s.add_argument("path")
+    s.add_argument("--stat", required=True)
+    s.add_argument("--roi", default=None, help="ROI type (default: the map's, usually spineROI)")
+    s.add_argument("--segment", type=_segment, default=None, help="map segment number or 'all'")
+    s.add_argument("--include-bad", action="store_true")
+    s.add_argument("--format", choices=("csv", "json"), default="csv")
+    s.set_defaults(func=cmd_values)
+
+    s = sub.add_parser("dynamics", help="added/subtracted/transient/persistent per session and segment")
+    s.add_argument("path")
+    s.add_argument("--roi", default=None)
+    s.add_argument("--include-bad", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_dynamics)
+
+    s = sub.add_parser("stats", help="list the statistics a map offers")
+    s.add_argument("path")
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("validate", help="check that a map reads cleanly")
+    s.add_argument("path")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("copy", help="read a map and save it elsewhere (round trip)")
+    s.add_argument("src")
+    s.add_argument("dest")
+    s.set_defaults(func=cmd_copy)
+
+    s = sub.add_parser("demo", help="write a demo map")
+    s.add_argument("dest", help="the map folder to create (its name is the map's name)")
+    s.add_argument("--name", default=None, help="map name (then DEST is the parent folder)")
+    s.add_argument("--sessions", type=int, default=6)
+    s.add_argument("--channels", type=int, default=2, choices=(1, 2, 3))
+    s.add_argument("--shape", type=_parse_shape, default=(30, 512, 512), help="ZxYxX")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-images", action="store_true")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("render-images", help="synthetic image stacks for a map without images")
+    s.add_argument("path")
+    s.add_argument("--shape", type=_parse_shape, default=None, help="ZxYxX (default: header)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--overwrite", action="store_true")
+    s.set_defaults(func=cmd_render_images)
+
+    return p
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    out = out or sys.stdout
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args, out))
+    except MapManagerError as e:
+        sys.stderr.write(f"mapmanager: error: {e}\n")
+        return 1
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        return 0
+    except OSError as e:
+        sys.stderr.write(f"mapmanager: error: {e.strerror or e}: {e.filename or ''}\n".rstrip(": \n") + "\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("mapmanager: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
