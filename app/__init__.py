@@ -1,0 +1,1 @@
+"""The PyMapManager web application (Dash on Flask) around :mod:`pymapmanager`."""

@@ -1,0 +1,68 @@
+"""``create_app``: the application factory (no work at import time)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from flask import Flask
+
+from .config import Settings
+from .extensions import SETTINGS_KEY, init_cache
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
+    """Build the Dash app and its Flask server.
+
+    Parameters
+    ----------
+    config : Settings or dict, optional
+        Settings, or overrides of the environment's settings (``{"data_dir": ...}``).
+        Default: :meth:`Settings.from_env`.
+    """
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env().with_overrides(**(config or {}))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    server = Flask("pymapmanager_app", root_path=str(ROOT / "app"))
+    server.config[SETTINGS_KEY] = settings
+    server.config["SECRET_KEY"] = settings.resolved_secret_key()
+    server.config["TESTING"] = settings.testing
+    init_cache(server, settings)
+
+    from .api import api_blueprint
+
+    server.register_blueprint(api_blueprint, url_prefix=settings.url_prefix.rstrip("/") + "/api/v1")
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(ROOT / "assets"),
+        url_base_pathname=settings.url_prefix,
+        external_stylesheets=[dbc.themes.BOOTSTRAP],
+        suppress_callback_exceptions=False,
+        title="PyMapManager",
+        update_title=None,
+    )
+
+    import callbacks
+    import pages
+
+    pages.register(app)
+    app.layout = pages.shell()
+    callbacks.register(app)
+    log.info("app created: data in %s, cache %s", settings.data_dir, "redis" if settings.redis_url else "filesystem")
+    return app

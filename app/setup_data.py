@@ -1,0 +1,67 @@
+"""First-run data: demo maps under ``DATA_DIR/public`` (``python -m app.setup_data``)."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from .config import Settings
+from .extensions import settings_of
+
+__all__ = ["DEMO_MAPS", "ensure_demo_data"]
+
+log = logging.getLogger(__name__)
+
+#: name -> generate_map keyword arguments
+DEMO_MAPS: dict[str, dict[str, object]] = {
+    "demo": {"sessions": 6, "channels": 2, "shape": (30, 512, 512), "seed": 1, "map_condition": "mc1"},
+}
+
+
+def _create(settings: Settings) -> list[Path]:
+    from pymapmanager.demo import generate_map
+
+    public = settings.data_dir / "public"
+    public.mkdir(parents=True, exist_ok=True)
+    made = []
+    for name, kw in DEMO_MAPS.items():
+        if (public / name / f"{name}.txt").is_file():
+            continue
+        log.warning("creating demo map %s in %s (first run)", name, public)
+        made.append(generate_map(public, name=name, **kw))  # type: ignore[arg-type]
+    return made
+
+
+def ensure_demo_data(server: Flask | None = None, settings: Settings | None = None) -> list[Path]:
+    """Create the demo maps once (safe when several workers start together)."""
+    s = settings or (settings_of(server) if server is not None else Settings.from_env())
+    if not s.create_demo:
+        return []
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    marker = s.data_dir / ".demo-created"
+    if marker.exists():
+        return []
+    with open(s.data_dir / ".setup.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return []
+        made = _create(s)
+        marker.write_text("demo maps created; delete this file to create them again\n")
+        return made
+
+
+def main() -> int:
+    """Create the demo data for the environment's settings."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    s = Settings.from_env()
+    made = ensure_demo_data(settings=s)
+    print(f"data directory: {s.data_dir} ({len(made)} demo maps created)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
