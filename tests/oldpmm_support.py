@@ -1,0 +1,55 @@
+"""Test access to the old pymapmanager 0.0.5: the logic lives in ``bench/oldpmm.py``.
+
+This module loads that file (it is not a package) and adds what only tests need: where
+the test cache lives, and skip-or-fail when the old package cannot be obtained.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _load_oldpmm() -> ModuleType:
+    name = "oldpmm"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "oldpmm.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {REPO / 'bench' / 'oldpmm.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses need the module registered while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+oldpmm = _load_oldpmm()
+
+
+def cache_dir() -> Path:
+    """Where tests cache the download and patched copy (``$PYMAPMANAGER_OLDPMM_DIR`` or tmp)."""
+    return oldpmm.work_dir(Path(tempfile.gettempdir()) / "pymapmanager-oldpmm-cache")
+
+
+def obtain_old_package() -> oldpmm.OldPackage:
+    """The patched old package run by this interpreter (or a cached venv if it must).
+
+    When it cannot be obtained (no network, no pip, ...) the test is skipped with the
+    reason, except under ``CI=true``, where that is a failure.
+    """
+    try:
+        return oldpmm.obtain(cache_dir(), python=sys.executable)
+    except oldpmm.OldPackageError as e:
+        msg = f"could not obtain the old pymapmanager {oldpmm.OLD_VERSION} from PyPI: {e}"
+        if IN_CI:
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
