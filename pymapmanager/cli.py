@@ -226,6 +226,61 @@ def cmd_render_images(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _group_arg(text: str) -> Any:
+    """``--group NAME=PATTERN`` (checked when parsed: a syntax error is a usage error)."""
+    from .pooling import parse_group
+
+    try:
+        return parse_group(text)
+    except MapManagerError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_pool(args: argparse.Namespace, out: TextIO) -> int:
+    """``mapmanager pool PATH... --stat STAT ...``: mean, SD, SEM, n per cohort and group.
+
+    Warnings (maps left out, groups matching nothing, runs dropped) go to stderr, one line
+    each; the exit status is 1 when no map could be pooled.
+    """
+    from .pooling import Mode, load_maps, parse_groups, pool
+
+    if args.mode is not None and args.normalize is None:
+        sys.stderr.write("mapmanager: error: --mode needs --normalize REF (the reference group)\n")
+        return 2
+    groups = parse_groups(args.group) if args.group else None
+    maps, load_warnings = load_maps(args.paths)
+    mode: Mode = args.mode or ("ratio" if args.normalize else "none")
+    res = pool(
+        maps,
+        args.stat,
+        groups,
+        roi=args.roi,
+        segment=args.segment,
+        include_bad=args.include_bad,
+        reference=args.normalize,
+        mode=mode,
+        cohorts=not args.no_cohorts,
+    )
+    warnings = [*load_warnings, *res.warnings]
+    for w in warnings:
+        sys.stderr.write(f"mapmanager: warning: {w}\n")
+    for n in res.notes:
+        sys.stderr.write(f"mapmanager: note: {n}\n")
+    if args.tidy:
+        Path(args.tidy).write_text(res.tidy_csv(), encoding="utf-8")
+    if args.format == "json":
+        payload = res.to_dict()
+        payload["warnings"] = warnings
+        json.dump(payload, out)
+        out.write("\n")
+    else:
+        out.write(res.summary_csv())
+    if not res.maps:
+        sys.stderr.write("mapmanager: error: no map could be pooled (see the warnings)\n")
+        return 1
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -290,6 +345,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--overwrite", action="store_true")
     s.set_defaults(func=cmd_render_images)
+
+    s = sub.add_parser(
+        "pool",
+        help="pool a statistic over many maps by session group and cohort",
+        description=(
+            "Pool a statistic over maps (PATH: a map folder or a folder of maps). A run's "
+            "value in a group is its mean over the group's sessions; the summary is mean, sd, "
+            "sem and n (runs) per cohort (map condition) and group. Group patterns: comma = "
+            "or; a wildcard over the session condition (c*, e1), session indices (#0-2, #4-) "
+            "or days (d:0-7, d:14-). Default groups: one per session condition."
+        ),
+    )
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--stat", required=True, help="statistic, e.g. ubssSum_int2, sLen3d_int1, pDist")
+    s.add_argument(
+        "--group", action="append", type=_group_arg, metavar="NAME=PATTERN",
+        help="a session group (repeat; order = figure order), e.g. baseline=c* late=e2,e3",
+    )  # fmt: skip
+    s.add_argument("--normalize", default=None, metavar="REF", help="normalise each run to group REF")
+    s.add_argument("--mode", choices=("ratio", "percent", "difference"), default=None,
+                   help="normalisation (default ratio when --normalize is given)")  # fmt: skip
+    s.add_argument("--roi", default=None, help="ROI type (default: each map's, usually spineROI)")
+    s.add_argument("--segment", type=_segment, default=None, help="map segment number or 'all'")
+    s.add_argument("--include-bad", action="store_true")
+    s.add_argument("--no-cohorts", action="store_true", help="one cohort 'all' instead of mapCond")
+    s.add_argument("--format", choices=("csv", "json"), default="csv")
+    s.add_argument("--tidy", default=None, metavar="FILE", help="also write the tidy table (CSV)")
+    s.set_defaults(func=cmd_pool)
 
     return p
 
