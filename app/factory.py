@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 from flask import Flask
 
 from .config import Settings
-from .extensions import SETTINGS_KEY, init_cache
+from .extensions import SETTINGS_KEY, init_cache, init_counters
 
 __all__ = ["create_app"]
 
@@ -40,6 +40,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     server.config["SECRET_KEY"] = settings.resolved_secret_key()
     server.config["TESTING"] = settings.testing
     init_cache(server, settings)
+    init_counters(server)
 
     from .api import api_blueprint
 
@@ -47,7 +48,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
 
     app = dash.Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash types it as bool | Callable
         use_pages=True,
         pages_folder="",
         assets_folder=str(ROOT / "assets"),
@@ -55,7 +56,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         external_stylesheets=[dbc.themes.BOOTSTRAP],
         suppress_callback_exceptions=False,
         title="PyMapManager",
-        update_title=None,
+        update_title="",
     )
 
     import callbacks

@@ -1,0 +1,30 @@
+"""The API blueprint and its one error handler (every error is JSON with its status)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from pymapmanager import MapManagerError
+
+__all__ = ["api_blueprint", "error_response"]
+
+api_blueprint = Blueprint("api", __name__)
+
+
+def error_response(e: Exception) -> tuple[Response, int]:
+    """``{"error": kind, "message": text, "status": code}`` for a typed or HTTP error."""
+    if isinstance(e, MapManagerError):
+        status, kind, message = e.status, type(e).__name__, str(e)
+    elif isinstance(e, HTTPException):
+        status, kind = e.code or 500, e.name
+        message = "internal error" if status >= 500 else (e.description or e.name)
+    else:  # pragma: no cover - only the two classes above are registered
+        status, kind, message = 500, "Internal Server Error", "internal error"
+    resp = jsonify({"error": kind, "message": message, "status": status})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp, status
+
+
+api_blueprint.register_error_handler(MapManagerError, error_response)
+api_blueprint.register_error_handler(HTTPException, error_response)

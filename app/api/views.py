@@ -1,0 +1,252 @@
+"""The API's views: thin adapters from the request to :mod:`app.services` and back.
+
+Every route is documented in the README's API section. JSON views answer with
+``Cache-Control: no-cache`` and an ETag derived from the map's data version (a browser
+revalidates and gets 304 while the map is unchanged); image views are described in
+:mod:`app.services.images`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+import pymapmanager
+
+from ..extensions import cache_backend, counters
+from ..services import catalog, images, maps
+from ..services.store import etag_of, ping
+from .blueprint import api_blueprint as bp
+from .params import bool_arg, float_arg, int_arg, str_arg
+
+__all__: list[str] = []
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+MAP = "/maps/<owner>/<name>"
+SESSION = MAP + "/sessions/<int:session>"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _not_modified(etag: str, cache_control: str) -> Response | None:
+    """A 304 when the request's If-None-Match holds ``etag``."""
+    if request.if_none_match.contains(etag):
+        counters().incr("not_modified")
+        resp = Response(status=304)
+        resp.set_etag(etag)
+        resp.headers["Cache-Control"] = cache_control
+        return resp
+    return None
+
+
+def _json(build: Any, version: str | None = None) -> Response:
+    """JSON from ``build()``, revalidated by an ETag of the URL and data version."""
+    if version is None:
+        resp = jsonify(build())
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
+    etag = etag_of(f"{request.full_path}:{version}")
+    early = _not_modified(etag, "no-cache")
+    if early is not None:
+        return early
+    resp = jsonify(build())
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+def _image(job: images.ImageJob) -> Response:
+    """The job's PNG, immutable when the URL carries the current data version (``v=``)."""
+    versioned = request.args.get("v") == job.version
+    cache_control = IMMUTABLE if versioned else "no-cache"
+    etag = job.etag
+    early = _not_modified(etag, cache_control)
+    if early is not None:
+        return early
+    resp = Response(images.image_bytes(job), mimetype=job.mimetype)
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = cache_control
+    return resp
+
+
+def _contrast() -> images.Contrast:
+    return images.Contrast(float_arg("lo"), float_arg("hi"))
+
+
+def _projection() -> tuple[str, int]:
+    proj = str_arg("projection", "none", images.PROJECTIONS)
+    assert proj is not None
+    k = int_arg("k", 2 if proj == "sliding" else 0, minimum=0)
+    assert k is not None
+    return proj, k
+
+
+# --------------------------------------------------------------------------- service
+
+
+@bp.get("/")
+def index() -> Response:
+    """The API's routes."""
+    rules = sorted(
+        {r.rule for r in current_app.url_map.iter_rules() if r.endpoint.startswith("api.")}
+    )
+    return jsonify({"api": "pymapmanager", "version": pymapmanager.__version__, "routes": rules})
+
+
+@bp.get("/status")
+def status() -> Response:
+    """Health, the active cache backend, and this worker process's counters."""
+    resp = jsonify(
+        {
+            "status": "ok",
+            "version": pymapmanager.__version__,
+            "cache": cache_backend(current_app),
+            "cache_reachable": ping(),
+            "pid": os.getpid(),
+            "counters": counters().snapshot(),
+        }
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def unknown(rest: str) -> Response:
+    """Any other path under the API: a JSON 404 (405 when only the method is wrong)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    endpoint, _ = adapter.match(method="GET")
+    if endpoint != "api.unknown" and request.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
+    raise NotFound(f"no API endpoint /{rest}")
+
+
+# --------------------------------------------------------------------------- maps (JSON)
+
+
+@bp.get("/maps")
+def list_maps() -> Response:
+    """Every visible map (``?owner=`` for one owner's)."""
+    owner = str_arg("owner")
+    return _json(lambda: {"maps": catalog.list_maps(owner)})
+
+
+@bp.get(MAP)
+def map_info(owner: str, name: str) -> Response:
+    """``mapmanager info --json`` plus id, version and images per session."""
+    ref = maps.map_ref(owner, name)
+    version = maps.data_version(ref)
+    return _json(lambda: maps.map_info(ref, version), version)
+
+
+@bp.get(MAP + "/statistics")
+def statistics(owner: str, name: str) -> Response:
+    """The statistics ``values`` accepts."""
+    ref = maps.map_ref(owner, name)
+    version = maps.data_version(ref)
+    return _json(lambda: {"map": ref.id, "statistics": maps.map_statistics(ref, version)}, version)
+
+
+@bp.get(MAP + "/values")
+def values(owner: str, name: str) -> Response:
+    """Map values: ``?stat=`` (required) ``&roi=&segment=&include_bad=``."""
+    ref = maps.map_ref(owner, name)
+    stat = str_arg("stat")
+    if stat is None:
+        raise pymapmanager.InvalidParameterError("the parameter 'stat' is required")
+    seg_text = request.args.get("segment", "")
+    segment = None if seg_text in ("", "all") else int_arg("segment", minimum=0)
+    roi = str_arg("roi")
+    include_bad = bool_arg("include_bad")
+    version = maps.data_version(ref)
+    return _json(
+        lambda: maps.values(
+            ref, stat, roi=roi, segment=segment, include_bad=include_bad, version=version
+        ),
+        version,
+    )
+
+
+@bp.get(SESSION + "/annotations")
+def session_annotations(owner: str, name: str, session: int) -> Response:
+    """Every object of a session (``?roi=`` a type or ``all``)."""
+    ref = maps.map_ref(owner, name)
+    roi = str_arg("roi")
+    version = maps.data_version(ref)
+    return _json(lambda: maps.session_annotations(ref, session, roi=roi, version=version), version)
+
+
+@bp.get(SESSION + "/tracing")
+def session_tracing(owner: str, name: str, session: int) -> Response:
+    """The session's dendrite tracing, one polyline per segment."""
+    ref = maps.map_ref(owner, name)
+    version = maps.data_version(ref)
+    return _json(lambda: maps.tracing(ref, session, version=version), version)
+
+
+# --------------------------------------------------------------------------- images
+
+
+@bp.get(SESSION + "/planes/<int:z>")
+def plane(owner: str, name: str, session: int, z: int) -> Response:
+    """An 8-bit PNG of a plane or projection."""
+    ref = maps.map_ref(owner, name)
+    proj, k = _projection()
+    job = images.plane_job(
+        ref, session, z, channel=int_arg("channel", minimum=1), projection=proj, k=k,
+        contrast=_contrast(),
+    )  # fmt: skip
+    return _image(job)
+
+
+@bp.get(SESSION + "/planes/<int:z>/contrast")
+def plane_contrast(owner: str, name: str, session: int, z: int) -> Response:
+    """Automatic display range and histogram of a plane or projection."""
+    ref = maps.map_ref(owner, name)
+    proj, k = _projection()
+    job = images.plane_job(
+        ref, session, z, channel=int_arg("channel", minimum=1), projection=proj, k=k
+    )
+    return _json(lambda: images.plane_contrast(job), job.version)
+
+
+@bp.get(SESSION + "/tiles/<int:level>/<int:x>/<int:y>.png")
+def tile(owner: str, name: str, session: int, level: int, x: int, y: int) -> Response:
+    """One 256 x 256 PNG tile for Leaflet (``crs="Simple"``; see ``app.services.images``)."""
+    ref = maps.map_ref(owner, name)
+    proj, k = _projection()
+    plane_z = int_arg("plane", 0, minimum=0)
+    assert plane_z is not None
+    job = images.tile_job(
+        ref, session, level, x, y, plane=plane_z, channel=int_arg("channel", minimum=1),
+        projection=proj, k=k, contrast=_contrast(),
+    )  # fmt: skip
+    return _image(job)
+
+
+@bp.get(SESSION + "/crop")
+def crop(owner: str, name: str, session: int) -> Response:
+    """A square crop around ``(row, col)`` of plane ``z`` (a cell of a run strip)."""
+    ref = maps.map_ref(owner, name)
+    row, col, z = float_arg("row"), float_arg("col"), int_arg("z", minimum=0)
+    if row is None or col is None or z is None:
+        raise pymapmanager.InvalidParameterError("the parameters row, col and z are required")
+    half = int_arg("half", 32, minimum=1)
+    k = int_arg("k", 0, minimum=0)
+    assert half is not None and k is not None
+    job = images.crop_job(
+        ref, session, row, col, z, half=half, channel=int_arg("channel", minimum=1), k=k,
+        contrast=_contrast(),
+    )  # fmt: skip
+    return _image(job)
+
+
+@bp.get(MAP + "/thumbnail")
+def thumbnail(owner: str, name: str) -> Response:
+    """The map's thumbnail: max projection of session 0 as a small PNG."""
+    ref = maps.map_ref(owner, name)
+    return _image(images.thumbnail_job(ref))
