@@ -542,7 +542,13 @@ class CsvTable:
         first_row = first_line_number + pos + 1
         for k, r in enumerate(rows):
             nc = r.count(",")
-            if nc != ncomma and not (trailing and nc == ncomma - 1):
+            # rows may lack the column line's trailing comma, or end with one it lacks
+            # (rr30a-style tracings: "...,pDist3d" over rows "...,-42.24,")
+            if (
+                nc != ncomma
+                and not (trailing and nc == ncomma - 1)
+                and not (not trailing and nc == ncomma + 1 and r.endswith(","))
+            ):
                 found = nc + 1 - (1 if trailing and r.endswith(",") else 0)
                 raise MapFormatError(
                     path,

@@ -168,3 +168,14 @@ def test_csv_build_and_set_value() -> None:
     assert t.data["a"][1] == 7.25
     with pytest.raises(ValueError):
         t.set_value(0, "b", "a,b")
+
+
+def test_tracing_rows_with_trailing_comma_under_plain_column_line() -> None:
+    """rr30a's line files: the point column line has no trailing comma, every row has one."""
+    text = "\r".join(
+        ["stack=a;numHeaderRow=1;", "Idx,start,", "0,0,", "x,y,z,ID", "0,0,1,0,", "3,4,1,0,"]
+    ) + "\r"
+    t = Tracing.parse(text, "l.txt")
+    assert list(t.points.data["y"]) == [0.0, 4.0]
+    assert t.length(0) == 5.0
+    assert t.to_text() == text
