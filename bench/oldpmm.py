@@ -47,6 +47,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,7 @@ class OldPackage:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(self.src)
         env.pop("PYTHONHOME", None)
+        env["PYTHONNOUSERSITE"] = "1"
         return env
 
     def run(self, command: str, request: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
@@ -345,9 +347,9 @@ def obtain(
 
 
 def time_calls(
-    call: Callable[[Any], object], reps: int, setup: Callable[[], Any] | None = None
+    call: Callable[..., object], reps: int, setup: Callable[[], Any] | None = None
 ) -> list[float]:
-    """Seconds per call of ``call(setup())`` over ``reps`` repetitions (setup not timed).
+    """Seconds per call over ``reps`` repetitions: ``call()``, or ``call(setup())`` (setup not timed).
 
     Garbage is collected before each call and the collector is off during it (like
     ``timeit``). Both the benchmark and the old-package worker use this, so old and new
@@ -355,12 +357,12 @@ def time_calls(
     """
     out: list[float] = []
     for _ in range(reps):
-        arg = setup() if setup is not None else None
+        args = () if setup is None else (setup(),)
         gc.collect()
         gc.disable()
         try:
             t0 = time.perf_counter()
-            call(arg)
+            call(*args)
             out.append(time.perf_counter() - t0)
         finally:
             gc.enable()
@@ -487,28 +489,29 @@ def _pickled_size(m: Any) -> tuple[int, str]:
         )
 
 
+def _old_load_values(load: Callable[[str], Any], path: str, stat: str) -> Any:
+    return _old_map_values(load(path), stat, None)
+
+
 def _worker_bench(req: dict[str, Any]) -> dict[str, Any]:
     pmm = _import_old()
     path, reps = req["map"], req["reps"]
     load = pmm.mmMap
-    out: dict[str, Any] = {}
-    out["load"] = time_calls(lambda _: load(path), reps["load"])
+    out: dict[str, Any] = {"values_first": {}, "values_warm": {}, "shapes": {}}
+    out["load"] = time_calls(partial(load, path), reps["load"])
     first = req["stats"][0]
-    out["load_values"] = time_calls(
-        lambda _: _old_map_values(load(path), first, None), reps["load"]
-    )
-    out["values_first"] = {}
-    out["values_warm"] = {}
-    out["shapes"] = {}
+    out["load_values"] = time_calls(partial(_old_load_values, load, path, first), reps["load"])
     for stat in req["stats"]:
         out["values_first"][stat] = time_calls(
-            lambda m, s=stat: _old_map_values(m, s, None), reps["values_first"], lambda: load(path)
+            partial(_old_map_values, stat=stat, segment=None),
+            reps["values_first"],
+            setup=partial(load, path),
         )
         m = load(path)
         v = _old_map_values(m, stat, None)
         out["shapes"][stat] = [list(v.shape), [int(c) for c in (v == v).sum(axis=0)]]
         out["values_warm"][stat] = time_calls(
-            lambda _, m=m, s=stat: _old_map_values(m, s, None), reps["values_warm"]
+            partial(_old_map_values, m, stat, None), reps["values_warm"]
         )
     out["pickle_bytes"], out["pickle_what"] = _pickled_size(load(path))
     return out

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -33,6 +34,10 @@ def _load_oldpmm() -> ModuleType:
 
 
 oldpmm = _load_oldpmm()
+if TYPE_CHECKING:
+    from bench.oldpmm import OldPackage
+else:
+    OldPackage = oldpmm.OldPackage
 
 
 def cache_dir() -> Path:
@@ -40,16 +45,24 @@ def cache_dir() -> Path:
     return oldpmm.work_dir(Path(tempfile.gettempdir()) / "pymapmanager-oldpmm-cache")
 
 
-def obtain_old_package() -> oldpmm.OldPackage:
+def obtain_old_package() -> OldPackage | str:
     """The patched old package run by this interpreter (or a cached venv if it must).
 
-    When it cannot be obtained (no network, no pip, ...) the test is skipped with the
-    reason, except under ``CI=true``, where that is a failure.
+    Returns the reason as a string when it cannot be obtained (no network, no pip, ...),
+    so that a session fixture can hand it to every test: see :func:`require`.
     """
     try:
         return oldpmm.obtain(cache_dir(), python=sys.executable)
     except oldpmm.OldPackageError as e:
-        msg = f"could not obtain the old pymapmanager {oldpmm.OLD_VERSION} from PyPI: {e}"
+        return f"could not obtain the old pymapmanager {oldpmm.OLD_VERSION} from PyPI: {e}"
+
+
+def require(got: OldPackage | str) -> OldPackage:
+    """Call in a test body: a *failure* under ``CI=true`` when the old package is missing,
+    a skip with the reason elsewhere (a failing fixture would count as an error instead).
+    """
+    if isinstance(got, str):
         if IN_CI:
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+            pytest.fail(got, pytrace=False)
+        pytest.skip(got)
+    return got

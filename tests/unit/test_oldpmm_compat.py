@@ -9,8 +9,6 @@ Under ``CI=true`` not being able to obtain the old package is a failure, elsewhe
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import math
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import numpy as np
 import pytest
 
 import pymapmanager as pmm
-from tests.oldpmm_support import obtain_old_package, oldpmm
+from tests.oldpmm_support import OldPackage, obtain_old_package, oldpmm, require
 
 pytestmark = pytest.mark.oldpmm
 
@@ -29,8 +27,8 @@ DEMO_STATS = [*POSITION_STATS, "ubssSum_int2", "sLen3d_int1"]
 
 
 @pytest.fixture(scope="session")
-def old_pkg() -> Any:
-    """The patched old package (downloaded once per machine, cached in a temp folder)."""
+def old_pkg() -> OldPackage | str:
+    """The patched old package, or why it is missing (downloaded once, cached in a temp folder)."""
     return obtain_old_package()
 
 
@@ -41,9 +39,9 @@ def f27a1_path() -> Path:
     return F27A_1
 
 
-def assert_same_in_old(old_pkg: Any, folder: Path, stats: list[str]) -> dict[str, Any]:
+def assert_same_in_old(pkg: OldPackage, folder: Path, stats: list[str]) -> dict[str, Any]:
     """The old package and the new library read ``folder`` the same; the old result."""
-    old = old_pkg.run("values", {"map": str(folder), "stats": stats})
+    old = pkg.run("values", {"map": str(folder), "stats": stats})
     new = oldpmm.new_values(folder, stats)
     diffs = oldpmm.compare(old, new)
     assert not diffs, "old pymapmanager 0.0.5 reads differently:\n" + "\n".join(diffs)
@@ -54,11 +52,12 @@ def assert_same_in_old(old_pkg: Any, folder: Path, stats: list[str]) -> dict[str
 
 
 def test_saved_f27a1_reads_the_same_in_old_package(
-    old_pkg: Any, f27a1_path: Path, tmp_path: Path
+    old_pkg: OldPackage | str, f27a1_path: Path, tmp_path: Path
 ) -> None:
+    pkg = require(old_pkg)
     m = pmm.load_map(f27a1_path)
     saved = m.save(tmp_path / "F27A_1")
-    old = assert_same_in_old(old_pkg, saved, POSITION_STATS)
+    old = assert_same_in_old(pkg, saved, POSITION_STATS)
     # the known figures of this map, as the old package gives them on the original folder
     assert old["num_sessions"] == 4
     assert old["num_map_segments"] == 5
@@ -80,9 +79,12 @@ def _spine_cells(m: pmm.Map, n: int) -> list[tuple[int, int]]:
     return out
 
 
-def test_edited_values_reach_old_package(old_pkg: Any, f27a1_path: Path, tmp_path: Path) -> None:
+def test_edited_values_reach_old_package(
+    old_pkg: OldPackage | str, f27a1_path: Path, tmp_path: Path
+) -> None:
+    pkg = require(old_pkg)
     m = pmm.load_map(f27a1_path)
-    (r_p, row_p), (r_i, row_i), (_, row_bad) = _spine_cells(m, 3)
+    (r_p, row_p), (_, row_i), (_, row_bad) = _spine_cells(m, 3)
     before = pmm.map_values(m, "pDist").values[r_p, 0]
     assert before != 1.25
     m.db2[0].set_value(row_p, "pDist", 1.25)
@@ -90,7 +92,7 @@ def test_edited_values_reach_old_package(old_pkg: Any, f27a1_path: Path, tmp_pat
     m.db2[0].set_value(row_bad, "isBad", 1)
     saved = m.save(tmp_path / "F27A_1")
 
-    old = assert_same_in_old(old_pkg, saved, [*POSITION_STATS, "sLen3d_int1"])
+    old = assert_same_in_old(pkg, saved, [*POSITION_STATS, "sLen3d_int1"])
     new = pmm.map_values(pmm.load_map(saved), "pDist")
     r_new = int(np.flatnonzero(new.rows[:, 0] == row_p)[0])
     assert old["values"]["pDist"]["None"][r_new][0] == 1.25
@@ -102,29 +104,23 @@ def test_edited_values_reach_old_package(old_pkg: Any, f27a1_path: Path, tmp_pat
 
 
 def _generate_demo(dest: Path) -> Path:
-    """A generated 2-channel map without images (``pymapmanager.demo``), as a folder."""
-    if importlib.util.find_spec("pymapmanager.demo") is None:
-        pytest.skip("pymapmanager.demo is not written yet")
-    from pymapmanager import demo
+    """A generated 2-channel map without images (``pymapmanager.demo``): its folder."""
+    from pymapmanager.demo import generate_map
 
-    gen = demo.generate_map
-    kw: dict[str, Any] = {"name": "demo", "channels": 2, "images": False, "seed": 0}
-    if "sessions" in inspect.signature(gen).parameters:
-        kw["sessions"] = 4
-    out = gen(dest, **kw)
-    folder = Path(out.path if isinstance(out, pmm.Map) else out)
-    if not (folder / "demo.txt").is_file() and (folder / "demo" / "demo.txt").is_file():
-        folder = folder / "demo"
-    assert (folder / "demo.txt").is_file(), f"generate_map wrote no demo.txt in {folder}"
+    folder = generate_map(dest, name="demo", channels=2, images=False, seed=0)
+    assert (folder / "demo.txt").is_file()
     return folder
 
 
-def test_generated_demo_map_reads_the_same_in_old_package(old_pkg: Any, tmp_path: Path) -> None:
+def test_generated_demo_map_reads_the_same_in_old_package(
+    old_pkg: OldPackage | str, tmp_path: Path
+) -> None:
+    pkg = require(old_pkg)
     folder = _generate_demo(tmp_path / "gen")
     m = pmm.load_map(folder)
     assert m.num_channels == 2
-    assert_same_in_old(old_pkg, folder, DEMO_STATS)
+    assert_same_in_old(pkg, folder, DEMO_STATS)
     # and after a load/save round trip by the new library
     saved = m.save(tmp_path / "resaved" / "demo")
-    old = assert_same_in_old(old_pkg, saved, DEMO_STATS)
+    old = assert_same_in_old(pkg, saved, DEMO_STATS)
     assert np.any(~np.isnan(np.asarray(old["values"]["ubssSum_int2"]["None"], dtype=float)))
