@@ -41,6 +41,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     server.config["TESTING"] = settings.testing
     init_cache(server, settings)
     init_counters(server)
+    from .services.images import init_stack_pool
+
+    init_stack_pool(server)
 
     from .api import api_blueprint
 
