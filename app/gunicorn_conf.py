@@ -1,6 +1,7 @@
 """gunicorn settings (``./dev run``, Procfile, Docker): several workers sharing the cache.
 
-Environment: ``BIND`` (default ``127.0.0.1:$PORT``, ``PORT`` default 8050),
+Environment: ``BIND`` (``host:port``); else ``PORT``, which binds every interface as
+platforms that set it (Heroku-style, for the Procfile) expect; else ``127.0.0.1:8050``.
 ``WEB_CONCURRENCY`` (worker processes, default 3), ``GUNICORN_THREADS`` (threads per
 worker, default 4), ``LOG_LEVEL`` (default ``info``), ``ACCESS_LOG`` (``0`` to silence the
 access log).
@@ -8,7 +9,12 @@ access log).
 
 import os
 
-bind = os.environ.get("BIND") or "127.0.0.1:" + os.environ.get("PORT", "8050")
+if os.environ.get("BIND"):
+    bind = os.environ["BIND"]
+elif os.environ.get("PORT"):
+    bind = "0.0.0.0:" + os.environ["PORT"]
+else:
+    bind = "127.0.0.1:8050"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
