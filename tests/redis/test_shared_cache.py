@@ -51,25 +51,32 @@ def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def two_servers(redis_server: str, shared_data: Path) -> Iterator[tuple[str, str]]:
+def two_servers(
+    redis_server: str, shared_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
     """Two gunicorn processes (one worker each) with the same REDIS_URL and DATA_DIR."""
     redis.Redis.from_url(redis_server).flushall()
+    logs = tmp_path_factory.mktemp("gunicorn")
     procs: list[subprocess.Popen[bytes]] = []
-    bases = []
-    for _ in range(2):
+    bases, log_files = [], []
+    for i in range(2):
         port = free_port()
         env = dict(os.environ, DATA_DIR=str(shared_data), REDIS_URL=redis_server,
-                   CREATE_DEMO="0", BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--config", "app/gunicorn_conf.py",
-                 "--access-logfile", "/dev/null", "app.wsgi:server"],
-                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )  # fmt: skip
-        )
+                   CREATE_DEMO="0", BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1",
+                   ACCESS_LOG="0", LOG_LEVEL="warning")  # fmt: skip
+        log_file = logs / f"server{i}.log"
+        log_files.append(log_file)
+        with open(log_file, "wb") as out:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "gunicorn", "--config", "app/gunicorn_conf.py",
+                     "app.wsgi:server"],
+                    cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
         bases.append(f"http://127.0.0.1:{port}")
     try:
-        for proc, base in zip(procs, bases, strict=True):
+        for proc, base, log_file in zip(procs, bases, log_files, strict=True):
             deadline = time.monotonic() + 60
             while True:
                 try:
@@ -78,8 +85,8 @@ def two_servers(redis_server: str, shared_data: Path) -> Iterator[tuple[str, str
                 except OSError:
                     pass  # not listening yet
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else ""
-                    pytest.fail(f"gunicorn on {base} did not start: {err[-2000:]}")
+                    err = log_file.read_text(errors="replace")[-2000:]
+                    pytest.fail(f"gunicorn on {base} did not start: {err}")
                 time.sleep(0.1)
         yield bases[0], bases[1]
     finally:
@@ -91,8 +98,6 @@ def two_servers(redis_server: str, shared_data: Path) -> Iterator[tuple[str, str
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            if proc.stderr:
-                proc.stderr.close()
 
 
 def test_two_processes_share_parsed_maps_and_images(
