@@ -80,8 +80,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
@@ -90,8 +90,14 @@ import numpy as np
 import pandas as pd
 
 from .analysis import dynamics_summary, map_values
-from .errors import InvalidParameterError, MapManagerError
-from .model import Map, load_map
+from .errors import InvalidParameterError, MapFormatError, MapManagerError
+from .fileformat import (
+    CsvTable,
+    HeaderTable,
+    LinkMap,
+    read_text,
+)
+from .model import DB2_NUMERIC, SESSION_STATS, Map, load_map, stack_base_name
 
 __all__ = [
     "ALL_COHORT",
@@ -322,20 +328,26 @@ def default_groups(maps: Iterable[Map]) -> tuple[SessionGroup, ...]:
     (then by first appearance), so baseline conditions come first. When no map has any
     session condition, one group per session index (``s0=#0``, ``s1=#1``, ...).
     """
+    return default_groups_for([s.condition for s in m.sessions] for m in maps)
+
+
+def default_groups_for(conditions: Iterable[Sequence[str]]) -> tuple[SessionGroup, ...]:
+    """:func:`default_groups` from each map's list of session conditions."""
     first: dict[str, tuple[int, int]] = {}
     nses = 0
-    order = 0
-    for m in maps:
-        nses = max(nses, m.num_sessions)
-        for s in m.sessions:
-            if s.condition and (s.condition not in first or s.index < first[s.condition][0]):
-                if s.condition not in first:
-                    order += 1
-                first[s.condition] = (s.index, first.get(s.condition, (0, order))[1])
+    for conds in conditions:
+        nses = max(nses, len(conds))
+        for j, c in enumerate(conds):
+            if not c:
+                continue
+            if c not in first:
+                first[c] = (j, len(first))
+            elif j < first[c][0]:
+                first[c] = (j, first[c][1])
     if not first:
         return tuple(SessionGroup(f"s{j}", f"#{j}") for j in range(nses))
-    conds = sorted(first, key=lambda c: first[c])
-    return tuple(SessionGroup(c, _escape(c)) for c in conds)
+    conds_sorted = sorted(first, key=lambda c: first[c])
+    return tuple(SessionGroup(c, _escape(c)) for c in conds_sorted)
 
 
 # --------------------------------------------------------------------------- finding maps
@@ -386,17 +398,9 @@ def load_maps(paths: Iterable[str | Path]) -> tuple[dict[str, Map], list[str]]:
     warnings : list of str
         A path with no map, or a map that could not be read (and is left out).
     """
-    warnings: list[str] = []
-    folders: list[Path] = []
-    for path in paths:
-        found = find_maps(path)
-        if not found:
-            warnings.append(f"{path}: no map found (neither a map folder nor a folder of maps)")
-        folders.extend(f for f in found if f not in folders)
-    names = [f.name for f in folders]
+    folders, warnings = label_folders(paths)
     maps: dict[str, Map] = {}
-    for f in folders:
-        label = f.name if names.count(f.name) == 1 else f"{f.parent.name}/{f.name}"
+    for label, f in folders.items():
         try:
             maps[label] = load_map(f)
         except MapManagerError as e:
@@ -1258,3 +1262,407 @@ def pooled_dynamics(
         for label, m in labelled.items()
     ]
     return combine_dynamics(per_map, gs, cohorts=cohorts)
+
+
+# --------------------------------------------------------------------------- pooling folders
+#
+# The cold path: pooling maps straight from their folders reads only what the statistic
+# needs (the header, the objMap and segMap, the db2 columns roiType,
+# roiTypeNum, parentID and isBad, and the one Int<c> column of the statistic) and cuts
+# those columns out of each row without splitting whole rows. The result is a Map whose
+# tables hold just these columns; map_values and dynamics_summary run on it unchanged, so
+# the semantics are those of the full model. Anything unusual (a user statistic, a file
+# that does not read cleanly) falls back to load_map, which also gives the proper error.
+
+
+#: db2 columns every pool reads (ROI type, segment and bad filters)
+_DB2_POOL_COLUMNS = ("roiType", "roiTypeNum", "parentID", "isBad")
+
+
+class _NeedFullLoad(Exception):
+    """The fast reader cannot read this map; use :func:`load_map`."""
+
+
+class _FewColumns(CsvTable):
+    """A table read for a few columns: fields are located with numpy, not by splitting rows.
+
+    The positions of every comma and line end of the (ASCII) rows are found once,
+    vectorised; a column is then the text between two known positions in each row, so
+    reading one column of a 50-column table costs about as much as slicing it. Columns
+    convert exactly as :meth:`CsvTable.column` converts them (same strings, same rules).
+    Columns not in ``wanted`` fall back to :class:`CsvTable`'s own code (the row texts are
+    then split on first use).
+    """
+
+    wanted: frozenset[str] = frozenset()
+    _text: str = ""
+    _buf: np.ndarray
+    _seps: np.ndarray
+    _first: np.ndarray
+    _row_start: np.ndarray
+    _nrows: int = 0
+    _eol_char: str = "\r"
+
+    def __len__(self) -> int:
+        return self._nrows
+
+    def _field(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end offsets of field ``k`` in every row."""
+        end = self._seps[self._first + k]
+        start = self._row_start if k == 0 else self._seps[self._first + (k - 1)] + 1
+        return start, end
+
+    def column(self, name: str) -> np.ndarray:
+        arr = self._typed.get(name)
+        if arr is not None:
+            return arr
+        if name not in self.wanted or name not in self._index:
+            if not self.lines and self._nrows:
+                self.lines = self._text.split(self._eol_char)
+            return super().column(name)
+        start, end = self._field(self._index[name])
+        conv = self._digits(start, end)
+        if conv is None:
+            text = self._text
+            cells = [text[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
+            try:
+                if "" in cells:
+                    conv = np.array([c if c else "nan" for c in cells], dtype=np.float64)
+                else:
+                    conv = np.array(cells, dtype=np.float64)
+            except ValueError:
+                if self.all_numeric or name in self.numeric:
+                    raise _NeedFullLoad(f"{self.path}: text in number column {name}") from None
+                conv = np.array(cells, dtype=object)
+        self._typed[name] = conv
+        return conv
+
+    def _digits(self, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+        """Fields of at most one digit (isBad, parentID...) converted without slicing them."""
+        if start.size == 0:
+            return np.zeros(0)
+        n = end - start
+        if int(n.max()) > 1:
+            return None
+        c = self._buf[np.minimum(start, max(self._buf.size - 1, 0))].astype(np.int16) - 48
+        one = n == 1
+        if ((c < 0) | (c > 9))[one].any():
+            return None
+        return np.where(one, c, np.nan).astype(np.float64)
+
+
+def _few_columns(
+    raw: bytes, path: Path, wanted: Iterable[str], *, numeric: frozenset[str] = frozenset(),
+    all_numeric: bool = False,
+) -> _FewColumns:  # fmt: skip
+    """Locate every field of a db2/Int table; the checks of ``CsvTable.parse`` included.
+
+    Raises :class:`_NeedFullLoad` for anything this reader does not handle (non-ASCII
+    text, a missing header, rows with the wrong number of values): the full reader then
+    reads the file (and reports a real problem properly).
+    """
+    if not raw.isascii():
+        raise _NeedFullLoad(f"{path}: not ASCII")
+    if b"\n" not in raw:
+        eol = "\r"
+    elif b"\r\n" in raw:
+        eol = "\r\n"
+        raw = raw.replace(b"\r\n", b"\n")
+    else:
+        eol = "\n"
+    ech = b"\r" if eol == "\r" else b"\n"
+    final = raw.endswith(ech)
+    i1 = raw.find(ech)
+    if i1 < 0:
+        raise _NeedFullLoad(f"{path}: one line only")
+    i2 = raw.find(ech, i1 + 1)
+    if i2 < 0:
+        i2 = len(raw)
+    meta_line = raw[:i1].decode("ascii")
+    column_line = raw[i1 + 1 : i2].decode("ascii")
+    if "=" not in meta_line:
+        raise _NeedFullLoad(f"{path}: no key=value line")
+    names = column_line.split(",")
+    trailing = names[-1] == "" and len(names) > 1
+    if trailing:
+        names = names[:-1]
+    if not names or names == [""]:
+        raise _NeedFullLoad(f"{path}: no column names")
+    body = raw[i2 + 1 :].rstrip(b"\r\n")
+    t = _FewColumns(str(path), meta_line, names, [], trailing, eol, final, column_line,
+                    numeric, all_numeric, 3)  # fmt: skip
+    t.wanted = frozenset(wanted)
+    t._text = body.decode("ascii")
+    t._eol_char = ech.decode("ascii")
+    buf = np.frombuffer(body, dtype=np.uint8)
+    t._buf = buf
+    if buf.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        t._seps, t._first, t._row_start, t._nrows = empty, empty, empty, 0
+        return t
+    ec = ech[0]
+    seps = np.flatnonzero((buf == 44) | (buf == ec))
+    eol_idx = np.flatnonzero(buf[seps] == ec)
+    seps = np.append(seps, buf.size)
+    eol_idx = np.append(eol_idx, seps.size - 1)
+    nrows = eol_idx.size
+    first = np.zeros(nrows, dtype=np.int64)
+    first[1:] = eol_idx[:-1] + 1
+    commas = eol_idx - first
+    ncomma = len(names) - 1 + (1 if trailing else 0)
+    ok = commas == ncomma
+    if trailing:
+        ok |= commas == ncomma - 1
+    if not ok.all():
+        raise _NeedFullLoad(f"{path}: a row has the wrong number of values")
+    row_start = np.zeros(nrows, dtype=np.int64)
+    row_start[1:] = seps[eol_idx[:-1]] + 1
+    t._seps, t._first, t._row_start, t._nrows = seps, first, row_start, nrows
+    return t
+
+
+def _read_for_pool(folder: Path, stat: str | None) -> Map:
+    """The parts of a map that pooling ``stat`` (None: dynamics only) needs.
+
+    The Map returned is for analysis only (its tables hold a few columns): never save it. Raises :class:`_NeedFullLoad` when it cannot be read this way.
+    """
+    name = folder.name
+    hpath = folder / f"{name}.txt"
+    header = HeaderTable.parse(read_text(hpath), hpath)
+    stacks = [c for c in header.cells("hsStack") if c.strip()]
+    opath = folder / f"{name}_objMap.txt"
+    objmap = LinkMap.parse(read_text(opath), opath)
+    spath = folder / f"{name}_segMap.txt"
+    segmap = LinkMap.parse(read_text(spath), spath) if spath.is_file() else None
+    if objmap.shape[2] != len(stacks) and objmap.shape[1]:
+        raise _NeedFullLoad("objMap and header disagree on sessions")
+    base, sep, ch = (stat or "").rpartition("_int")
+    int_channel = int(ch) if sep and ch.isdigit() else None
+    db2_stat = stat is not None and int_channel is None and stat not in SESSION_STATS
+    db2_wanted: tuple[str, ...] = (*_DB2_POOL_COLUMNS, *([stat] if db2_stat and stat else []))
+    db2: list[CsvTable] = []
+    intensity: list[dict[int, CsvTable]] = []
+    for hs in stacks:
+        stack = stack_base_name(hs)
+        dpath = folder / "stackdb" / f"{stack}_db2.txt"
+        t = _few_columns(dpath.read_bytes(), dpath, db2_wanted, numeric=frozenset(DB2_NUMERIC))
+        if "roiType" not in t.columns:
+            raise _NeedFullLoad(f"{dpath}: no roiType column")
+        if db2_stat and stat not in t.columns:
+            raise _NeedFullLoad(f"{stat} is not a db2 column (a user statistic?)")
+        db2.append(t)
+        ints: dict[int, CsvTable] = {}
+        if int_channel is not None:
+            ipath = folder / "stackdb" / f"{stack}_Int{int_channel}.txt"
+            if ipath.is_file():
+                it = _few_columns(ipath.read_bytes(), ipath, (base,), all_numeric=True)
+                if len(it) != len(t):
+                    raise _NeedFullLoad(f"{ipath}: rows differ from db2")
+                ints[int_channel] = it
+        intensity.append(ints)
+    for j, table in enumerate(db2):
+        col = objmap.data[LinkMap.IDX, :, j] if objmap.shape[1] else np.empty(0)
+        valid = col[col >= 0]
+        if valid.size and valid.max() >= len(table):
+            raise _NeedFullLoad("objMap links rows past a db2 table's end")
+    return Map(folder, name, header, objmap, segmap, db2, intensity, [None] * len(stacks))
+
+
+def _map_for_pool(folder: Path, stat: str | None) -> Map:
+    """:func:`_read_for_pool`, or :func:`load_map` when the fast reader cannot."""
+    try:
+        return _read_for_pool(folder, stat)
+    except (_NeedFullLoad, MapFormatError, OSError) as e:
+        log.debug("pool: reading all of %s (%s)", folder, e)
+        return load_map(folder)
+
+
+@dataclass(frozen=True)
+class PoolTask:
+    """One map's share of a pool from folders (picklable, for worker processes)."""
+
+    label: str
+    folder: Path
+    stat: str | None
+    groups: tuple[SessionGroup, ...]
+    roi: str | tuple[str, ...] | None = None
+    segment: int | None = None
+    include_bad: bool = False
+    dynamics: bool = False
+
+
+def run_pool_task(task: PoolTask) -> tuple[MapGroupValues | None, MapDynamics | None]:
+    """Read one map folder (only what is needed) and compute its group values and dynamics.
+
+    A map that cannot be read comes back left out, with the reason as its problem.
+    """
+    gs = task.groups
+    roi = list(task.roi) if isinstance(task.roi, tuple) else task.roi
+    try:
+        m = _map_for_pool(task.folder, task.stat)
+    except MapManagerError as e:
+        msg = f"map {task.label} could not be read and is left out: {e}"
+        names = tuple(g.name for g in gs)
+        empty = tuple(() for _ in gs)
+        gv = MapGroupValues(task.label, "", names, empty, np.zeros(0, dtype=np.int64),
+                            np.zeros((0, len(gs))), np.zeros((0, len(gs)), dtype=np.int64),
+                            (msg,), False)  # fmt: skip
+        dy = MapDynamics(task.label, "", names, np.full((len(gs), len(DYNAMICS_MEASURES)), np.nan),
+                         (msg,), False)  # fmt: skip
+        return (gv if task.stat is not None else None), (dy if task.dynamics else None)
+    values: MapGroupValues | None = None
+    if task.stat is not None:
+        values = group_values(m, task.stat, gs, label=task.label, roi=roi, segment=task.segment,
+                              include_bad=task.include_bad)  # fmt: skip
+    dyn: MapDynamics | None = None
+    if task.dynamics:
+        dyn = map_dynamics(m, gs, label=task.label, roi=roi, segment=task.segment,
+                          include_bad=task.include_bad)  # fmt: skip
+    return values, dyn
+
+
+def run_pool_tasks(
+    tasks: Sequence[PoolTask],
+    *,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[tuple[MapGroupValues | None, MapDynamics | None]]:
+    """:func:`run_pool_task` for every task, in order, in ``workers`` processes.
+
+    Parameters
+    ----------
+    tasks : sequence of PoolTask
+    workers : int
+        Processes to use (1: in this process). Each map is independent, so the cold path
+        scales with the cores available.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each map.
+    """
+    total = len(tasks)
+    out: list[tuple[MapGroupValues | None, MapDynamics | None]] = []
+    if workers <= 1 or total < 2:
+        for k, t in enumerate(tasks):
+            out.append(run_pool_task(t))
+            if progress is not None:
+                progress(k + 1, total)
+        return out
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = max(1, total // (workers * 8))
+    with ProcessPoolExecutor(max_workers=min(workers, total)) as ex:
+        for k, r in enumerate(ex.map(run_pool_task, tasks, chunksize=chunk)):
+            out.append(r)
+            if progress is not None:
+                progress(k + 1, total)
+    return out
+
+
+@dataclass(frozen=True)
+class HeaderInfo:
+    """What a map's header says about pooling: its map condition and sessions."""
+
+    name: str
+    map_condition: str
+    conditions: tuple[str, ...]
+    days: tuple[float, ...]
+
+
+def header_info(folder: str | Path) -> HeaderInfo:
+    """Read only a map's header: map condition, session conditions and days."""
+    folder = Path(folder)
+    hpath = folder / f"{folder.name}.txt"
+    h = HeaderTable.parse(read_text(hpath), hpath)
+    n = sum(1 for c in h.cells("hsStack") if c.strip())
+
+    def day(j: int) -> float:
+        try:
+            return float(h.get("days", j, "nan"))
+        except ValueError:
+            return math.nan
+
+    return HeaderInfo(
+        folder.name,
+        h.get("mapCond", 0).strip(),
+        tuple(h.get("condStr", j).strip() for j in range(n)),
+        tuple(day(j) for j in range(n)),
+    )
+
+
+def label_folders(paths: Iterable[str | Path]) -> tuple[dict[str, Path], list[str]]:
+    """Map folders at ``paths`` (maps or folders of maps), labelled as :func:`load_maps` does."""
+    warnings_: list[str] = []
+    folders: list[Path] = []
+    for path in paths:
+        found = find_maps(path)
+        if not found:
+            warnings_.append(f"{path}: no map found (neither a map folder nor a folder of maps)")
+        folders.extend(f for f in found if f not in folders)
+    names = [f.name for f in folders]
+    out: dict[str, Path] = {}
+    for f in folders:
+        out[f.name if names.count(f.name) == 1 else f"{f.parent.name}/{f.name}"] = f
+    return out, warnings_
+
+
+def pool_paths(
+    paths: Iterable[str | Path] | Mapping[str, str | Path],
+    stat: str,
+    groups: Iterable[str | SessionGroup] | Mapping[str, str] | None = None,
+    *,
+    roi: str | Sequence[str] | None = None,
+    segment: int | None = None,
+    include_bad: bool = False,
+    reference: str | None = None,
+    mode: Mode | None = None,
+    cohorts: bool = True,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> PoolResult:
+    """:func:`pool` straight from map folders, reading only what the statistic needs.
+
+    Parameters
+    ----------
+    paths : paths, or mapping of label -> map folder
+        Map folders or folders of maps (labelled as :func:`load_maps` does).
+    workers : int
+        Processes reading maps (see :func:`run_pool_tasks`).
+    progress : callable, optional
+        ``progress(done, total)`` after each map.
+    stat, groups, roi, segment, include_bad, reference, mode, cohorts
+        As for :func:`pool`; default groups come from the maps' headers.
+
+    Returns
+    -------
+    PoolResult
+        The same result :func:`pool` gives for the loaded maps; paths with no map and maps
+        that cannot be read are in its warnings.
+    """
+    if isinstance(paths, Mapping):
+        folders = {k: Path(v) for k, v in paths.items()}
+        path_warnings: list[str] = []
+    else:
+        folders, path_warnings = label_folders(paths)
+    if groups is None:
+        conds = []
+        for f in folders.values():
+            try:
+                conds.append(list(header_info(f).conditions))
+            except (MapManagerError, OSError) as e:
+                log.debug("no header for default groups in %s: %s", f, e)
+        gs = default_groups_for(conds)
+    else:
+        gs = parse_groups(groups)
+    if mode is None:
+        mode = "ratio" if reference is not None else "none"
+    _check_reference(gs, reference, mode)
+    roi_t = tuple(roi) if roi is not None and not isinstance(roi, str) else roi
+    tasks = [
+        PoolTask(label, f, stat, gs, roi_t, segment, include_bad) for label, f in folders.items()
+    ]
+    per_map = [
+        gv for gv, _ in run_pool_tasks(tasks, workers=workers, progress=progress) if gv is not None
+    ]
+    res = combine(per_map, gs, stat=stat, reference=reference, mode=mode, cohorts=cohorts)
+    if path_warnings:
+        res = replace(res, warnings=(*path_warnings, *res.warnings))
+    return res

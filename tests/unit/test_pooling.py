@@ -523,3 +523,104 @@ def test_cli_pool_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert text == "cohort,group,mean,sd,sem,n\n"
     code, text, err = run(["pool", str(folder), "--stat", "nope"], capsys)
     assert code == 1 and "map tiny has no statistic 'nope'; left out" in err
+
+
+# --------------------------------------------------------------------------- reading folders
+
+
+def same_values(a: pmm.MapValues, b: pmm.MapValues) -> None:
+    for f in ("values", "rows", "runs", "segments", "bad"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+
+
+@pytest.mark.parametrize("eol", ["\r", "\n", "\r\n"])
+def test_fast_reader_matches_the_model_on_tiny(tmp_path: Path, eol: str) -> None:
+    folder = write_tiny_map(tmp_path, eol=eol)
+    full = pmm.load_map(folder)
+    for stat in ("pDist", "x", "ubssSum_int1", "sLen3d_int1", "session", "days"):
+        for kw in ({}, {"include_bad": True}, {"segment": 1}, {"roi": "otherROI"}):
+            fast = P._read_for_pool(folder, stat)
+            same_values(pmm.map_values(fast, stat, **kw), pmm.map_values(full, stat, **kw))  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(
+        P.session_dynamics(P._read_for_pool(folder, None)), P.session_dynamics(full)
+    )
+
+
+def test_fast_reader_matches_the_model_on_generated_and_real_maps(tmp_path: Path) -> None:
+    from pymapmanager.demo import generate_map
+
+    folders = [generate_map(tmp_path, name="g", sessions=5, seed=4, images=False)]
+    real = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "maps" / "F27A_1"
+    if real.is_dir():
+        folders.append(real)
+    for folder in folders:
+        full = pmm.load_map(folder)
+        for stat in ("pDist", "sLen3d_int1", "sSum_int1", "dbN_int1", "isBad", "cAngle", "zdays"):
+            if stat not in pmm.statistics(full):
+                continue
+            same_values(
+                pmm.map_values(P._read_for_pool(folder, stat), stat), pmm.map_values(full, stat)
+            )
+        pd.testing.assert_frame_equal(
+            P.session_dynamics(P._read_for_pool(folder, None)), P.session_dynamics(full)
+        )
+
+
+def test_fast_reader_falls_back_on_unusual_files(tmp_path: Path) -> None:
+    folder = tiny_variant(tmp_path / "a")
+    db = folder / "stackdb" / "tiny_s1_db2.txt"
+    db.write_bytes(
+        db.read_bytes().replace(b",,,\r", ",,caf\u00e9,\r".encode(), 1)
+    )  # a note: non-ASCII
+    with pytest.raises(P._NeedFullLoad):
+        P._read_for_pool(folder, "pDist")
+    full = pmm.load_map(folder)
+    same_values(
+        pmm.map_values(P._map_for_pool(folder, "pDist"), "pDist"), pmm.map_values(full, "pDist")
+    )
+    # a row with one value too many: the full reader's error names the file and line
+    bad = tiny_variant(tmp_path / "b")
+    db = bad / "stackdb" / "tiny_s0_db2.txt"
+    db.write_bytes(db.read_bytes().replace(b"1,0,0,0,0,,,", b"1,0,0,0,0,,,,", 1))
+    with pytest.raises(P._NeedFullLoad):
+        P._read_for_pool(bad, "pDist")
+    res = P.pool_paths([tmp_path], "pDist", GROUPS)
+    assert res.maps == ("a/tiny",)
+    assert any(
+        w.startswith("map b/tiny could not be read") and "tiny_s0_db2.txt:3" in w
+        for w in res.warnings
+    )
+
+
+def test_pool_paths_equals_pool_of_loaded_maps(tmp_path: Path) -> None:
+    from pymapmanager.demo_pool import make_pool
+
+    p = make_pool(tmp_path / "pool", maps_per_cohort=2, sessions=4, seed=5)
+    tiny_variant(tmp_path / "pool" / "odd", map_cond="control")
+    maps, _ = P.load_maps([tmp_path / "pool"])
+    calls: list[tuple[int, int]] = []
+    for kw in (
+        {},
+        {"reference": "baseline", "mode": "percent"},
+        {"include_bad": True, "segment": 1},
+    ):
+        a = P.pool(maps, "ubssSum_int2", p.groups, **kw)  # type: ignore[arg-type]
+        b = P.pool_paths([tmp_path / "pool"], "ubssSum_int2", p.groups, **kw,  # type: ignore[arg-type]
+                         progress=lambda d, t: calls.append((d, t)))  # fmt: skip
+        pd.testing.assert_frame_equal(a.summary, b.summary)
+        pd.testing.assert_frame_equal(a.tidy, b.tidy)
+        assert a.warnings == b.warnings and a.notes == b.notes
+    assert calls[-1] == (5, 5) and calls[0] == (1, 5)
+    two = P.pool_paths([tmp_path / "pool"], "ubssSum_int2", p.groups, workers=2)
+    pd.testing.assert_frame_equal(two.summary, P.pool(maps, "ubssSum_int2", p.groups).summary)
+    # default groups come from the headers
+    assert P.pool_paths([tmp_path / "pool"], "pDist").group_names == ("c", "e1", "e2")
+    # a labelled mapping of folders
+    lab = P.pool_paths({"x": p.maps["control"][0]}, "pDist", p.groups)
+    assert lab.maps == ("x",)
+
+
+def test_header_info(tmp_path: Path) -> None:
+    folder = tiny_variant(tmp_path, map_cond="mcX", conds=["c", "", "e1"])
+    h = P.header_info(folder)
+    assert h == P.HeaderInfo("tiny", "mcX", ("c", "", "e1"), (0.0, 2.0, 9.0))
