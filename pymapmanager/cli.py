@@ -242,16 +242,15 @@ def cmd_pool(args: argparse.Namespace, out: TextIO) -> int:
     Warnings (maps left out, groups matching nothing, runs dropped) go to stderr, one line
     each; the exit status is 1 when no map could be pooled.
     """
-    from .pooling import Mode, load_maps, parse_groups, pool
+    from .pooling import Mode, parse_groups, pool_paths
 
     if args.mode is not None and args.normalize is None:
         sys.stderr.write("mapmanager: error: --mode needs --normalize REF (the reference group)\n")
         return 2
     groups = parse_groups(args.group) if args.group else None
-    maps, load_warnings = load_maps(args.paths)
     mode: Mode = args.mode or ("ratio" if args.normalize else "none")
-    res = pool(
-        maps,
+    res = pool_paths(
+        args.paths,
         args.stat,
         groups,
         roi=args.roi,
@@ -260,18 +259,16 @@ def cmd_pool(args: argparse.Namespace, out: TextIO) -> int:
         reference=args.normalize,
         mode=mode,
         cohorts=not args.no_cohorts,
+        workers=args.workers,
     )
-    warnings = [*load_warnings, *res.warnings]
-    for w in warnings:
+    for w in res.warnings:
         sys.stderr.write(f"mapmanager: warning: {w}\n")
     for n in res.notes:
         sys.stderr.write(f"mapmanager: note: {n}\n")
     if args.tidy:
         Path(args.tidy).write_text(res.tidy_csv(), encoding="utf-8")
     if args.format == "json":
-        payload = res.to_dict()
-        payload["warnings"] = warnings
-        json.dump(payload, out)
+        json.dump(res.to_dict(), out)
         out.write("\n")
     else:
         out.write(res.summary_csv())
@@ -372,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-cohorts", action="store_true", help="one cohort 'all' instead of mapCond")
     s.add_argument("--format", choices=("csv", "json"), default="csv")
     s.add_argument("--tidy", default=None, metavar="FILE", help="also write the tidy table (CSV)")
+    s.add_argument("--workers", type=int, default=1, help="processes reading maps (default 1)")
     s.set_defaults(func=cmd_pool)
 
     return p
