@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import dash
 
+from . import catalog, map_viewer
+
+__all__ = ["register"]
+
 
 def register(app: dash.Dash) -> None:
     """Bind every page's callbacks to ``app``."""
+    catalog.register(app)
+    map_viewer.register(app)

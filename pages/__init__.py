@@ -3,14 +3,48 @@
 from __future__ import annotations
 
 import dash
-from dash import html
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from app import ids
+
+from . import catalog, map_viewer, not_found
+
+__all__ = ["register", "shell"]
 
 
 def register(app: dash.Dash) -> None:
     """Register every page with ``app`` (called by ``create_app``)."""
-    dash.register_page("catalog", path="/", name="Maps", layout=lambda **_: html.Div("catalog"))
+    dash.register_page(
+        "pages.catalog", path="/", name="Maps", title="Maps · PyMapManager", layout=catalog.layout
+    )
+    dash.register_page(
+        "pages.map_viewer",
+        path_template="/map/<owner>/<name>",
+        name="Map",
+        title=map_viewer.title,
+        layout=map_viewer.layout,
+    )
+    dash.register_page("not_found_404", path="/404", name="Not found", layout=not_found.layout)
 
 
 def shell() -> html.Div:
-    """The frame around every page."""
-    return html.Div([dash.page_container])
+    """The frame around every page: a navigation bar and the page container."""
+    nav = dbc.Navbar(
+        dbc.Container(
+            [
+                dcc.Link(
+                    [html.Span("◉", className="pmm-logo"), " PyMapManager"],
+                    href=dash.get_relative_path("/"),
+                    className="navbar-brand",
+                ),
+                html.Span("dendritic spines across imaging sessions", className="navbar-text small d-none d-md-inline"),
+            ],
+            fluid=True,
+        ),
+        id=ids.NAVBAR,
+        color="dark",
+        dark=True,
+        className="pmm-navbar py-1",
+    )
+    return html.Div([dcc.Location(id=ids.LOCATION), nav, html.Main(dash.page_container, className="pmm-main")])

@@ -1,0 +1,1 @@
+"""Reusable layout pieces (session viewer, catalog card, controls)."""

@@ -1,0 +1,142 @@
+"""One session's image viewer: a dash-leaflet Map (``crs="Simple"``) with the plane, the
+dendrite tracing and the annotations, plus its label and slice read-out.
+
+The viewer owns its components and a small :class:`~app.state.ViewerMeta` store; the
+clientside code in ``assets/pmm_viewer.js`` fills the image URL (plane, channel,
+projection, contrast), filters the spines to the planes near the current one, and moves
+the view. One map unit is one full-resolution pixel: pixel ``(row, col)`` is at
+``lat = -row, lng = col`` (see :mod:`app.services.images`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_leaflet as dl
+from dash import dcc, html
+
+from .. import ids
+from ..state import ViewerMeta
+
+__all__ = ["BLANK_PNG", "session_viewer"]
+
+#: A transparent 1 x 1 PNG: the image layer's URL until the clientside code sets the plane.
+BLANK_PNG = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+def _image_layer(meta: ViewerMeta, bounds: list[list[float]]) -> Any:
+    s = meta.session
+    if not meta.has_images:
+        return dl.Rectangle(
+            bounds=bounds,
+            pathOptions={"color": "#475569", "weight": 1, "fillColor": "#1e293b", "fillOpacity": 1, "dashArray": "4 4"},
+            interactive=False,
+            id=ids.viewer_image(s),
+        )
+    if meta.tiled:
+        return dl.TileLayer(
+            id=ids.viewer_image(s),
+            url=BLANK_PNG,
+            tileSize=256,
+            zoomOffset=meta.max_level,
+            minZoom=-meta.max_level - 2,
+            maxNativeZoom=0,
+            maxZoom=5,
+            noWrap=True,
+            bounds=bounds,
+            keepBuffer=4,
+            updateWhenZooming=False,
+            className="pmm-tiles",
+        )
+    return dl.ImageOverlay(id=ids.viewer_image(s), url=BLANK_PNG, bounds=bounds, className="pmm-plane", interactive=False)
+
+
+def session_viewer(
+    meta: ViewerMeta,
+    spines: dict[str, Any],
+    tracing: dict[str, Any],
+    *,
+    spine_size: int = 6,
+    label: str = "",
+    height: int = 340,
+) -> html.Div:
+    """The layout of one session viewer.
+
+    Parameters
+    ----------
+    meta : ViewerMeta
+    spines, tracing : dict
+        GeoJSON FeatureCollections (:func:`app.services.viewer.spine_layer`,
+        :func:`~app.services.viewer.tracing_layer`).
+    spine_size : int
+        Spine marker radius in screen pixels.
+    label : str
+        Initial label (the clientside code keeps it in step with the label mode).
+    height : int
+        Height of the map in pixels.
+    """
+    s = meta.session
+    rows, cols = meta.rows, meta.columns
+    bounds = [[-float(rows), 0.0], [0.0, float(cols)]]
+    pad = max(rows, cols) * 0.5
+    min_zoom = -meta.max_level - 3 if meta.tiled else -4
+    layers: list[Any] = [
+        _image_layer(meta, bounds),
+        dl.GeoJSON(
+            id=ids.viewer_tracing(s),
+            data=tracing,
+            style={"color": "#22d3ee", "weight": 2, "opacity": 0.55},
+            interactive=False,
+        ),
+        dl.GeoJSON(
+            id=ids.viewer_spines(s),
+            data=spines,
+            pointToLayer={"variable": "pmm.spineToLayer"},
+            hideout={"session": s, "size": spine_size},
+            bubblingMouseEvents=False,
+        ),
+    ]
+    badge = []
+    if not meta.has_images:
+        badge.append(html.Div("No images for this session — annotations only", className="pmm-noimage"))
+    frame: dict[str, Any] = {"data-session": str(s)}
+    return html.Div(
+        id=ids.viewer(s),
+        className="pmm-viewer" + ("" if meta.has_images else " pmm-viewer-empty"),
+        **frame,
+        children=[
+            dcc.Store(id=ids.viewer_meta(s), data=meta.to_store()),
+            html.Div(
+                className="pmm-viewer-head",
+                children=[
+                    html.Span(label or f"Session {s}", id=ids.viewer_label(s), className="pmm-viewer-label"),
+                    html.Span("", id=ids.viewer_slice(s), className="pmm-viewer-slice"),
+                ],
+            ),
+            html.Div(
+                className="pmm-viewer-body",
+                children=[
+                    dl.Map(
+                        id=ids.viewer_map(s),
+                        className="pmm-leaflet",
+                        crs="Simple",
+                        bounds=bounds,
+                        maxBounds=[[bounds[0][0] - pad, -pad], [pad, bounds[1][1] + pad]],
+                        zoomSnap=0.25,
+                        zoomDelta=0.5,
+                        minZoom=min_zoom,
+                        maxZoom=5,
+                        scrollWheelZoom=False,
+                        keyboard=False,
+                        attributionControl=False,
+                        trackViewport=False,
+                        style={"height": f"{height}px", "width": "100%"},
+                        children=layers,
+                    ),
+                    *badge,
+                ],
+            ),
+        ],
+    )

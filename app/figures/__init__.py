@@ -1,0 +1,1 @@
+"""Pure functions: tables and arrays -> Plotly figures."""

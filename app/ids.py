@@ -1,0 +1,146 @@
+"""Every component id of the dashboard, in one place.
+
+Plain ids are strings; pattern ids (one component per session viewer) are functions that
+return the dict id for one index, or for ``dash.ALL`` / ``dash.MATCH`` when given those.
+The same names are used by the clientside JavaScript in ``assets/`` (``window.pmm.ids``,
+kept in step by :func:`clientside_ids`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "clientside_ids",
+]
+
+# --------------------------------------------------------------------------- the shell
+
+#: dcc.Store: display preferences (mirrored in the ``pmm_prefs`` cookie)
+PREFS = "pmm-prefs"
+#: dcc.Location of the shell (used to refresh the catalog when the page is shown)
+LOCATION = "pmm-location"
+NAVBAR = "pmm-navbar"
+PREFS_OPEN = "pmm-prefs-open"
+PREFS_PANEL = "pmm-prefs-panel"
+PREF_SPINE_SIZE = "pmm-pref-spine-size"
+PREF_PLOT_SIZE = "pmm-pref-plot-size"
+PREF_DEFAULT_CHANNEL = "pmm-pref-default-channel"
+PREF_LABEL_MODE = "pmm-pref-label-mode"
+PREF_RESET = "pmm-pref-reset"
+
+# --------------------------------------------------------------------------- the catalog
+
+CATALOG_TEXT = "pmm-catalog-text"
+CATALOG_CONDITION = "pmm-catalog-condition"
+CATALOG_LIST = "pmm-catalog-list"
+CATALOG_COUNT = "pmm-catalog-count"
+CATALOG_REFRESH = "pmm-catalog-refresh"
+
+# --------------------------------------------------------------------------- the map viewer
+
+#: dcc.Store: which map (``MapRef`` payload)
+MAP_REF = "pmm-map-ref"
+#: dcc.Store: the current slice of every session viewer (``SliceState``; hot path)
+SLICE = "pmm-slice"
+#: dcc.Store: the selected run (``Selection``)
+SELECTION = "pmm-selection"
+#: dcc.Store: the view the page was opened with (``ViewState`` from the URL)
+INITIAL_VIEW = "pmm-initial-view"
+MAP_TITLE = "pmm-map-title"
+MAP_SUBTITLE = "pmm-map-subtitle"
+MAP_ERROR = "pmm-map-error"
+
+SESSIONS = "pmm-sessions"
+SESSIONS_PREV = "pmm-sessions-prev"
+SESSIONS_NEXT = "pmm-sessions-next"
+SESSIONS_ALL = "pmm-sessions-all"
+CHANNEL = "pmm-channel"
+PROJECTION = "pmm-projection"
+SLIDING_K = "pmm-sliding-k"
+LINK = "pmm-link"
+CONTRAST = "pmm-contrast"
+CONTRAST_AUTO = "pmm-contrast-auto"
+HISTOGRAM = "pmm-histogram"
+#: dcc.Store: the stack statistics behind the contrast slider (per channel: range, auto lo/hi)
+CONTRAST_INFO = "pmm-contrast-info"
+VIEWER_GRID = "pmm-viewer-grid"
+KEY_HELP = "pmm-key-help"
+
+PLOT = "pmm-plot"
+PLOT_X = "pmm-plot-x"
+PLOT_Y = "pmm-plot-y"
+PLOT_COLOR = "pmm-plot-color"
+PLOT_SEGMENT = "pmm-plot-segment"
+PLOT_ROI = "pmm-plot-roi"
+PLOT_BAD = "pmm-plot-bad"
+PLOT_INFO = "pmm-plot-info"
+
+RUN_STRIP = "pmm-run-strip"
+RUN_INFO = "pmm-run-info"
+CLEAR_SELECTION = "pmm-clear-selection"
+
+
+# --------------------------------------------------------------------------- one per session viewer
+
+VIEWER = "pmm-viewer"
+VIEWER_MAP = "pmm-viewer-map"
+VIEWER_IMAGE = "pmm-viewer-image"
+VIEWER_SPINES = "pmm-viewer-spines"
+VIEWER_TRACING = "pmm-viewer-tracing"
+VIEWER_META = "pmm-viewer-meta"
+VIEWER_LABEL = "pmm-viewer-label"
+VIEWER_SLICE = "pmm-viewer-slice"
+
+
+def _pattern(kind: str, index: Any) -> dict[str, Any]:
+    return {"type": kind, "index": index}
+
+
+def viewer(index: Any) -> dict[str, Any]:
+    """The frame of one session viewer (``index`` = session, or ALL/MATCH)."""
+    return _pattern(VIEWER, index)
+
+
+def viewer_map(index: Any) -> dict[str, Any]:
+    """The dash-leaflet Map of one session viewer."""
+    return _pattern(VIEWER_MAP, index)
+
+
+def viewer_image(index: Any) -> dict[str, Any]:
+    """The ImageOverlay (or TileLayer) showing the current plane."""
+    return _pattern(VIEWER_IMAGE, index)
+
+
+def viewer_spines(index: Any) -> dict[str, Any]:
+    """The GeoJSON layer of the session's annotations."""
+    return _pattern(VIEWER_SPINES, index)
+
+
+def viewer_tracing(index: Any) -> dict[str, Any]:
+    """The GeoJSON layer of the session's dendrite tracing."""
+    return _pattern(VIEWER_TRACING, index)
+
+
+def viewer_meta(index: Any) -> dict[str, Any]:
+    """dcc.Store: what the clientside code needs to draw a viewer (``ViewerMeta``)."""
+    return _pattern(VIEWER_META, index)
+
+
+def viewer_label(index: Any) -> dict[str, Any]:
+    """The session label above a viewer."""
+    return _pattern(VIEWER_LABEL, index)
+
+
+def viewer_slice(index: Any) -> dict[str, Any]:
+    """The slice read-out of a viewer."""
+    return _pattern(VIEWER_SLICE, index)
+
+
+def clientside_ids() -> dict[str, str]:
+    """The plain ids and pattern types the clientside code uses, by name."""
+    return {
+        name: value
+        for name, value in globals().items()
+        if name.isupper() and isinstance(value, str)
+    }
