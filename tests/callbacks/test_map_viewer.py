@@ -1,0 +1,293 @@
+"""The map viewer page's server callbacks, called as the browser does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dash
+from dash import html
+
+from app import ids
+from app.state import DisplayPrefs
+from pages import map_viewer
+from tests.callbacks.conftest import NO_UPDATE, DashCaller
+
+LOAD_OUT = [
+    (ids.MAP_TITLE, "children"),
+    (ids.MAP_SUBTITLE, "children"),
+    (ids.MAP_ERROR, "children"),
+    (ids.SESSIONS, "options"),
+    (ids.SESSIONS, "value"),
+    (ids.CHANNEL, "options"),
+    (ids.CHANNEL, "value"),
+    (ids.PLOT_X, "options"),
+    (ids.PLOT_X, "value"),
+    (ids.PLOT_Y, "options"),
+    (ids.PLOT_Y, "value"),
+    (ids.PLOT_SEGMENT, "options"),
+    (ids.PLOT_ROI, "options"),
+    (ids.PLOT_ROI, "value"),
+    (ids.SLICE, "data"),
+    (ids.PLOT_SEGMENT, "value"),
+    (ids.PLOT_BAD, "value"),
+]
+
+
+def _ref(name: str = "demo") -> dict[str, str]:
+    return {"owner": "public", "name": name, "version": ""}
+
+
+def _load(call: DashCaller, name: str = "demo", initial: dict[str, Any] | None = None, prefs: dict[str, Any] | None = None) -> dict[str, Any]:
+    values = call(
+        LOAD_OUT,
+        [(ids.MAP_REF, "data", _ref(name))],
+        [(ids.INITIAL_VIEW, "data", initial or {}), (ids.PREFS, "data", prefs or {})],
+    )
+    return {f"{o[0]}.{o[1]}": v for o, v in zip(LOAD_OUT, values, strict=True)}
+
+
+def _find(tree: Any, pred: Any) -> list[dict[str, Any]]:
+    """Every component (as JSON) in ``tree`` for which ``pred(component)`` holds."""
+    out = []
+    if isinstance(tree, dict):
+        if "props" in tree and pred(tree):
+            out.append(tree)
+        for v in tree.values():
+            out.extend(_find(v, pred))
+    elif isinstance(tree, list):
+        for v in tree:
+            out.extend(_find(v, pred))
+    return out
+
+
+def _by_type(tree: Any, kind: str) -> list[dict[str, Any]]:
+    return _find(tree, lambda c: c.get("type") == kind)
+
+
+def _by_id_type(tree: Any, kind: str) -> list[dict[str, Any]]:
+    return _find(tree, lambda c: isinstance(c["props"].get("id"), dict) and c["props"]["id"].get("type") == kind)
+
+
+def test_load_map_fills_the_controls(call: DashCaller) -> None:
+    v = _load(call)
+    assert v["pmm-map-title.children"] == "demo"
+    assert "4 sessions" in v["pmm-map-subtitle.children"] and "mc1" in v["pmm-map-subtitle.children"]
+    assert v["pmm-map-error.children"] is None
+    assert [o["value"] for o in v["pmm-sessions.options"]] == [0, 1, 2, 3]
+    assert v["pmm-sessions.value"] == [0, 1, 2, 3]
+    assert [o["value"] for o in v["pmm-channel.options"]] == [1, 2]
+    assert v["pmm-channel.value"] == 1
+    stats = [o["value"] for o in v["pmm-plot-x.options"]]
+    for s in ("days", "session", "pDist", "sLen3d_int1", "ubssSum_int2"):
+        assert s in stats
+    assert (v["pmm-plot-x.value"], v["pmm-plot-y.value"]) == ("pDist", "session")
+    assert [o["value"] for o in v["pmm-plot-segment.options"]] == [-1, 0, 1]
+    assert v["pmm-plot-roi.value"] == "spineROI"
+    assert v["pmm-slice.data"] == {"z": {}}
+
+
+def test_load_map_follows_the_url(call: DashCaller) -> None:
+    v = _load(call, initial={"sessions": [1, 3], "z": [2, 9], "channel": 2, "roi": "spineROI"})
+    assert v["pmm-sessions.value"] == [1, 3]
+    assert v["pmm-channel.value"] == 2
+    # one plane per shown session; beyond the stack is clamped to its last plane
+    assert v["pmm-slice.data"] == {"z": {"1": 2, "3": 5}}
+
+
+def test_load_map_default_channel_preference(call: DashCaller) -> None:
+    v = _load(call, prefs={"default_channel": 2})
+    assert v["pmm-channel.value"] == 2
+    v = _load(call, initial={"channel": 1}, prefs={"default_channel": 2})
+    assert v["pmm-channel.value"] == 1
+
+
+def test_load_map_unknown_map_says_so(call: DashCaller) -> None:
+    v = _load(call, name="nosuchmap")
+    assert "nosuchmap" in json.dumps(v["pmm-map-error.children"])
+    assert v["pmm-sessions.value"] is NO_UPDATE
+
+
+def _viewers(call: DashCaller, sessions: list[int], name: str = "demo", roi: str | None = "spineROI") -> Any:
+    (grid,) = call(
+        [(ids.VIEWER_GRID, "children")],
+        [(ids.SESSIONS, "value", sessions), (ids.PLOT_ROI, "value", roi)],
+        [(ids.MAP_REF, "data", _ref(name)), (ids.PREFS, "data", {"spine_size": 9, "label_mode": "condition"})],
+    )
+    return grid
+
+
+def test_build_viewers_one_per_session(call: DashCaller) -> None:
+    grid = _viewers(call, [2, 0])
+    frames = _by_id_type(grid, ids.VIEWER)
+    assert [f["props"]["id"]["index"] for f in frames] == [0, 2]
+    maps = _by_type(grid, "MapContainer")
+    assert len(maps) == 2 and all(m["props"]["crs"] == "Simple" for m in maps)
+    # small planes: one ImageOverlay per viewer over the whole image, pixel (row, col) at (-row, col)
+    overlays = _by_type(grid, "ImageOverlay")
+    assert len(overlays) == 2
+    assert overlays[0]["props"]["bounds"] == [[-64.0, 0.0], [0.0, 80.0]]
+    metas = _by_id_type(grid, ids.VIEWER_META)
+    meta = metas[0]["props"]["data"]
+    assert meta["planes"] == 6 and meta["rows"] == 64 and meta["columns"] == 80
+    assert meta["has_images"] is True and meta["tiled"] is False and meta["channels"] == [1, 2]
+    assert meta["image_url"] == "/api/v1/maps/public/demo/sessions/0/planes/"
+    assert meta["version"]
+    # label in the chosen mode
+    labels = _by_id_type(grid, ids.VIEWER_LABEL)
+    assert labels[0]["props"]["children"].startswith("Session 0 · c")
+
+
+def test_large_planes_are_tiled(call: DashCaller) -> None:
+    grid = _viewers(call, [0], name="big")
+    tiles = _by_type(grid, "TileLayer")
+    assert len(tiles) == 1 and not _by_type(grid, "ImageOverlay")
+    t = tiles[0]["props"]
+    # the tile endpoint's convention (app.services.images): levels 0..max_level, 256 px
+    assert t["tileSize"] == 256 and t["zoomOffset"] == 3 and t["maxNativeZoom"] == 0 and t["noWrap"] is True
+    assert t["bounds"] == [[-1100.0, 0.0], [0.0, 1100.0]]
+    meta = _by_id_type(grid, ids.VIEWER_META)[0]["props"]["data"]
+    assert meta["tiled"] is True and meta["max_level"] == 3
+    assert meta["tile_url"] == "/api/v1/maps/public/big/sessions/0/tiles/"
+
+
+def test_spines_and_tracing_layers(call: DashCaller) -> None:
+    grid = _viewers(call, [0, 1])
+    spines = _by_id_type(grid, ids.VIEWER_SPINES)
+    feats = spines[0]["props"]["data"]["features"]
+    real = [f for f in feats if not f["properties"]["ghost"]]
+    ghosts = [f for f in feats if f["properties"]["ghost"]]
+    assert real and ghosts
+    p = real[0]["properties"]
+    assert set(p) >= {"run", "row", "z", "dyn", "bad", "seg", "pDist"}
+    assert {f["properties"]["dyn"] for f in real} <= {1, 2, 3, 4}
+    # GeoJSON positions are [lng, lat] = [col, -row] inside the image
+    for f in real:
+        x, y = f["geometry"]["coordinates"]
+        assert 0 <= x <= 80 and -64 <= y <= 0
+    # a run appears once per session: as the spine, or as a ghost where it is absent
+    runs = [f["properties"]["run"] for f in feats]
+    assert len(runs) == len(set(runs))
+    assert spines[0]["props"]["pointToLayer"] == {"variable": "pmm.spineToLayer"}
+    assert spines[0]["props"]["hideout"] == {"session": 0, "size": 9}
+    tracing = _by_id_type(grid, ids.VIEWER_TRACING)
+    lines = tracing[0]["props"]["data"]["features"]
+    assert len(lines) == 2 and all(f["geometry"]["type"] == "LineString" for f in lines)
+
+
+def test_viewers_of_a_map_without_images(call: DashCaller) -> None:
+    grid = _viewers(call, [0], name="noimg")
+    frames = _by_id_type(grid, ids.VIEWER)
+    assert "pmm-viewer-empty" in frames[0]["props"]["className"]
+    assert "No images for this session" in json.dumps(grid)
+    assert not _by_type(grid, "ImageOverlay") and not _by_type(grid, "TileLayer")
+    assert _by_type(grid, "Rectangle")
+    meta = _by_id_type(grid, ids.VIEWER_META)[0]["props"]["data"]
+    assert meta["has_images"] is False and meta["rows"] == 64
+    spines = _by_id_type(grid, ids.VIEWER_SPINES)
+    assert spines[0]["props"]["data"]["features"]
+
+
+def test_stack_contrast_per_channel(call: DashCaller) -> None:
+    (info,) = call([(ids.CONTRAST_INFO, "data")], [(ids.SESSIONS, "value", [1, 2])], [(ids.MAP_REF, "data", _ref())])
+    assert sorted(info) == ["1", "2"]
+    c = info["1"]
+    assert c["lo"] <= c["hi"] and c["min"] <= c["lo"] and c["hi"] <= c["max"]
+    assert len(c["histogram"]["counts"]) + 1 == len(c["histogram"]["edges"])
+    (none,) = call([(ids.CONTRAST_INFO, "data")], [(ids.SESSIONS, "value", [0])], [(ids.MAP_REF, "data", _ref("noimg"))])
+    assert none == {}
+
+
+def _plot(call: DashCaller, x: str = "days", y: str = "ubssSum_int2", color: str = "dynamics", segment: int = -1, bad: bool = False, run: int | None = None) -> tuple[Any, Any]:
+    fig, info = call(
+        [(ids.PLOT, "figure"), (ids.PLOT_INFO, "children")],
+        [
+            (ids.PLOT_X, "value", x),
+            (ids.PLOT_Y, "value", y),
+            (ids.PLOT_COLOR, "value", color),
+            (ids.PLOT_SEGMENT, "value", segment),
+            (ids.PLOT_ROI, "value", "spineROI"),
+            (ids.PLOT_BAD, "value", bad),
+            (ids.PREF_PLOT_SIZE, "value", 8),
+        ],
+        [(ids.MAP_REF, "data", _ref()), (ids.SELECTION, "data", {"run": run})],
+    )
+    return fig, info
+
+
+def test_plot_runs_joined_and_coloured_by_dynamics(call: DashCaller) -> None:
+    fig, info = _plot(call)
+    data = fig["data"]
+    assert data[0]["mode"] == "lines" and None in data[0]["x"]
+    names = [t["name"] for t in data[1:]]
+    assert set(names) <= {"added", "subtracted", "transient", "persistent"} and "persistent" in names
+    assert all(t["type"] == "scattergl" for t in data)
+    cd = data[1]["customdata"][0]
+    assert len(cd) == 2 and isinstance(cd[0], int)
+    assert fig["layout"]["xaxis"]["title"]["text"] == "days"
+    assert fig["layout"].get("shapes", []) == []
+    assert "runs" in info
+
+
+def test_plot_by_segment_filters_and_selection(call: DashCaller) -> None:
+    fig, _ = _plot(call, color="segment")
+    assert {t["name"] for t in fig["data"][1:]} == {"segment 0", "segment 1"}
+    fig0, _ = _plot(call, color="segment", segment=0)
+    assert {t["name"] for t in fig0["data"][1:]} == {"segment 0"}
+    all_pts = sum(len(t["x"]) for t in fig["data"][1:])
+    with_bad = sum(len(t["x"]) for t in _plot(call, bad=True)[0]["data"][1:])
+    assert with_bad >= all_pts
+    run = fig["data"][1]["customdata"][0][0]
+    sel, _ = _plot(call, run=run)
+    shapes = sel["layout"]["shapes"]
+    assert shapes and all(s["name"] == "pmm-selected" for s in shapes)
+
+
+def test_plot_unknown_statistic_is_a_message(call: DashCaller) -> None:
+    fig, _ = _plot(call, y="nope")
+    assert "nope" in json.dumps(fig["layout"]["annotations"])
+
+
+def _strip(call: DashCaller, run: int | None, name: str = "demo") -> tuple[Any, Any]:
+    strip, info = call(
+        [(ids.RUN_STRIP, "children"), (ids.RUN_INFO, "children")],
+        [(ids.SELECTION, "data", {"run": run}), (ids.CHANNEL, "value", 2), (ids.PREFS, "data", {"contrast": {"2": [10, 200]}})],
+        [(ids.PLOT_ROI, "value", "spineROI"), (ids.MAP_REF, "data", _ref(name))],
+    )
+    return strip, info
+
+
+def test_run_strip_crops_every_session(call: DashCaller) -> None:
+    strip, info = _strip(call, 0)
+    assert len(strip) == 4
+    imgs = _by_type(strip, "Img")
+    assert len(imgs) == 4
+    src = imgs[0]["props"]["src"]
+    assert "/api/v1/maps/public/demo/sessions/0/crop?" in src and "channel=2" in src and "lo=10" in src
+    assert info.startswith("run 0 · in ")
+
+
+def test_run_strip_absent_and_no_images(call: DashCaller) -> None:
+    strip, _ = _strip(call, None)
+    assert "Click a point" in json.dumps(strip)
+    strip, _ = _strip(call, 0, name="noimg")
+    assert "no image" in json.dumps(strip) and not _by_type(strip, "Img")
+
+
+def test_pages_render_without_arguments_and_with_a_cookie(app: dash.Dash) -> None:
+    assert isinstance(map_viewer.layout(), html.Div)
+    prefs = DisplayPrefs(spine_size=11, plot_size=4, default_channel=2, label_mode="file")
+    with app.server.test_request_context("/map/public/demo", headers={"Cookie": f"pmm_prefs={prefs.to_cookie()}"}):
+        page = map_viewer.layout(owner="public", name="demo", s="1,2", z="3", ch="2", run="5")
+    text = json.dumps(page.to_plotly_json(), default=lambda o: o.to_plotly_json())
+    assert '"value": 11' in text and '"value": "file"' in text
+    assert '"spine_size": 11' in text
+    assert '"run": 5' in text and '"sessions": [1, 2]' in text
+
+
+def test_first_page_load_builds_the_validation_layout(client: Any) -> None:
+    assert client.get("/").status_code == 200
+    assert client.get("/_dash-layout").status_code == 200
+    deps = client.get("/_dash-dependencies").get_json()
+    outputs = json.dumps(deps)
+    assert ids.VIEWER_GRID in outputs and ids.RUN_STRIP in outputs
