@@ -718,7 +718,7 @@
                 var ch = String(channel || 1);
                 var ci = (info || {})[ch];
                 if (!ci) {
-                    return [nu(), nu(), 0, 1, true, {data: [], layout: {height: 44}}];
+                    return [nu(), [0, 1], 0, 1, true, emptyHistogram()];
                 }
                 var p = Object.assign({}, prefs || {});
                 p.contrast = Object.assign({}, p.contrast || {});
@@ -753,6 +753,14 @@
             }
         }
     });
+
+    function emptyHistogram() {
+        return {data: [], layout: {height: 44, margin: {l: 4, r: 4, t: 2, b: 2},
+            xaxis: {visible: false}, yaxis: {visible: false},
+            paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+            annotations: [{text: "no images", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+                font: {size: 11, color: "#94a3b8"}}]}};
+    }
 
     function histogramFigure(ci, cur, lo, hi, auto) {
         var h = ci.histogram || {counts: [], edges: []};

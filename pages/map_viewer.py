@@ -24,6 +24,19 @@ KEY_HELP = (
 )
 
 
+EMPTY_HISTOGRAM: dict[str, Any] = {
+    "data": [],
+    "layout": {
+        "height": 44,
+        "margin": {"l": 4, "r": 4, "t": 2, "b": 2},
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+    },
+}
+
+
 def title(owner: str | None = None, name: str | None = None, **_: Any) -> str:
     """The browser tab's title."""
     return f"{name} · PyMapManager" if name else "Map · PyMapManager"
@@ -96,7 +109,7 @@ def _toolbar(view: ViewState) -> html.Div:
                     html.Div(
                         className="pmm-contrast",
                         children=[
-                            dcc.Graph(id=ids.HISTOGRAM, config={"staticPlot": True, "displayModeBar": False}, className="pmm-histogram", figure={"data": [], "layout": {"height": 44}}),
+                            dcc.Graph(id=ids.HISTOGRAM, config={"staticPlot": True, "displayModeBar": False}, className="pmm-histogram", figure=EMPTY_HISTOGRAM),
                             dcc.RangeSlider(id=ids.CONTRAST, min=0, max=1, value=[0, 1], allowCross=False, updatemode="mouseup", disabled=True, marks=None, tooltip={"placement": "bottom", "always_visible": False}),
                         ],
                     ),

@@ -45,6 +45,13 @@ def _label(stat: str) -> str:
     return _STAT_LABELS.get(stat, stat)
 
 
+def _axis(stat: str) -> dict[str, Any]:
+    axis: dict[str, Any] = {"title": {"text": _label(stat)}, "zeroline": False}
+    if stat == "session":
+        axis.update(dtick=1, tick0=0)
+    return axis
+
+
 def _num(v: Any) -> float | None:
     if v is None:
         return None
@@ -217,8 +224,8 @@ def map_plot(
     fig.update_layout(
         template="plotly_white",
         margin={"l": 55, "r": 10, "t": 30, "b": 45},
-        xaxis={"title": {"text": _label(table["x"])}, "zeroline": False},
-        yaxis={"title": {"text": _label(table["y"])}, "zeroline": False},
+        xaxis=_axis(table["x"]),
+        yaxis=_axis(table["y"]),
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 11}},
         clickmode="event",
         hovermode="closest",

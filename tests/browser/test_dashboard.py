@@ -1,0 +1,303 @@
+"""The dashboard in a real Chromium: catalog, viewers, keyboard, plot and spine clicks, prefs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SELECTED = "#ff2d95"
+
+# ---------------------------------------------------------------------------- helpers
+
+JS_IMAGES_READY = """(n) => {
+  const frames = [...document.querySelectorAll('.pmm-viewer')];
+  if (frames.length !== n) return false;
+  return frames.every(f => {
+    if (f.classList.contains('pmm-viewer-empty')) return true;
+    const img = f.querySelector('img.leaflet-image-layer');
+    return img && img.src.includes('/planes/') && img.complete && img.naturalWidth > 0;
+  });
+}"""
+
+JS_IMAGE_SRCS = """() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')]
+  .map(i => i.src.split('/sessions/')[1])"""
+
+JS_SLICE_LABELS = "() => [...document.querySelectorAll('.pmm-viewer-slice')].map(e => e.textContent)"
+
+# where every viewer looks, and where the selected run is in it (map units = pixels)
+JS_VIEWERS = """() => [...document.querySelectorAll('.pmm-viewer[data-session]')].map(f => {
+  const s = +f.dataset.session;
+  const map = f.querySelector('.leaflet-container')._pmmMap;
+  const c = map.getCenter();
+  let sel = null;
+  (pmm.markers[s] || new Set()).forEach(m => {
+    const p = m.feature.properties;
+    if (p.run === pmm.view.run && (!sel || sel.ghost)) {
+      const ll = m.getLatLng();
+      sel = {lat: ll.lat, lng: ll.lng, ghost: p.ghost, z: p.z,
+             stroke: m._path ? m._path.getAttribute('stroke') : null,
+             shown: m._path ? m._path.style.display !== 'none' : false};
+    }
+  });
+  return {session: s, lat: c.lat, lng: c.lng, sel: sel, slice: f.querySelector('.pmm-viewer-slice').textContent};
+})"""
+
+JS_PLOT_POINT = """([trace, i]) => {
+  const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+  const fl = gd._fullLayout, tr = gd._fullData[trace];
+  const r = gd.getBoundingClientRect();
+  return {x: r.left + fl._size.l + fl.xaxis.l2p(tr.x[i]), y: r.top + fl._size.t + fl.yaxis.l2p(tr.y[i]),
+          run: tr.customdata[i][0], session: tr.customdata[i][1]};
+}"""
+
+# a run absent from at least one session (it has a ghost feature there), and a point of it
+JS_RUN_WITH_GAP = """() => {
+  const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+  const ghosts = new Set();
+  Object.values(pmm.markers).forEach(set => set.forEach(m => { if (m.feature.properties.ghost) ghosts.add(m.feature.properties.run); }));
+  for (let t = 1; t < gd._fullData.length; t++) {
+    const cd = gd._fullData[t].customdata || [];
+    for (let i = 0; i < cd.length; i++) { if (ghosts.has(cd[i][0])) return [t, i]; }
+  }
+  return null;
+}"""
+
+
+def open_map(page: Any, query: str = "", n: int = 6, name: str = "demo") -> None:
+    page.goto(f"/map/public/{name}{query}")
+    page.wait_for_function(JS_IMAGES_READY, arg=n)
+    page.wait_for_function("() => document.querySelectorAll('#pmm-plot .scatterlayer, #pmm-plot .gl-container').length > 0")
+    page.wait_for_function("() => Object.keys(pmm.markers).length > 0")
+
+
+def assert_centred_on_selection(viewers: list[dict[str, Any]], skip: int | None = None) -> None:
+    for v in viewers:
+        assert v["sel"] is not None, v
+        assert v["sel"]["shown"], v
+        if v["session"] == skip:
+            continue
+        assert abs(v["lat"] - v["sel"]["lat"]) < 1.0 and abs(v["lng"] - v["sel"]["lng"]) < 1.0, v
+        if v["sel"]["z"] is not None:
+            assert v["slice"].startswith(f"z {v['sel']['z']} /"), v
+
+
+# ---------------------------------------------------------------------------- catalog
+
+
+def test_catalog_lists_filters_and_opens_a_map(page: Any) -> None:
+    page.goto("/")
+    cards = page.locator(".pmm-card-wrap")
+    cards.first.wait_for()
+    assert cards.count() == 2
+    demo = page.locator('.pmm-card-wrap[data-map="public/demo"]')
+    assert "6" in demo.locator(".pmm-stats").inner_text()
+    assert "mc1" in demo.inner_text()
+    page.wait_for_function("() => { const i = document.querySelector('.pmm-thumb'); return i && i.complete && i.naturalWidth > 0; }")
+    assert "no images" in page.locator('.pmm-card-wrap[data-map="public/noimg"]').inner_text()
+    page.fill("#pmm-catalog-text", "NOIM")
+    page.wait_for_function("() => document.querySelectorAll('.pmm-card-wrap').length === 1")
+    assert page.locator("#pmm-catalog-count").inner_text() == "1 of 2 maps"
+    page.fill("#pmm-catalog-text", "")
+    page.wait_for_function("() => document.querySelectorAll('.pmm-card-wrap').length === 2")
+    demo.click()
+    page.wait_for_url(re.compile(r"/map/public/demo"))
+    page.wait_for_function(JS_IMAGES_READY, arg=6)
+    assert page.locator("#pmm-map-title").inner_text() == "demo"
+
+
+# ---------------------------------------------------------------------------- slices and channels
+
+
+def test_scroll_slices_with_wheel_and_keys(page: Any) -> None:
+    open_map(page)
+    assert page.evaluate(JS_SLICE_LABELS) == ["z 5 / 9"] * 6
+    box = page.locator('.pmm-viewer[data-session="2"] .leaflet-container').bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 100)
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer-slice')].every(e => e.textContent === 'z 6 / 9')")
+    page.wait_for_function(JS_IMAGES_READY, arg=6)
+    assert all("/planes/6?" in s for s in page.evaluate(JS_IMAGE_SRCS))
+    for _ in range(3):
+        page.keyboard.press("ArrowUp")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer-slice')].every(e => e.textContent === 'z 3 / 9')")
+    page.wait_for_function(JS_IMAGES_READY, arg=6)
+    assert all("/planes/3?" in s for s in page.evaluate(JS_IMAGE_SRCS))
+    # the slice is in the URL (so a link reproduces it)
+    page.wait_for_url(re.compile(r"[?&]z=3(&|$)"))
+    # spines far from the slice are hidden, near ones shown
+    counts = page.evaluate(
+        """() => { let shown = 0, hidden = 0; Object.values(pmm.markers).forEach(set => set.forEach(m => {
+             if (m.feature.properties.ghost) return;
+             if (m._path.style.display === 'none') { hidden++; if (Math.abs(m.feature.properties.z - 3) <= 2) throw new Error('near spine hidden'); }
+             else { shown++; if (Math.abs(m.feature.properties.z - 3) > 2) throw new Error('far spine shown'); } })); return [shown, hidden]; }"""
+    )
+    assert counts[0] > 0 and counts[1] > 0
+
+
+def test_unlinked_viewers_scroll_on_their_own(page: Any) -> None:
+    open_map(page, "?s=0,1&link=0", n=2)
+    box = page.locator('.pmm-viewer[data-session="1"] .leaflet-container').bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 40)
+    page.mouse.wheel(0, 100)
+    page.mouse.wheel(0, 100)
+    page.wait_for_function("() => document.querySelectorAll('.pmm-viewer-slice')[1].textContent === 'z 7 / 9'")
+    assert page.evaluate(JS_SLICE_LABELS)[0] == "z 5 / 9"
+
+
+def test_channel_keys_and_projection(page: Any) -> None:
+    open_map(page)
+    assert all("channel=1" in s for s in page.evaluate(JS_IMAGE_SRCS))
+    page.keyboard.press("2")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('channel=2'))")
+    page.wait_for_function(JS_IMAGES_READY, arg=6)
+    page.wait_for_function("() => document.querySelector('#pmm-channel input[value=\"2\"]').checked")
+    page.keyboard.press("3")  # the map has no channel 3: nothing changes
+    page.keyboard.press("1")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('channel=1'))")
+    page.keyboard.press("m")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('projection=max'))")
+    page.wait_for_function(JS_IMAGES_READY, arg=6)
+    assert page.evaluate(JS_SLICE_LABELS)[0].startswith("max projection")
+    page.wait_for_url(re.compile(r"proj=max"))
+
+
+# ---------------------------------------------------------------------------- selection
+
+
+def test_plot_click_moves_every_viewer_to_the_spine(page: Any) -> None:
+    open_map(page)
+    pt = page.evaluate(JS_PLOT_POINT, [1, 5])
+    page.mouse.click(pt["x"], pt["y"])
+    page.wait_for_function("(run) => pmm.view.run === run", arg=pt["run"])
+    page.wait_for_function(JS_IMAGES_READY, arg=6)
+    viewers = page.evaluate(JS_VIEWERS)
+    assert_centred_on_selection(viewers)
+    present = [v for v in viewers if not v["sel"]["ghost"]]
+    assert present and all(v["sel"]["stroke"] == SELECTED for v in present)
+    # the run is highlighted in the plot, shown in the run strip and kept in the URL
+    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length > 0")
+    page.wait_for_url(re.compile(rf"[?&]run={pt['run']}(&|$)"))
+    page.wait_for_function("() => document.querySelectorAll('.pmm-run-strip .pmm-strip-cell').length === 6")
+    assert f"run {pt['run']}" in page.locator("#pmm-run-info").inner_text()
+
+
+def test_absent_spine_goes_to_the_matching_place_on_the_tracing(page: Any) -> None:
+    open_map(page)
+    where = page.evaluate(JS_RUN_WITH_GAP)
+    assert where, "the demo map has runs absent from some session"
+    pt = page.evaluate(JS_PLOT_POINT, where)
+    page.mouse.click(pt["x"], pt["y"])
+    page.wait_for_function("(run) => pmm.view.run === run", arg=pt["run"])
+    viewers = page.evaluate(JS_VIEWERS)
+    assert_centred_on_selection(viewers)
+    ghosts = [v for v in viewers if v["sel"]["ghost"]]
+    assert ghosts and all(v["sel"]["stroke"] == SELECTED for v in ghosts)
+
+
+def test_spine_click_selects_its_run_in_the_plot_and_other_sessions(page: Any) -> None:
+    open_map(page)
+    target = page.evaluate(
+        """() => { const f = document.querySelector('.pmm-viewer[data-session="1"]');
+           const map = f.querySelector('.leaflet-container')._pmmMap; let best = null;
+           pmm.markers[1].forEach(m => { const p = m.feature.properties;
+             if (!p.ghost && m._path.style.display !== 'none' && p.run !== null) {
+               const pt = map.latLngToContainerPoint(m.getLatLng());
+               if (!best || Math.abs(pt.x - 150) + Math.abs(pt.y - 150) < best.d) best = {run: p.run, x: pt.x, y: pt.y, d: Math.abs(pt.x - 150) + Math.abs(pt.y - 150)}; } });
+           const r = f.querySelector('.leaflet-container').getBoundingClientRect();
+           return {run: best.run, x: r.left + best.x, y: r.top + best.y}; }"""
+    )
+    page.mouse.click(target["x"], target["y"])
+    page.wait_for_function("(run) => pmm.view.run === run", arg=target["run"])
+    assert_centred_on_selection(page.evaluate(JS_VIEWERS), skip=1)
+    # the plot highlights exactly the points of that run
+    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length > 0")
+    check = page.evaluate(
+        """(run) => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+           const rings = gd.layout.shapes.filter(s => s.type === 'circle').map(s => [s.xanchor, s.yanchor]);
+           const pts = []; gd.data.slice(1).forEach(t => (t.customdata || []).forEach((c, i) => { if (c[0] === run) pts.push([t.x[i], t.y[i]]); }));
+           return {rings: rings.length, points: pts.length, same: pts.every(p => rings.some(r => r[0] === p[0] && r[1] === p[1]))}; }""",
+        target["run"],
+    )
+    assert check["rings"] == check["points"] > 0 and check["same"]
+    page.wait_for_url(re.compile(rf"[?&]run={target['run']}(&|$)"))
+    # Esc clears the selection
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => pmm.view.run === null")
+    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length === 0")
+
+
+def test_a_link_reproduces_the_view(page: Any) -> None:
+    open_map(page)
+    pt = page.evaluate(JS_PLOT_POINT, [1, 9])
+    page.mouse.click(pt["x"], pt["y"])
+    page.wait_for_function("(run) => pmm.view.run === run", arg=pt["run"])
+    page.keyboard.press("2")
+    page.wait_for_url(re.compile(rf"ch=2.*run={pt['run']}"))
+    url = page.url
+    labels = page.evaluate(JS_SLICE_LABELS)
+    other = page.context.new_page()
+    try:
+        open_map(other, url.split("/map/public/demo")[1])
+        other.wait_for_function("(run) => pmm.view.run === run", arg=pt["run"])
+        other.wait_for_function("(l) => JSON.stringify([...document.querySelectorAll('.pmm-viewer-slice')].map(e => e.textContent)) === JSON.stringify(l)", arg=labels)
+        assert all("channel=2" in s for s in other.evaluate(JS_IMAGE_SRCS))
+        assert_centred_on_selection(other.evaluate(JS_VIEWERS))
+    finally:
+        other.close()
+
+
+# ---------------------------------------------------------------------------- preferences, no images
+
+
+def test_display_options_are_kept_across_reloads(page: Any) -> None:
+    open_map(page, "?s=0,1", n=2)
+    page.click("#pmm-prefs-open")
+    page.select_option("#pmm-pref-label-mode", "file")
+    page.wait_for_function("() => document.querySelector('.pmm-viewer-label').textContent.startsWith('demo_')")
+    handle = page.locator("#pmm-pref-spine-size [role=slider]")
+    handle.focus()
+    for _ in range(3):
+        handle.press("ArrowRight")
+    page.select_option("#pmm-pref-default-channel", "2")
+    page.wait_for_function("() => document.cookie.includes('pmm_prefs')")
+    page.wait_for_function("() => decodeURIComponent(document.cookie).includes('\"spine_size\":9')")
+    page.goto("/map/public/demo?s=0,1")
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    assert page.locator(".pmm-viewer-label").first.inner_text().startswith("demo_")
+    # the default channel applies when the URL does not say
+    page.wait_for_function("() => document.querySelector('.pmm-viewer img.leaflet-image-layer').src.includes('channel=2')")
+    page.click("#pmm-prefs-open")
+    assert page.locator("#pmm-pref-spine-size [role=slider]").get_attribute("aria-valuenow") == "9"
+    assert page.locator("#pmm-pref-label-mode").input_value() == "file"
+    page.wait_for_function("() => Object.keys(pmm.markers).length > 0")
+    radius = page.evaluate("() => { let r = 0; pmm.markers[0].forEach(m => { if (!m.feature.properties.ghost) r = m.getRadius(); }); return r; }")
+    assert radius == 9
+
+
+def test_contrast_is_kept_per_channel(page: Any) -> None:
+    open_map(page, "?s=0", n=1)
+    page.wait_for_function("() => !document.querySelector('#pmm-contrast .rc-slider-disabled, #pmm-contrast [data-disabled]')")
+    lo = page.locator("#pmm-contrast [role=slider]").first
+    lo.focus()
+    for _ in range(5):
+        lo.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('.pmm-viewer img.leaflet-image-layer').src.includes('lo=')")
+    page.reload()
+    page.wait_for_function(JS_IMAGES_READY, arg=1)
+    assert "lo=" in page.evaluate(JS_IMAGE_SRCS)[0]
+    page.click("#pmm-contrast-auto")
+    page.wait_for_function("() => !document.querySelector('.pmm-viewer img.leaflet-image-layer').src.includes('lo=')")
+
+
+def test_map_without_images_opens_on_an_empty_labelled_canvas(page: Any) -> None:
+    open_map(page, name="noimg", n=3)
+    frames = page.locator(".pmm-viewer")
+    assert frames.count() == 3
+    assert "No images for this session" in frames.first.inner_text()
+    page.wait_for_function("() => [0, 1, 2].every(s => pmm.markers[s] && pmm.markers[s].size > 0)")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("() => document.querySelector('.pmm-viewer-slice').textContent === 'z 6 / 9'")
