@@ -12,6 +12,7 @@ from flask import Flask
 
 from .config import Settings
 from .extensions import SETTINGS_KEY, init_cache, init_counters
+from .services.pooling import background_manager as _background_manager
 
 __all__ = ["create_app"]
 
@@ -60,6 +61,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         suppress_callback_exceptions=False,
         title="PyMapManager",
         update_title="",
+        # pooling page: long pools run as background callbacks (own process, progress bar)
+        background_callback_manager=_background_manager(settings),
     )
 
     import callbacks

@@ -144,3 +144,77 @@ def clientside_ids() -> dict[str, str]:
         for name, value in globals().items()
         if name.isupper() and isinstance(value, str)
     }
+
+
+# --------------------------------------------------------------------------- pooling page
+
+#: dcc.Store: every visible map the page can pool (id, owner, name, conditions; no tables)
+POOL_CATALOG = "pmm-pool-catalog"
+POOL_FILTER_TEXT = "pmm-pool-filter-text"
+POOL_FILTER_OWNER = "pmm-pool-filter-owner"
+POOL_FILTER_CONDITION = "pmm-pool-filter-condition"
+POOL_MAPS = "pmm-pool-maps"
+POOL_MAPS_COUNT = "pmm-pool-maps-count"
+POOL_STAT = "pmm-pool-stat"
+POOL_ROI = "pmm-pool-roi"
+POOL_SEGMENT = "pmm-pool-segment"
+POOL_BAD = "pmm-pool-bad"
+#: dcc.Store: the session groups as edited (``[[name, pattern], ...]``)
+POOL_GROUPS = "pmm-pool-groups"
+#: the editable list of groups (one row per group: name, pattern, matches, delete)
+POOL_GROUP_ROWS = "pmm-pool-group-rows"
+POOL_GROUP_NAME = "pmm-pool-group-name"
+POOL_GROUP_PATTERN = "pmm-pool-group-pattern"
+POOL_GROUP_MATCH = "pmm-pool-group-match"
+POOL_GROUP_DELETE = "pmm-pool-group-delete"
+POOL_GROUPS_ADD = "pmm-pool-groups-add"
+POOL_GROUPS_RESET = "pmm-pool-groups-reset"
+POOL_GROUPS_HELP = "pmm-pool-groups-help"
+POOL_MODE = "pmm-pool-mode"
+POOL_REFERENCE = "pmm-pool-reference"
+POOL_COHORTS = "pmm-pool-cohorts"
+POOL_ERROR = "pmm-pool-error"
+POOL_RUNS = "pmm-pool-runs"
+#: dcc.Store: a pool to compute in the background (``PoolSpec`` payload)
+POOL_JOB = "pmm-pool-job"
+#: dcc.Store: a computed pool (bundle key and spec)
+POOL_READY = "pmm-pool-ready"
+POOL_PROGRESS = "pmm-pool-progress"
+POOL_PROGRESS_BOX = "pmm-pool-progress-box"
+POOL_CANCEL = "pmm-pool-cancel"
+POOL_MESSAGES = "pmm-pool-messages"
+POOL_FIGURE = "pmm-pool-figure"
+POOL_DYNAMICS = "pmm-pool-dynamics"
+POOL_SUMMARY = "pmm-pool-summary"
+POOL_NOTES = "pmm-pool-notes"
+POOL_EXPORT_PNG = "pmm-pool-export-png"
+POOL_EXPORT_SVG = "pmm-pool-export-svg"
+POOL_EXPORT_TIDY = "pmm-pool-export-tidy"
+POOL_EXPORT_SUMMARY = "pmm-pool-export-summary"
+POOL_DOWNLOAD = "pmm-pool-download"
+#: the link to the map viewer of the run last clicked in the figure
+POOL_RUN_LINK = "pmm-pool-run-link"
+#: dcc.Store: that link's URL (a clientside callback opens it in a new tab)
+POOL_RUN_URL = "pmm-pool-run-url"
+#: dummy output of clientside callbacks
+POOL_SINK = "pmm-pool-sink"
+
+
+def pool_group_name(index: Any) -> dict[str, Any]:
+    """The name input of one session group row (``index``, or ALL/MATCH)."""
+    return _pattern(POOL_GROUP_NAME, index)
+
+
+def pool_group_pattern(index: Any) -> dict[str, Any]:
+    """The pattern input of one session group row."""
+    return _pattern(POOL_GROUP_PATTERN, index)
+
+
+def pool_group_match(index: Any) -> dict[str, Any]:
+    """What one session group matches (or why its pattern is wrong)."""
+    return _pattern(POOL_GROUP_MATCH, index)
+
+
+def pool_group_delete(index: Any) -> dict[str, Any]:
+    """The delete button of one session group row."""
+    return _pattern(POOL_GROUP_DELETE, index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 
-from . import catalog, map_viewer
+from . import catalog, map_viewer, pooling
 
 __all__ = ["register"]
 
@@ -13,3 +13,4 @@ def register(app: dash.Dash) -> None:
     """Bind every page's callbacks to ``app``."""
     catalog.register(app)
     map_viewer.register(app)
+    pooling.register(app)

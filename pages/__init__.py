@@ -8,7 +8,7 @@ from dash import dcc, html
 
 from app import ids
 
-from . import catalog, map_viewer, not_found
+from . import catalog, map_viewer, not_found, pooling
 
 __all__ = ["register", "shell"]
 
@@ -25,6 +25,7 @@ def register(app: dash.Dash) -> None:
         title=map_viewer.title,
         layout=map_viewer.layout,
     )
+    dash.register_page("pages.pooling", path="/pool", name="Pool", title="Pool · PyMapManager", layout=pooling.layout)
     dash.register_page("not_found_404", path="/404", name="Not found", layout=not_found.layout)
 
 
@@ -39,6 +40,7 @@ def shell() -> html.Div:
                     className="navbar-brand",
                 ),
                 html.Span("dendritic spines across imaging sessions", className="navbar-text small d-none d-md-inline"),
+                dcc.Link("Pool maps", href=dash.get_relative_path("/pool"), className="nav-link text-light ms-auto"),
             ],
             fluid=True,
         ),

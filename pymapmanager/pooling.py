@@ -1465,7 +1465,8 @@ def _read_for_pool(folder: Path, stat: str | None) -> Map:
         valid = col[col >= 0]
         if valid.size and valid.max() >= len(table):
             raise _NeedFullLoad("objMap links rows past a db2 table's end")
-    return Map(folder, name, header, objmap, segmap, db2, intensity, [None] * len(stacks))
+    tables: Any = intensity  # list of per-channel tables (the model's own annotation varies)
+    return Map(folder, name, header, objmap, segmap, db2, tables, [None] * len(stacks))
 
 
 def _map_for_pool(folder: Path, stat: str | None) -> Map:
