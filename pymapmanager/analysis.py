@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidParameterError, MapNotFoundError
+from .fileformat import LinkMap
 from .model import SESSION_STATS, Map
 
 __all__ = [
@@ -167,66 +168,76 @@ def map_values(
         sess = [int(s) for s in sessions]
         for s in sess:
             m.session(s)
-    is_session_stat = stat in SESSION_STATS
-    if not is_session_stat:
-        found = False
-        for j in sess:
-            try:
-                col = m.column(j, stat)
-            except InvalidParameterError:
-                continue
-            found = True
-            if col.dtype == object:
-                raise InvalidParameterError(f"statistic '{stat}' is text, not a number")
-        if not found:
-            raise InvalidParameterError(
-                f"map {m.name} has no statistic '{stat}' (see 'mapmanager stats')"
-            )
-    nrun = runs.shape[0]
-    values = np.full((nrun, nses), np.nan)
-    rows = np.full((nrun, nses), np.nan)
-    segs = np.full((nrun, nses), np.nan)
-    bad = np.zeros((nrun, nses), dtype=bool)
-    for j in sess:
-        rcol = runs[:, j]
-        have = np.flatnonzero(rcol >= 0)
-        if have.size == 0:
-            continue
-        ri = rcol[have].astype(int)
-        keep = m.roi_type_mask(j, roi)[ri]
-        parent = m.db2[j].data.get("parentID")
-        if segment is not None:
-            sid = m.segment_runs[segment, j]
-            if math.isnan(sid) or parent is None:
-                continue
-            keep &= parent[ri] == sid
-        isbad = m.bad_mask(j)[ri]
-        if not include_bad:
-            keep &= ~isbad
-        tr, ri = have[keep], ri[keep]
-        rows[tr, j] = ri
-        bad[tr, j] = isbad[keep]
-        if is_session_stat:
-            values[tr, j] = _session_value(m, stat, j)
-        else:
-            try:
-                values[tr, j] = m.column(j, stat)[ri]
-            except InvalidParameterError:
-                pass  # this session lacks the statistic: its values stay NaN
-        if parent is not None and m.num_map_segments:
-            ps = parent[ri]
-            segcol = m.segment_runs[:, j]
-            lut = {float(v): k for k, v in enumerate(segcol) if not math.isnan(v)}
-            segs[tr, j] = [lut.get(float(p), np.nan) for p in ps]
-    keep_runs = ~np.isnan(rows).all(axis=1)
-    return MapValues(
-        stat,
-        values[keep_runs],
-        rows[keep_runs],
-        np.flatnonzero(keep_runs),
-        segs[keep_runs],
-        bad[keep_runs],
-    )
+    if stat in SESSION_STATS:
+        per_session = np.array([_session_value(m, stat, j) for j in range(nses)])
+        stacked = None
+    else:
+        stacked = m.stacked(stat)  # raises when no session has it
+        if stacked.dtype == object:
+            raise InvalidParameterError(f"statistic '{stat}' is text, not a number")
+    roi_key = (roi,) if isinstance(roi, str) else tuple(roi)
+    sel = _selection(m, runs, roi_key, segment, tuple(sess), include_bad)
+    if stacked is None:
+        values = np.where(sel.keep, per_session[None, :], np.nan)
+    else:
+        values = np.where(sel.keep, stacked[sel.flat], np.nan)
+    return MapValues(stat, values, sel.rows, sel.runs, sel.segments, sel.bad)
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """Which object of each kept run is in each session, after the filters."""
+
+    rows: np.ndarray  # (runs, sessions) db2 row, NaN where not kept
+    runs: np.ndarray  # (runs,) index into the run table
+    segments: np.ndarray
+    bad: np.ndarray
+    keep: np.ndarray  # (runs, sessions) bool
+    flat: np.ndarray  # (runs, sessions) index into Map.stacked() arrays (valid where keep)
+
+
+def _selection(
+    m: Map,
+    runs: np.ndarray,
+    roi: tuple[str, ...],
+    segment: int | None,
+    sessions: tuple[int, ...],
+    include_bad: bool,
+) -> _Selection:
+    """The filtered runs, vectorised over every session (memoised per filter on the map)."""
+    key = ("selection", roi, segment, sessions, include_bad)
+    hit = m._memo.get(key)
+    if isinstance(hit, _Selection):
+        return hit
+    nrun, nses = runs.shape
+    with np.errstate(invalid="ignore"):
+        keep = runs >= 0
+    if len(sessions) != nses:
+        chosen = np.zeros(nses, dtype=bool)
+        chosen[list(sessions)] = True
+        keep &= chosen[None, :]
+    flat = np.where(keep, runs, 0).astype(np.intp) + m.offsets()[None, :nses]
+    roi_type = m.stacked("roiType")
+    roi_mask = np.zeros(roi_type.shape, dtype=bool)
+    for name in roi:
+        roi_mask |= roi_type == name
+    keep &= roi_mask[flat]
+    if segment is not None:
+        parent = m.stacked("parentID")
+        with np.errstate(invalid="ignore"):
+            keep &= parent[flat] == m.segment_runs[segment][None, :]
+    isbad = m.stacked_bad()[flat] & keep
+    if not include_bad:
+        keep &= ~isbad
+    keep_runs = keep.any(axis=1)
+    keep, flat, isbad = keep[keep_runs], flat[keep_runs], isbad[keep_runs]
+    rows = np.where(keep, runs[keep_runs], np.nan)
+    segs = np.where(keep, m.stacked_segment()[flat], np.nan)
+    for a in (rows, segs, keep, flat, isbad):
+        a.flags.writeable = False
+    sel = _Selection(rows, np.flatnonzero(keep_runs), segs, isbad, keep, flat)
+    m._memo[key] = sel
+    return sel
 
 
 def dynamics(present: np.ndarray) -> np.ndarray:
@@ -288,15 +299,15 @@ def dynamics_summary(
         roi = m.default_roi
     records = []
     nses = m.num_sessions
-    prev_link = m.objmap.data[3] if m.objmap.shape[1] else None
-    next_link = m.objmap.data[1] if m.objmap.shape[1] else None
+    prev_link = m.objmap.block(LinkMap.PREV) if m.objmap.shape[1] else None
+    next_link = m.objmap.block(LinkMap.NEXT) if m.objmap.shape[1] else None
     segments = list(range(m.num_map_segments)) or [-1]
     for seg in segments:
         prev_n = math.nan
         prev_keep: np.ndarray | None = None
         for j in range(nses):
             t = m.db2[j]
-            sel = m.roi_type_mask(j, roi)
+            sel = m.roi_type_mask(j, roi).copy()
             sid: int | None = None
             if seg >= 0:
                 sid = m.stack_segment(seg, j)

@@ -549,11 +549,7 @@ def _header_text(rows: list[tuple[str, list[str]]], width: int) -> str:
 
 
 def _link_text(data: np.ndarray) -> str:
-    blocks, rows, cols = data.shape
-    names = ",".join(LINK_BLOCKS[:blocks])
-    header = f"rows={rows};cols={cols};blocks={blocks};blockNames={names};"
-    lm = LinkMap("<new>", header, data, "\n", True, [], None)
-    return lm.to_text()
+    return LinkMap.from_array(data).to_text()
 
 
 def _line_text(stack: str, save_time: str, tracings: list[_Tracing], n_obj: list[int]) -> str:

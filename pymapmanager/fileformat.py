@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MapFormatError
+from .errors import InvalidParameterError, MapFormatError
 
 __all__ = [
     "CsvTable",
@@ -63,11 +63,15 @@ def read_text(path: str | Path) -> str:
 
 
 def detect_eol(text: str) -> str:
-    r"""Return the line ending used by ``text``: ``"\r\n"``, ``"\r"`` or ``"\n"``."""
-    if "\r\n" in text:
-        return "\r\n"
-    if "\r" in text:
+    r"""Return the line ending used by ``text``: ``"\r\n"``, ``"\r"`` or ``"\n"`` (from the first)."""
+    cr = text.find("\r")
+    lf = text.find("\n")
+    if cr < 0:
+        return "\n"
+    if lf < 0 or cr < lf - 1:
         return "\r"
+    if lf == cr + 1:
+        return "\r\n"
     return "\n"
 
 
@@ -133,6 +137,13 @@ def format_number(value: float, fmt: str = "%g") -> str:
 
 def _float_column(values: Sequence[str]) -> np.ndarray | None:
     """Convert strings to float64 (empty -> NaN); ``None`` if any cell is not a number."""
+    for v in values:  # a text column shows itself in its first non-empty cell
+        if v:
+            try:
+                float(v)
+            except ValueError:
+                return None
+            break
     try:
         if "" in values:
             return np.array([v if v else "nan" for v in values], dtype=np.float64)
@@ -142,9 +153,22 @@ def _float_column(values: Sequence[str]) -> np.ndarray | None:
 
 
 def _fast_numbers(text: str, count: int) -> np.ndarray | None:
-    """Parse ``count`` tab-separated numbers (``NAN`` allowed); None if anything is off."""
+    """Parse ``count`` tab-separated numbers (``NAN`` allowed); None if anything is off.
+
+    Link maps hold small non-negative integers and ``NAN``: those are read as integers
+    (several times faster), anything else as floats.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        if "-" not in text and "." not in text and "e" not in text:
+            try:
+                ints = np.fromstring(text.replace("NAN", "-1"), dtype=np.int64, sep="\t")
+            except (ValueError, DeprecationWarning):
+                ints = None
+            if ints is not None and ints.size == count:
+                out = ints.astype(np.float64)
+                out[ints < 0] = np.nan
+                return out
         try:
             arr = np.fromstring(text, sep="\t")
         except (ValueError, DeprecationWarning):
@@ -268,22 +292,16 @@ _BLOCK_NAMES = (
 )
 
 
-@dataclass
 class LinkMap:
     """``objMap`` / ``segMap``: a (blocks, rows, sessions) float array, NaN for none.
 
     ``data[b, i, j]`` is block ``b`` of row ``i`` in session ``j``. Block indices follow
     ``blockNames`` in the header line (``idx=0, next=1, nextTP=2, prev=3, prevTP=4,
     runIdx=6, dynType=7, nodeType=9, segmentID=10``).
-    """
 
-    path: str
-    header_line: str
-    data: np.ndarray
-    eol: str = "\n"
-    final_eol: bool = True
-    _lines: list[str] = field(default_factory=list, repr=False)
-    _source: np.ndarray | None = field(default=None, repr=False)
+    Blocks are parsed on first use (:meth:`block`); :attr:`data` parses them all and is
+    the array to edit. Rows whose numbers did not change keep their original text.
+    """
 
     IDX = 0
     NEXT = 1
@@ -295,15 +313,82 @@ class LinkMap:
     NODE_TYPE = 9
     SEGMENT_ID = 10
 
+    def __init__(
+        self,
+        path: str,
+        header_line: str,
+        shape: tuple[int, int, int],
+        lines: list[str],
+        eol: str = "\n",
+        final_eol: bool = True,
+        data: np.ndarray | None = None,
+    ) -> None:
+        self.path = path
+        self.header_line = header_line
+        self._shape = shape
+        self._lines = lines
+        self.eol = eol
+        self.final_eol = final_eol
+        self._data = data
+        self._blocks: dict[int, np.ndarray] = {}
+
     @property
     def shape(self) -> tuple[int, int, int]:
         """(blocks, rows, sessions)."""
-        b, r, s = self.data.shape
-        return int(b), int(r), int(s)
+        if self._data is not None:
+            b, r, s = self._data.shape
+            return int(b), int(r), int(s)
+        return self._shape
+
+    def _parse_lines(self, first: int, count: int) -> np.ndarray:
+        """Parse ``count`` body lines from ``first`` into a (count, sessions) array."""
+        _, _, cols = self._shape
+        if count == 0:
+            return np.full((0, cols), np.nan)
+        body = self._lines[first : first + count]
+        arr = _fast_numbers("\t".join(body), count * cols)
+        if arr is None:
+            for n, line in enumerate(body, start=first + 2):
+                cells = line.split("\t")
+                if len(cells) != cols:
+                    raise MapFormatError(
+                        self.path, f"expected {cols} tab-separated values, found {len(cells)}", n
+                    )
+                bad = _first_bad_number(cells)
+                if bad >= 0:
+                    raise MapFormatError(self.path, f"'{cells[bad]}' is not a number", n)
+            raise MapFormatError(self.path, "could not read the numbers")  # pragma: no cover
+        return arr.reshape(count, cols)
+
+    def block(self, b: int) -> np.ndarray:
+        """Block ``b`` as a read-only (rows, sessions) array (parsed on first use)."""
+        if self._data is not None:
+            return self._data[b]
+        arr = self._blocks.get(b)
+        if arr is None:
+            _, rows, _ = self._shape
+            arr = self._parse_lines(b * rows, rows)
+            arr.flags.writeable = False
+            self._blocks[b] = arr
+        return arr
+
+    @property
+    def data(self) -> np.ndarray:
+        """The whole (blocks, rows, sessions) array (parsed now if needed); edit this."""
+        if self._data is None:
+            blocks, rows, cols = self._shape
+            self._data = self._parse_lines(0, blocks * rows).reshape(blocks, rows, cols)
+            self._blocks.clear()
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        self._data = np.asarray(value, dtype=float)
+        self._blocks.clear()
 
     @classmethod
     def parse(cls, text: str, path: str | Path = "<objMap>") -> LinkMap:
-        """Parse an objMap/segMap file."""
+        """Parse an objMap/segMap file (its structure now, its numbers on first use)."""
         lines, eol, final = split_lines(text)
         if not lines or not lines[0].strip():
             raise MapFormatError(path, "the file is empty")
@@ -326,45 +411,38 @@ class LinkMap:
                 + (" (file truncated?)" if len(body) < expected else ""),
                 len(body) + 2 if len(body) < expected else expected + 2,
             )
-        if expected == 0:
-            data = np.full((blocks, 0, cols), np.nan)
-        else:
-            arr = _fast_numbers("\t".join(body), expected * cols)
-            if arr is None:
-                for n, line in enumerate(body, start=2):
-                    cells = line.split("\t")
-                    if len(cells) != cols:
-                        raise MapFormatError(
-                            path, f"expected {cols} tab-separated values, found {len(cells)}", n
-                        )
-                    bad = _first_bad_number(cells)
-                    if bad >= 0:
-                        raise MapFormatError(path, f"'{cells[bad]}' is not a number", n)
-                raise MapFormatError(path, "could not read the numbers")  # pragma: no cover
-            data = arr.reshape(blocks, rows, cols)
-        return cls(str(path), lines[0], data, eol, final, list(body), data.copy())
+        return cls(str(path), lines[0], (blocks, rows, cols), list(body), eol, final)
+
+    @classmethod
+    def from_array(cls, data: np.ndarray, path: str = "<new>") -> LinkMap:
+        """A link map holding ``data`` (blocks, rows, sessions), e.g. to write a new map."""
+        blocks, rows, cols = (int(v) for v in data.shape)
+        names = ",".join(_BLOCK_NAMES[:blocks])
+        header = f"rows={rows};cols={cols};blocks={blocks};blockNames={names};"
+        return cls(path, header, (blocks, rows, cols), [], "\n", True, np.asarray(data, dtype=float))
 
     @classmethod
     def empty(cls, sessions: int, blocks: int = 12, path: str = "<new>") -> LinkMap:
         """A link map with no rows."""
         names = ",".join(_BLOCK_NAMES[:blocks])
         header = f"rows=0;cols={sessions};blocks={blocks};blockNames={names};"
-        data = np.full((blocks, 0, sessions), np.nan)
-        return cls(path, header, data, "\n", True, [], data.copy())
+        return cls(path, header, (blocks, 0, sessions), [], "\n", True, np.full((blocks, 0, sessions), np.nan))
 
     def to_text(self) -> str:
         """Serialise; rows whose numbers did not change keep their original text."""
+        if self._data is None:  # never materialised, so never edited
+            return join_lines([self.header_line, *self._lines], self.eol, self.final_eol)
         b, r, s = self.shape
         meta = parse_key_values(self.header_line)
         header = self.header_line
         if meta.get("rows") != str(r) or meta.get("cols") != str(s) or meta.get("blocks") != str(b):
             meta.update(rows=str(r), cols=str(s), blocks=str(b))
             header = "".join(f"{k}={v};" for k, v in meta.items())
-        src = self._source
-        same_shape = src is not None and src.shape == self.data.shape and len(self._lines) == b * r
+        src_flat: np.ndarray | None = None
+        if self._shape == (b, r, s) and len(self._lines) == b * r:
+            src_flat = self._parse_lines(0, b * r)
         lines = [header]
-        flat = self.data.reshape(b * r, s)
-        src_flat = src.reshape(b * r, s) if same_shape and src is not None else None
+        flat = self._data.reshape(b * r, s)
         for k in range(b * r):
             row = flat[k]
             if src_flat is not None and np.array_equal(row, src_flat[k], equal_nan=True):
@@ -417,7 +495,8 @@ class CsvTable:
     numeric: frozenset[str] = frozenset()
     all_numeric: bool = False
     first_row_line: int = 3
-    _cells: list[tuple[str, ...]] | None = field(default=None, repr=False)
+    _cells: list[list[str]] | None = field(default=None, repr=False)
+    n_rows: int = field(default=-1, repr=False)
     _typed: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -437,20 +516,61 @@ class CsvTable:
         return _Columns(self)
 
     def __len__(self) -> int:
-        return len(self.lines)
+        return self.n_rows if self.n_rows >= 0 else len(self.lines)
 
-    def _column_cells(self, c: int) -> tuple[str, ...]:
+    @classmethod
+    def restored(
+        cls,
+        path: str,
+        meta_line: str | None,
+        columns: list[str],
+        typed: dict[str, np.ndarray],
+        n_rows: int,
+        *,
+        trailing_comma: bool = True,
+        eol: str = "\r",
+        numeric: frozenset[str] = frozenset(),
+        all_numeric: bool = False,
+    ) -> CsvTable:
+        """A table rebuilt from typed columns (no row text: it can be read, not written)."""
+        t = cls(path, meta_line, list(columns), [], trailing_comma, eol, True, "", numeric, all_numeric)
+        t._typed = dict(typed)
+        t.n_rows = n_rows
+        return t
+
+    def _column_cells(self, c: int) -> Sequence[str]:
+        """The text of column ``c`` in every row (rows are split once, on first use)."""
         if self._cells is None:
             n = len(self.columns)
-            if self.lines:
-                rows = [r.split(",") for r in self.lines]
-                for r in rows:
+            rows = [r.split(",") for r in self.lines]
+            ncell = n + (1 if self.trailing_comma else 0)
+            if any(len(r) != ncell for r in rows):
+                for k, r in enumerate(rows):
+                    self._check_row(k, len(r) - 1)
                     if len(r) < n:
                         r.extend([""] * (n - len(r)))
-                self._cells = list(zip(*rows, strict=False))[:n]
-            else:
-                self._cells = [() for _ in range(n)]
-        return self._cells[c]
+            self._cells = rows
+        return [r[c] for r in self._cells]
+
+    def _check_row(self, k: int, ncomma_row: int) -> None:
+        """Raise when row ``k`` (with ``ncomma_row`` commas) has the wrong number of values."""
+        n = len(self.columns)
+        ncomma = n - 1 + (1 if self.trailing_comma else 0)
+        r = self.lines[k]
+        if (
+            ncomma_row == ncomma
+            or (self.trailing_comma and ncomma_row == ncomma - 1)
+            # rr30a-style tracings: "...,pDist3d" over rows "...,-42.24,"
+            or (not self.trailing_comma and ncomma_row == ncomma + 1 and r.endswith(","))
+        ):
+            return
+        found = ncomma_row + 1 - (1 if self.trailing_comma and r.endswith(",") else 0)
+        raise MapFormatError(
+            self.path,
+            f"expected {n} values, found {found}"
+            + (" (file truncated?)" if k == len(self.lines) - 1 and found < n else ""),
+            self.first_row_line + k,
+        )
 
     def column(self, name: str) -> np.ndarray:
         """One column as a typed array (cached).
@@ -540,22 +660,6 @@ class CsvTable:
             rows = rows[:-1]
         ncomma = len(names) - 1 + (1 if trailing else 0)
         first_row = first_line_number + pos + 1
-        for k, r in enumerate(rows):
-            nc = r.count(",")
-            # rows may lack the column line's trailing comma, or end with one it lacks
-            # (rr30a-style tracings: "...,pDist3d" over rows "...,-42.24,")
-            if (
-                nc != ncomma
-                and not (trailing and nc == ncomma - 1)
-                and not (not trailing and nc == ncomma + 1 and r.endswith(","))
-            ):
-                found = nc + 1 - (1 if trailing and r.endswith(",") else 0)
-                raise MapFormatError(
-                    path,
-                    f"expected {len(names)} values, found {found}"
-                    + (" (file truncated?)" if k == len(rows) - 1 and found < len(names) else ""),
-                    first_row + k,
-                )
         t = cls(
             str(path),
             meta_line,
@@ -569,10 +673,18 @@ class CsvTable:
             all_numeric,
             first_row,
         )
+        # One count over the whole body; only when it is off are rows checked one by one
+        # (rows that balance each other out are caught when the rows are split).
+        body_commas = eol.join(rows).count(",")
+        if body_commas != ncomma * len(rows):
+            for k, r in enumerate(rows):
+                t._check_row(k, r.count(","))
         return t
 
     def to_text(self) -> str:
         """Serialise back to text."""
+        if self.n_rows >= 0 and len(self.lines) != self.n_rows:
+            raise InvalidParameterError(f"{self.path}: this table was restored without its text")
         out: list[str] = []
         if self.meta_line is not None:
             out.append(self.meta_line)

@@ -13,11 +13,9 @@ Example
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidParameterError, MapFormatError, MapNotFoundError
-from .fileformat import CsvTable, HeaderTable, LinkMap, Tracing, read_text
+from .fileformat import CsvTable, HeaderTable, LinkMap, Tracing, detect_eol, read_text
 
 __all__ = ["ROI_TYPES", "Map", "Session", "load_map", "stack_base_name"]
 
@@ -112,44 +110,95 @@ def _build_runs(link: LinkMap, node_type: int | None) -> np.ndarray:
 
     A run starts at every object of ``node_type`` (any type when None) that is in session
     0 or has no ``prev``; it follows ``next`` into the following sessions until none.
-    Same order and semantics as the old package's ``mmMap._buildRunMap``.
+    Same order and semantics as the old package's ``mmMap._buildRunMap``: runs ordered by
+    the session they start in, then by row.
     """
-    d = link.data
-    _, nrow, nses = d.shape
+    _, nrow, nses = link.shape
     if nrow == 0 or nses == 0:
         return np.full((0, nses), np.nan)
-    idx, nxt, prev, ntype = d[LinkMap.IDX], d[LinkMap.NEXT], d[LinkMap.PREV], d[LinkMap.NODE_TYPE]
-    blocks: list[np.ndarray] = []
+    idx, nxt, prev = link.block(LinkMap.IDX), link.block(LinkMap.NEXT), link.block(LinkMap.PREV)
     with np.errstate(invalid="ignore"):
-        for j in range(nses):
-            ok = idx[:, j] >= 0
-            if node_type is not None:
-                ok &= ntype[:, j] == node_type
-            if j > 0:
-                ok &= ~(prev[:, j] >= 0)
-            starts = np.flatnonzero(ok)
-            if starts.size == 0:
-                continue
-            block = np.full((starts.size, nses), np.nan)
-            block[:, j] = starts
-            cur = starts.astype(float)
-            for k in range(j + 1, nses):
-                alive = cur >= 0
-                if not alive.any():
-                    break
-                nx = np.full(cur.shape, np.nan)
-                ci = cur[alive].astype(int)
-                valid = ci < nrow
-                tmp = np.full(ci.shape, np.nan)
-                tmp[valid] = nxt[ci[valid], k - 1]
-                nx[alive] = tmp
-                nx[~(nx >= 0)] = np.nan
-                block[:, k] = nx
-                cur = nx
-            blocks.append(block)
-    if not blocks:
-        return np.full((0, nses), np.nan)
-    return np.vstack(blocks)
+        ok = idx >= 0
+        if node_type is not None:
+            ok &= link.block(LinkMap.NODE_TYPE) == node_type
+        ok[:, 1:] &= ~(prev[:, 1:] >= 0)
+        start_session, start_row = np.nonzero(ok.T)  # session-major, then row
+        nrun = start_session.size
+        out = np.full((nrun, nses), np.nan)
+        out[np.arange(nrun), start_session] = start_row
+        active = np.arange(nrun)
+        row = start_row
+        col = start_session
+        for _ in range(1, nses):
+            go = col + 1 < nses
+            active, row, col = active[go], row[go], col[go]
+            if active.size == 0:
+                break
+            nx = nxt[row, col]
+            valid = (nx >= 0) & (nx < nrow)
+            active, col = active[valid], col[valid] + 1
+            row = nx[valid].astype(np.intp)
+            out[active, col] = row
+    return out
+
+
+def _count_rows(text: str) -> int:
+    """Rows below the two header lines of a table text, counted without parsing it."""
+    eol = detect_eol(text)
+    body = text.rstrip(eol)
+    return max(0, body.count(eol) + 1 - 2) if body else 0
+
+
+class _LazyTables(Mapping[int, CsvTable]):
+    """Channel -> intensity table, each parsed on first use (loading only counts rows)."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[str, Path]] = {}
+        self._tables: dict[int, CsvTable] = {}
+
+    def add(self, channel: int, text: str, path: Path) -> None:
+        self._texts[channel] = (text, path)
+
+    def set(self, channel: int, table: CsvTable) -> None:
+        self._texts[channel] = ("", Path(table.path))
+        self._tables[channel] = table
+
+    def __getitem__(self, channel: int) -> CsvTable:
+        t = self._tables.get(channel)
+        if t is None:
+            text, path = self._texts[channel]
+            t = CsvTable.parse(text, path, all_numeric=True)
+            self._tables[channel] = t
+        return t
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __contains__(self, channel: object) -> bool:
+        return channel in self._texts
+
+
+_TEXT_STACKABLE = frozenset({"roiType", "note", "userType", "userName"})
+
+
+def _segment_lookup(segcol: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """Map segment index of each stack segment ID in ``parent`` (NaN when none)."""
+    out = np.full(parent.shape, np.nan)
+    valid = ~np.isnan(segcol)
+    if not valid.any() or parent.size == 0 or parent.dtype == object:
+        return out
+    ids = segcol[valid].astype(np.intp)
+    if ids.min() < 0:
+        return out
+    lut = np.full(int(ids.max()) + 1, np.nan)
+    lut[ids[::-1]] = np.flatnonzero(valid)[::-1]  # the first map segment wins
+    with np.errstate(invalid="ignore"):
+        ok = (parent >= 0) & (parent < lut.size)
+    out[ok] = lut[parent[ok].astype(np.intp)]
+    return out
 
 
 class Map:
@@ -167,9 +216,8 @@ class Map:
         objmap: LinkMap,
         segmap: LinkMap | None,
         db2: list[CsvTable],
-        intensity: list[dict[int, CsvTable]],
+        intensity: list[Mapping[int, CsvTable]],
         user: list[CsvTable | None],
-        tracing_texts: list[str | None] | None = None,
     ) -> None:
         self.path = path
         self.name = name
@@ -179,12 +227,15 @@ class Map:
         self.db2 = db2
         self.intensity = intensity
         self.user = user
-        self._tracing_texts = tracing_texts
         self._tracings: dict[int, Tracing | None] = {}
         self._frames: dict[int, pd.DataFrame] = {}
         self._runs: dict[str, np.ndarray] = {}
         self._segment_runs: np.ndarray | None = None
         self._sessions: list[Session] | None = None
+        self._memo: dict[object, object] = {}
+        #: why the map cannot be written (None when it can)
+        self.read_only: str | None = None
+        self._stack: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ description
 
@@ -416,15 +467,104 @@ class Map:
         return self._frames[s]
 
     def roi_type_mask(self, session: int, roi: str | Sequence[str] | None) -> np.ndarray:
-        """Boolean mask of rows whose ``roiType`` is ``roi`` (one name or a list)."""
-        rt = self.db2[session].data.get("roiType")
-        n = len(self.db2[session])
-        if roi is None:
-            return np.ones(n, dtype=bool)
-        if rt is None:
-            return np.zeros(n, dtype=bool)
-        names = [roi] if isinstance(roi, str) else list(roi)
-        return np.isin(rt.astype(str), names)
+        """Boolean mask of rows whose ``roiType`` is ``roi`` (one name or a list); read-only."""
+        names = None if roi is None else ((roi,) if isinstance(roi, str) else tuple(roi))
+        key = ("roi", session, names)
+        hit = self._memo.get(key)
+        if isinstance(hit, np.ndarray):
+            return hit
+        t = self.db2[session]
+        n = len(t)
+        if names is None:
+            mask = np.ones(n, dtype=bool)
+        elif "roiType" not in t.data:
+            mask = np.zeros(n, dtype=bool)
+        else:
+            rt = t.data["roiType"]
+            mask = np.zeros(n, dtype=bool)
+            for name in names:
+                mask |= rt == name
+        mask.flags.writeable = False
+        self._memo[key] = mask
+        return mask
+
+    def offsets(self) -> np.ndarray:
+        """Where each session's objects start in the :meth:`stacked` arrays (one per session)."""
+        hit = self._stack.get("__offsets__")
+        if hit is None:
+            sizes = [len(t) for t in self.db2]
+            hit = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp) if sizes else np.zeros(0, np.intp)
+            self._stack["__offsets__"] = hit
+        return hit
+
+    def stacked(self, stat: str) -> np.ndarray:
+        """One column of every session, end to end (session 0's rows first); read-only.
+
+        Sessions without the column contribute NaN (or empty text). Index with
+        ``offsets()[session] + row``.
+
+        Raises
+        ------
+        InvalidParameterError
+            No session has the column, or it is text where numbers were asked for
+            (``roiType`` and other text columns are allowed and come back as text).
+        """
+        hit = self._stack.get(stat)
+        if hit is not None:
+            return hit
+        parts: list[np.ndarray] = []
+        missing: list[int] = []
+        is_text = False
+        for j in range(self.num_sessions):
+            try:
+                col = self.column(j, stat)
+            except InvalidParameterError:
+                missing.append(j)
+                parts.append(np.full(len(self.db2[j]), np.nan))
+                continue
+            is_text = is_text or col.dtype == object
+            parts.append(col)
+        if len(missing) == self.num_sessions:
+            raise InvalidParameterError(f"map {self.name} has no statistic '{stat}' (see 'mapmanager stats')")
+        if is_text and stat not in _TEXT_STACKABLE:
+            raise InvalidParameterError(f"statistic '{stat}' is text, not a number")
+        if is_text:
+            parts = [p.astype(object) if p.dtype != object else p for p in parts]
+        out = np.concatenate(parts) if parts else np.zeros(0)
+        out.flags.writeable = False
+        self._stack[stat] = out
+        return out
+
+    def stacked_bad(self) -> np.ndarray:
+        """``isBad == 1`` of every object, stacked like :meth:`stacked`."""
+        hit = self._stack.get("__bad__")
+        if hit is None:
+            hit = np.concatenate([self.bad_mask(j) for j in range(self.num_sessions)]) if self.db2 else np.zeros(0, bool)
+            hit.flags.writeable = False
+            self._stack["__bad__"] = hit
+        return hit
+
+    def stacked_segment(self) -> np.ndarray:
+        """Map segment of every object (NaN when none), stacked like :meth:`stacked`."""
+        hit = self._stack.get("__segment__")
+        if hit is None:
+            parts = []
+            for j, t in enumerate(self.db2):
+                parent = t.data["parentID"] if "parentID" in t.data else np.full(len(t), np.nan)
+                parts.append(_segment_lookup(self.segment_runs[:, j], parent))
+            hit = np.concatenate(parts) if parts else np.zeros(0)
+            hit.flags.writeable = False
+            self._stack["__segment__"] = hit
+        return hit
+
+    def invalidate(self) -> None:
+        """Forget derived results (runs, frames, filters) after editing tables or links."""
+        self._memo.clear()
+        self._stack.clear()
+        self._runs.clear()
+        self._frames.clear()
+        self._segment_runs = None
+        self._sessions = None
 
     def bad_mask(self, session: int) -> np.ndarray:
         """Boolean mask of rows marked ``isBad == 1``."""
@@ -437,12 +577,8 @@ class Map:
         """The session's dendrite tracing (read on first use), or None when absent."""
         s = self._check_session(session)
         if s not in self._tracings:
-            text: str | None = None
             lpath = self.path / "line" / f"{self.sessions[s].stack}_l.txt"
-            if self._tracing_texts is not None:
-                text = self._tracing_texts[s]
-            elif lpath.is_file():
-                text = read_text(lpath)
+            text = read_text(lpath) if lpath.is_file() else None
             self._tracings[s] = None if text is None else Tracing.parse(text, lpath)
         return self._tracings[s]
 
@@ -466,6 +602,12 @@ class Map:
         text in a number column is found) and reads every tracing.
         """
         problems: list[str] = []
+        for lm in (self.objmap, self.segmap):
+            if lm is not None:
+                try:
+                    lm.data  # noqa: B018 - parses every block
+                except MapFormatError as e:
+                    problems.append(str(e))
         tables: list[CsvTable] = []
         for j in range(self.num_sessions):
             tables.append(self.db2[j])
@@ -496,8 +638,13 @@ class Map:
 
     # ------------------------------------------------------------------ files
 
+    def _set_tracings(self, tracings: list[Tracing | None]) -> None:
+        self._tracings = dict(enumerate(tracings))
+
     def files(self) -> dict[str, str]:
         """Every text file of the map as ``relative path -> text`` (what :meth:`save` writes)."""
+        if self.read_only:
+            raise InvalidParameterError(f"map {self.name} cannot be written: {self.read_only}")
         out: dict[str, str] = {
             f"{self.name}.txt": self.header.to_text(),
             f"{self.name}_objMap.txt": self.objmap.to_text(),
@@ -526,18 +673,20 @@ class Map:
         return save_map(self, dest, backup=backup)
 
     def to_bytes(self) -> bytes:
-        """A compact serialised form (zlib-compressed text of every file) for caches."""
-        files = self.files()
-        payload = json.dumps({"name": self.name, "path": str(self.path), "files": files})
-        return b"PMM1" + zlib.compress(payload.encode("utf-8"), 6)
+        """The compact serialised form (typed columns, compressed) that caches hold.
+
+        See :mod:`pymapmanager.compact`; :meth:`from_bytes` restores a read-only map.
+        """
+        from .compact import encode_map
+
+        return encode_map(self)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Map:
-        """Inverse of :meth:`to_bytes`."""
-        if not blob.startswith(b"PMM1"):
-            raise InvalidParameterError("not a serialised map")
-        d = json.loads(zlib.decompress(blob[4:]).decode("utf-8"))
-        return _load_from_texts(Path(d["path"]), d["name"], d["files"])
+        """Inverse of :meth:`to_bytes` (values identical; the map cannot be saved)."""
+        from .compact import decode_map
+
+        return decode_map(blob)
 
     def __repr__(self) -> str:
         return (
@@ -583,26 +732,18 @@ def load_map(path: str | Path) -> Map:
         A file is missing or malformed; the message names the file and line.
     """
     folder, name = _resolve(path)
-    return _load(folder, name, None)
+    return _load(folder, name)
 
 
-def _load_from_texts(folder: Path, name: str, files: dict[str, str]) -> Map:
-    return _load(folder, name, files)
-
-
-def _load(folder: Path, name: str, files: dict[str, str] | None) -> Map:
+def _load(folder: Path, name: str) -> Map:
     def text_of(rel: str, required: bool) -> str | None:
-        if files is not None:
-            t = files.get(rel)
-            if t is None and required:
-                raise MapFormatError(folder / rel, "file is missing")
-            return t
         p = folder / rel
-        if not p.is_file():
+        try:
+            return read_text(p)
+        except FileNotFoundError:
             if required:
-                raise MapFormatError(p, "file is missing")
+                raise MapFormatError(p, "file is missing") from None
             return None
-        return read_text(p)
 
     hpath = folder / f"{name}.txt"
     htext = text_of(f"{name}.txt", True)
@@ -628,7 +769,7 @@ def _load(folder: Path, name: str, files: dict[str, str] | None) -> Map:
 
     nch = max(1, _to_int(header.get("numChannels", 0), 1) or 1)
     db2: list[CsvTable] = []
-    intensity: list[dict[int, CsvTable]] = []
+    intensity: list[Mapping[int, CsvTable]] = []
     user: list[CsvTable | None] = []
     for j, hs in enumerate(stacks):
         stack = stack_base_name(hs)
@@ -649,7 +790,7 @@ def _load(folder: Path, name: str, files: dict[str, str] | None) -> Map:
                 f"has {nobj} rows but session {j} ({stack}) has {len(t)} objects",
                 1,
             )
-        ints: dict[int, CsvTable] = {}
+        ints = _LazyTables()
         for ch in range(1, nch + 4):
             irel = f"stackdb/{stack}_Int{ch}.txt"
             itext = text_of(irel, False)
@@ -657,25 +798,22 @@ def _load(folder: Path, name: str, files: dict[str, str] | None) -> Map:
                 if ch > nch:
                     break
                 continue
-            it = CsvTable.parse(itext, folder / irel, all_numeric=True)
-            if len(it) != len(t):
+            if _count_rows(itext) != len(t):  # parse now for a precise message
+                it = CsvTable.parse(itext, folder / irel, all_numeric=True)
                 raise MapFormatError(
                     folder / irel,
                     f"has {len(it)} rows but {stack}_db2.txt has {len(t)} (rows match by position)",
                 )
-            ints[ch] = it
+            ints.add(ch, itext, folder / irel)
         intensity.append(ints)
         urel = f"stackdb/{stack}_user.txt"
         utext = text_of(urel, False)
         user.append(None if utext is None else CsvTable.parse(utext, folder / urel, has_meta=False))
 
-    tracing_texts: list[str | None] | None = None
-    if files is not None:
-        tracing_texts = [files.get(f"line/{stack_base_name(hs)}_l.txt") for hs in stacks]
-    m = Map(folder, name, header, objmap, segmap, db2, intensity, user, tracing_texts)
+    m = Map(folder, name, header, objmap, segmap, db2, intensity, user)
     # validate objMap indices point into the tables
     for j in range(nses):
-        col = objmap.data[LinkMap.IDX, :, j] if objmap.shape[1] else np.empty(0)
+        col = objmap.block(LinkMap.IDX)[:, j] if objmap.shape[1] else np.empty(0)
         valid = col[col >= 0]
         if valid.size and valid.max() >= len(db2[j]):
             raise MapFormatError(

@@ -179,3 +179,13 @@ def test_tracing_rows_with_trailing_comma_under_plain_column_line() -> None:
     assert list(t.points.data["y"]) == [0.0, 4.0]
     assert t.length(0) == 5.0
     assert t.to_text() == text
+
+
+def test_rows_whose_errors_balance_out_are_still_caught(folder: Path) -> None:
+    """One row with a value too many and one with a value too few: the total looks right."""
+    p = folder / "stackdb/tiny_s0_db2.txt"
+    _edit(p, b"1,spineROI,0,2,2,2,1,0,", b"1,spineROI,0,2,2,2,1,0,7,")
+    _edit(p, b"3,spineROI,0,4,4,4,1,1,", b"3,spineROI,0,4,4,4,1,")
+    m = pmm.load_map(folder)
+    with pytest.raises(pmm.MapFormatError, match=r"tiny_s0_db2.txt:4: expected 13 values, found 14"):
+        pmm.map_values(m, "pDist")
