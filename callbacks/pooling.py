@@ -379,7 +379,7 @@ def render_pool(
         if got is not None:
             sessions_of = {gv.label: list(gv.sessions) for gv in got[0]}
     fig = pool_figure(res, error=err, show_runs=bool(runs), sessions_of=sessions_of)
-    dfig = dynamics_figure(dres, error=err)
+    dfig = dynamics_figure(dres, error=err, cohorts=res.cohorts)
     table = summary_table(res.summary.to_dict(orient="records"))
     warnings = [*res.warnings, *(w for w in dres.warnings if w not in res.warnings)]
     msgs = [*notes, *warnings]

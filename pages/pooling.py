@@ -147,13 +147,6 @@ def _groups_card() -> dbc.Card:
                 className="d-flex align-items-center",
                 children=[
                     html.Span("Session groups", className="fw-semibold"),
-                    html.Span(
-                        "ⓘ",
-                        id=ids.POOL_GROUPS_HELP,
-                        className="ms-1 text-muted",
-                        title=GROUP_HELP,
-                        style={"cursor": "help"},
-                    ),  # fmt: skip
                     dbc.Button(
                         "Add",
                         id=ids.POOL_GROUPS_ADD,
@@ -193,12 +186,12 @@ def _normalise_card() -> dbc.Card:
                     dbc.RadioItems(
                         id=ids.POOL_MODE,
                         value="none",
-                        **_RADIO,
+                        className="small",
                         options=[
-                            {"label": "none", "value": "none"},
-                            {"label": "ratio", "value": "ratio"},
-                            {"label": "% change", "value": "percent"},
-                            {"label": "difference", "value": "difference"},
+                            {"label": "as measured", "value": "none"},
+                            {"label": "ratio to reference (v / ref)", "value": "ratio"},
+                            {"label": "% change from reference", "value": "percent"},
+                            {"label": "difference from reference (v − ref)", "value": "difference"},
                         ],
                     ),  # fmt: skip
                     _label("Reference group"),

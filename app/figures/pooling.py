@@ -155,6 +155,15 @@ def _run_lines(
     return xs, ys, cd, int(keep.size), int(total)
 
 
+def _ticks_with_n(groups: Sequence[str], ns: Sequence[tuple[str, np.ndarray]]) -> list[str]:
+    """Group names with the number of runs of each cohort under them, in its colour."""
+    out = []
+    for i, g in enumerate(groups):
+        parts = [f"<span style='color:{c}'>{int(n[i])}</span>" for c, n in ns]
+        out.append(f"{g}<br><span style='font-size:11px'>n = {' · '.join(parts)}</span>")
+    return out
+
+
 def _num_list(a: np.ndarray) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in a]
 
@@ -190,6 +199,7 @@ def pool_figure(
     s = res.summary
     notes = []
     maps_per_cohort = res.tidy.groupby("cohort", observed=True)["map"].nunique()
+    ns: list[tuple[str, np.ndarray]] = []
     for k, cohort in enumerate(res.cohorts):
         color = cohort_color(k)
         x_of = {g: i + offs[k] for i, g in enumerate(groups)}
@@ -227,15 +237,11 @@ def pool_figure(
                         "thickness": 1.5, "width": 6},
             "hovertext": hover, "hoverinfo": "text",
         })  # fmt: skip
-        data.append({
-            "type": "scatter", "x": x, "y": _num_list(mean + err), "mode": "text",
-            "text": [f"n={v}" if v else "" for v in n], "textposition": "top center",
-            "textfont": {"size": 11, "color": color}, "showlegend": False,
-            "hoverinfo": "skip", "legendgroup": cohort, "cliponaxis": False,
-        })  # fmt: skip
+        ns.append((color, n))
     layout["xaxis"] = {**_AXIS, "tickmode": "array", "tickvals": list(range(len(groups))),
-                       "ticktext": groups, "range": [-0.5, len(groups) - 0.5],
-                       "title": {"text": "session group"}}  # fmt: skip
+                       "ticktext": _ticks_with_n(groups, ns), "range": [-0.5, len(groups) - 0.5],
+                       "title": {"text": "session group", "standoff": 4}}  # fmt: skip
+    layout["margin"] = {**layout["margin"], "b": 72}
     layout["yaxis"] = {**_AXIS, "title": {"text": y_title(res.stat, res.mode, res.reference)}}
     ref = {"ratio": 1.0, "percent": 0.0, "difference": 0.0}.get(res.mode)
     if ref is not None and res.reference:
@@ -251,11 +257,16 @@ _DYN_TITLES = {"pct_added": "% added", "pct_subtracted": "% subtracted", "densit
 
 
 def dynamics_figure(
-    dres: DynamicsResult, *, error: str = "sem", height: int = 440
+    dres: DynamicsResult,
+    *,
+    error: str = "sem",
+    height: int = 440,
+    cohorts: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """% added, % subtracted and density per group: mean ± SEM (or SD) across maps.
 
-    Three panels sharing the x axis; a plain plotly figure dict.
+    Three panels sharing the x axis; a plain plotly figure dict. ``cohorts`` gives the
+    colour order (that of the pool figure); default the result's own.
     """
     groups = list(dres.groups)
     if not groups or dres.summary.empty or int(dres.summary["n"].sum()) == 0:
@@ -266,13 +277,14 @@ def dynamics_figure(
     data: list[dict[str, Any]] = []
     offs = _offsets(len(dres.cohorts))
     s = dres.summary
+    order = list(cohorts) if cohorts is not None else list(dres.cohorts)
     domains = ([0.72, 1.0], [0.36, 0.64], [0.0, 0.28])
     ticks = {"tickmode": "array", "tickvals": list(range(len(groups))), "ticktext": groups,
              "range": [-0.5, len(groups) - 0.5]}  # fmt: skip
     for r, meas in enumerate(_DYN_TITLES):
         ax = "" if r == 0 else str(r + 1)
         for k, cohort in enumerate(dres.cohorts):
-            color = cohort_color(k)
+            color = cohort_color(order.index(cohort) if cohort in order else len(order) + k)
             c = (
                 s[(s["cohort"] == cohort) & (s["measure"] == meas)]
                 .set_index("group")

@@ -363,7 +363,8 @@ def pooled(
     res = combine(gvs, groups, stat=stat, reference=reference, mode=mode, cohorts=cohorts)
     if problems:
         res = replace(res, warnings=(*problems, *res.warnings))
-    dres = combine_dynamics(dyns, groups, cohorts=cohorts)
+    pooled_maps = set(res.maps)
+    dres = combine_dynamics([d for d in dyns if d.label in pooled_maps], groups, cohorts=cohorts)
     return res, dres
 
 

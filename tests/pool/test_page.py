@@ -163,7 +163,6 @@ def test_pool_in_the_background_then_from_the_cache(call: PoolCaller, pool_data:
     assert job["maps"] == POOL_IDS and job["groups"] == GROUPS
     done = compute(call, job)
     assert done["bundle"].startswith("pool1bundle:") and done["spec"] == job
-    assert call.progress, "no progress was reported"
     # the same pool again: ready at once, no job
     ready2, job2, _ = prepare(call, cat, POOL_IDS)
     assert ready2 == done and job2 is NO_UPDATE
@@ -289,3 +288,27 @@ def test_a_map_saved_after_pooling_is_read_again(call: PoolCaller, data_dir: Pat
     fig, *_ = render(call, ready2)
     names = [t.get("name") for t in fig["data"] if t.get("mode") == "lines+markers"]
     assert names == ["control (1 maps)", "treatment (3 maps)"]
+
+
+def test_compute_reports_progress_and_reuses_maps(app: Any) -> None:
+    from app.services import pooling as svc
+
+    spec = svc.PoolSpec(tuple(POOL_IDS), "ubssSum_int2", (("baseline", "c"), ("treatment", "e*")))
+    seen: list[tuple[int, int]] = []
+    with app.server.test_request_context("/"):
+        p = svc.plan(spec)
+        assert not svc.is_ready(p)
+        svc.compute_bundle(p, lambda d, t: seen.append((d, t)), workers=1)
+        assert seen[0] == (0, 4) and seen[-1] == (4, 4) and len(seen) == 5
+        assert svc.is_ready(p)
+        # one more map: the four already read come from the cache
+        seen.clear()
+        p2 = svc.plan(svc.PoolSpec((*POOL_IDS, "public/tiny"), spec.stat, spec.groups))
+        svc.compute_bundle(p2, lambda d, t: seen.append((d, t)), workers=1)
+        assert seen == [(4, 5), (5, 5)]
+        gvs, dyns, problems = svc.load_bundle(p2.bundle)  # type: ignore[misc]
+        assert [g.label for g in gvs] == [*POOL_IDS, "public/tiny"] and problems == []
+        assert not gvs[-1].included and dyns[-1].included
+    # the background callback is bound with a progress bar, a running state and cancel
+    bg = [v for k, v in app.callback_map.items() if k.startswith("pmm-pool-ready.data@")]
+    assert len(bg) == 1 and bg[0].get("background")

@@ -1,0 +1,177 @@
+"""The pooling page in a real Chromium: pool, normalise, open a run, export.
+
+Debian's ``/usr/bin/chromium`` (or ``$PMM_CHROMIUM``) driven by Playwright; without it the
+test is skipped, except under ``CI=true`` where that is a failure. ``PMM_SCREENSHOTS=<dir>``
+keeps a screenshot of the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pymapmanager.demo_pool import make_pool
+from tests.browser.conftest import CHROMIUM_ARGS, _unavailable, chromium_path
+from tests.tinymap import write_tiny_map
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def pool_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a free port, with a demo pool of 3 + 3 maps and the tiny map."""
+    from werkzeug.serving import make_server
+
+    from app.config import Settings
+    from app.factory import create_app
+
+    root = tmp_path_factory.mktemp("pool-browser")
+    make_pool(root / "public", maps_per_cohort=3, sessions=6, seed=7)
+    write_tiny_map(root / "public")
+    app = create_app(Settings(data_dir=root, secret_key="test", create_demo=False))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="pmm-pool-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One Chromium for the module."""
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+        raise
+    path = chromium_path() or "/usr/bin/chromium"
+    pw = sync_playwright().start()
+    try:
+        try:
+            b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        except Error as e:
+            _unavailable(f"Chromium could not be started ({path}): {str(e).splitlines()[0]}")
+            raise
+        yield b
+        b.close()
+    finally:
+        pw.stop()
+
+
+def _mean_traces(page: Any) -> Any:
+    return page.evaluate(
+        """() => {
+            const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+            if (!gd || !gd.data) return null;
+            return gd.data.filter(t => t.mode === 'lines+markers' && t.type !== 'scattergl')
+                          .map(t => ({name: t.name, y: t.y}));
+        }"""
+    )
+
+
+def test_pool_page_in_chromium(chromium: Any, pool_url: str, tmp_path: Path) -> None:
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000}, base_url=pool_url,
+                                   accept_downloads=True)  # fmt: skip
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto("/pool")
+
+    # everything visible is chosen, groups come from the conditions, the pool computes
+    page.wait_for_function("""() => {
+        const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+        return gd && gd.data && gd.data.some(t => t.mode === 'lines+markers');
+    }""")  # fmt: skip
+    traces = _mean_traces(page)
+    assert [t["name"] for t in traces] == ["control (3 maps)", "treatment (3 maps)"]
+    assert page.locator(".pmm-pool-group-name").count() == 4  # c, e1, e2, e3
+    assert page.locator(".pmm-pool-group-name").first.input_value() == "c"
+    # the tiny map lacks ubssSum_int2: said by name
+    page.wait_for_selector("text=map public/tiny has no statistic 'ubssSum_int2'; left out")
+
+    # groups: baseline = c, treatment = e*  (rename, edit, delete)
+    names, patterns = page.locator(".pmm-pool-group-name"), page.locator(".pmm-pool-group-pattern")
+    names.nth(0).fill("baseline")
+    names.nth(0).press("Enter")
+    names.nth(1).fill("treatment")
+    names.nth(1).press("Enter")
+    patterns.nth(1).fill("e*")
+    patterns.nth(1).press("Enter")
+    for _ in range(2):
+        page.locator("#pmm-pool-group-rows button").last.click()
+        page.wait_for_timeout(300)
+    page.wait_for_function("() => document.querySelectorAll('.pmm-pool-group-name').length === 2")
+    page.wait_for_function("""() => {
+        const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+        return gd && gd.layout.xaxis.ticktext &&
+            gd.layout.xaxis.ticktext.map(t => t.split('<br>')[0]).join() === 'baseline,treatment';
+    }""")  # fmt: skip
+
+    # normalise by ratio to baseline: only the render runs; the planted 1.5x shows
+    page.locator("#pmm-pool-mode label", has_text="ratio").click()
+    page.wait_for_function("""() => {
+        const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+        return gd && gd.layout.yaxis.title.text.indexOf('ratio to baseline') >= 0;
+    }""")  # fmt: skip
+    traces = _mean_traces(page)
+    ratio = traces[1]["y"][1] / traces[0]["y"][1]
+    assert 1.3 < ratio < 1.7, traces
+
+    shots = Path(os.environ.get("PMM_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "pool_page.png"), full_page=True)
+
+    # export: summary CSV and the figure as SVG
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Summary CSV").click()
+    text = Path(dl.value.path()).read_text()
+    assert text.splitlines()[0] == "cohort,group,mean,sd,sem,n" and len(text.splitlines()) == 5
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Figure SVG").click()
+    assert dl.value.suggested_filename == "pool_figure.svg"
+    assert Path(dl.value.path()).read_text().lstrip().startswith("<svg")
+
+    # individual runs; a click on one opens that map in the viewer, run selected
+    page.locator("label", has_text="individual runs").click()
+    page.wait_for_function("""() => {
+        const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+        return gd && gd.data.some(t => t.type === 'scattergl');
+    }""")  # fmt: skip
+    point = page.evaluate("""() => {
+        const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+        const t = gd.data.find(t => t.type === 'scattergl');
+        const i = t.customdata.findIndex(c => c);
+        return {customdata: t.customdata[i], x: t.x[i], y: t.y[i]};
+    }""")  # fmt: skip
+    with context.expect_page() as new_page:
+        page.evaluate(
+            """(p) => {
+                const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+                gd.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: 0, x: p.x, y: p.y,
+                                                   customdata: p.customdata}]});
+            }""",
+            point,
+        )  # fmt: skip
+    viewer = new_page.value
+    viewer.wait_for_load_state()
+    map_id, run, sessions = point["customdata"]
+    assert f"/map/{map_id}?s={sessions.replace(',', '%2C')}&run={run}" in viewer.url or (
+        f"/map/{map_id}?s={sessions}&run={run}" in viewer.url
+    ), viewer.url
+    link = page.locator("#pmm-pool-run-link a")
+    assert link.get_attribute("target") == "_blank" and f"run={run}" in (link.get_attribute("href") or "")
+    context.close()
+    assert not errors, errors
