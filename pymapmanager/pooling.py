@@ -65,6 +65,14 @@ session in any map, is reported as a human-readable warning that names the map (
 map is left out when it contributes nothing). Bad *parameters* (pattern syntax, unknown
 reference group, unknown mode) raise :class:`~pymapmanager.errors.InvalidParameterError`.
 
+Reading
+-------
+:func:`pool` takes loaded maps; :func:`pool_paths` takes map folders (or folders of maps)
+and reads only what the statistic needs (a few columns of each table, located with
+numpy), in worker processes if asked, with the same result. Stage 1 (per map,
+:func:`group_values` / :func:`run_pool_task`) and stage 2 (:func:`combine`) are separate so
+that a server can cache stage 1 and redo only stage 2 when the normalisation changes.
+
 Example
 -------
 >>> maps = load_maps(["pool/"])[0]                                   # doctest: +SKIP
@@ -107,26 +115,34 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "TIDY_COLUMNS",
     "DynamicsResult",
+    "HeaderInfo",
     "MapDynamics",
     "MapGroupValues",
     "Mode",
     "PoolResult",
+    "PoolTask",
     "SessionGroup",
     "cohort_of",
     "cohort_of_condition",
     "combine",
     "combine_dynamics",
     "default_groups",
+    "default_groups_for",
     "find_maps",
     "frame_csv",
     "group_values",
+    "header_info",
+    "label_folders",
     "load_maps",
     "map_dynamics",
     "normalize_values",
     "parse_group",
     "parse_groups",
     "pool",
+    "pool_paths",
     "pooled_dynamics",
+    "run_pool_task",
+    "run_pool_tasks",
     "session_dynamics",
 ]
 
