@@ -11,7 +11,6 @@ bars or run lines change, and it never reads a map.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -129,35 +128,20 @@ def _entries_of(
     return [e for e in catalog or [] if e["id"] in chosen]
 
 
-class _Sessions:
-    """Enough of a map for :meth:`SessionGroup.sessions`: its sessions' conditions and days."""
-
-    class _S:
-        def __init__(self, index: int, condition: str, days: float) -> None:
-            self.index, self.condition, self.days = index, condition, days
-
-    def __init__(self, entry: Mapping[str, Any]) -> None:
-        days = list(entry.get("days") or [])
-        self.sessions = [
-            self._S(j, c, float(days[j]) if j < len(days) and days[j] is not None else math.nan)
-            for j, c in enumerate(entry.get("conditions") or [])
-        ]
-
-
 def check_groups(
     rows: Sequence[tuple[str, str]], entries: Sequence[Mapping[str, Any]]
 ) -> list[str]:
     """What each group matches ("✓ 6 sessions in 3 of 3 maps"), or what is wrong ("✗ ...")."""
     out = []
     seen: set[str] = set()
-    maps = [_Sessions(e) for e in entries]
+    maps = [(list(e.get("conditions") or []), list(e.get("days") or [])) for e in entries]
     for name, pattern in rows:
         try:
             g = SessionGroup(name, pattern)
             if g.name in seen:
                 raise InvalidParameterError(f"two groups are named '{g.name}'")
             seen.add(g.name)
-            per = [len(g.sessions(m)) for m in maps]  # type: ignore[arg-type]
+            per = [len(g.sessions_of(c, d)) for c, d in maps]
             hit = sum(1 for n in per if n)
             if not hit:
                 out.append("✗ matches no session")

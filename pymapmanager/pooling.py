@@ -83,11 +83,11 @@ Example
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
 import re
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -286,11 +286,19 @@ class SessionGroup:
 
     def sessions(self, m: Map) -> list[int]:
         """The sessions of ``m`` in this group (ascending)."""
-        return [
-            s.index
-            for s in m.sessions
-            if any(t.matches(s.index, s.condition, s.days) for t in self.terms)
-        ]
+        return self.sessions_of([s.condition for s in m.sessions], [s.days for s in m.sessions])
+
+    def sessions_of(self, conditions: Sequence[str], days: Sequence[float] = ()) -> list[int]:
+        """The sessions in this group of a map whose sessions have these conditions and days.
+
+        ``days`` may be shorter than ``conditions`` (missing days never match a days term).
+        """
+        out = []
+        for j, c in enumerate(conditions):
+            d = float(days[j]) if j < len(days) and days[j] is not None else math.nan
+            if any(t.matches(j, c, d) for t in self.terms):
+                out.append(j)
+        return out
 
     def to_dict(self) -> dict[str, str]:
         """``{"name": ..., "pattern": ...}``."""
@@ -502,7 +510,13 @@ class MapGroupValues:
     included: bool = True
 
     def to_bytes(self) -> bytes:
-        """Compact serialised form (``.npz`` with a JSON description) for caches."""
+        """Compact serialised form for caches: a JSON description, then the raw arrays.
+
+        ``b"PGV1"``, the description's length (uint32, little-endian), the description
+        (UTF-8 JSON: label, map condition, groups, sessions, problems, included, number of
+        runs), then runs (int64), values (float64, runs x groups) and counts (int32), all
+        little-endian. No pickle; reading is a few ``numpy.frombuffer`` calls.
+        """
         meta = {
             "label": self.label,
             "map_condition": self.map_condition,
@@ -510,33 +524,45 @@ class MapGroupValues:
             "sessions": [list(s) for s in self.sessions],
             "problems": list(self.problems),
             "included": self.included,
+            "runs": int(self.runs.shape[0]),
         }
-        buf = io.BytesIO()
-        np.savez(
-            buf,
-            meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
-            runs=self.runs.astype(np.int64),
-            values=self.values.astype(np.float64),
-            counts=self.counts.astype(np.int32),
+        head = json.dumps(meta).encode("utf-8")
+        return b"".join(
+            [
+                b"PGV1",
+                struct.pack("<I", len(head)),
+                head,
+                np.ascontiguousarray(self.runs, dtype="<i8").tobytes(),
+                np.ascontiguousarray(self.values, dtype="<f8").tobytes(),
+                np.ascontiguousarray(self.counts, dtype="<i4").tobytes(),
+            ]
         )
-        return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> MapGroupValues:
         """Inverse of :meth:`to_bytes`."""
-        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-            meta = json.loads(z["meta"].tobytes().decode("utf-8"))
-            return cls(
-                label=meta["label"],
-                map_condition=meta["map_condition"],
-                groups=tuple(meta["groups"]),
-                sessions=tuple(tuple(s) for s in meta["sessions"]),
-                runs=z["runs"],
-                values=z["values"],
-                counts=z["counts"].astype(np.int64),
-                problems=tuple(meta["problems"]),
-                included=bool(meta["included"]),
-            )
+        if blob[:4] != b"PGV1":
+            raise InvalidParameterError("not serialised group values")
+        (n,) = struct.unpack("<I", blob[4:8])
+        meta = json.loads(blob[8 : 8 + n].decode("utf-8"))
+        nr, ng = int(meta["runs"]), len(meta["groups"])
+        pos = 8 + n
+        runs = np.frombuffer(blob, dtype="<i8", count=nr, offset=pos).astype(np.int64)
+        pos += 8 * nr
+        values = np.frombuffer(blob, dtype="<f8", count=nr * ng, offset=pos).reshape(nr, ng).copy()
+        pos += 8 * nr * ng
+        counts = np.frombuffer(blob, dtype="<i4", count=nr * ng, offset=pos).reshape(nr, ng)
+        return cls(
+            label=meta["label"],
+            map_condition=meta["map_condition"],
+            groups=tuple(meta["groups"]),
+            sessions=tuple(tuple(s) for s in meta["sessions"]),
+            runs=runs,
+            values=values,
+            counts=counts.astype(np.int64),
+            problems=tuple(meta["problems"]),
+            included=bool(meta["included"]),
+        )
 
 
 def _left_out(
@@ -728,8 +754,9 @@ def _summarise(
         sem = np.where(n > 1, sd / np.sqrt(np.maximum(n, 1)), np.nan)
     n_maps = np.zeros(size, dtype=np.int64)
     if key.size:
-        pairs = np.unique(np.stack([key, unit[ok]]), axis=1)
-        n_maps = np.bincount(pairs[0], minlength=size).astype(np.int64)
+        units = int(unit.max()) + 1 if unit.size else 1
+        per = np.bincount(key * units + unit[ok], minlength=size * units).reshape(size, units)
+        n_maps = (per > 0).sum(axis=1).astype(np.int64)
     return pd.DataFrame(
         {
             "cohort": np.repeat(np.asarray(cohorts, dtype=object), ng),
@@ -1337,7 +1364,7 @@ class _FewColumns(CsvTable):
                 self.lines = self._text.split(self._eol_char)
             return super().column(name)
         start, end = self._field(self._index[name])
-        conv = self._digits(start, end)
+        conv = self._ints(start, end)
         if conv is None:
             text = self._text
             cells = [text[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
@@ -1353,18 +1380,38 @@ class _FewColumns(CsvTable):
         self._typed[name] = conv
         return conv
 
-    def _digits(self, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
-        """Fields of at most one digit (isBad, parentID...) converted without slicing them."""
+    def _ints(self, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+        """Fields that are all small integers, empty or ``NaN`` (isBad, parentID, roiTypeNum),
+        converted without slicing them out (None when any field is something else)."""
         if start.size == 0:
             return np.zeros(0)
         n = end - start
-        if int(n.max()) > 1:
+        m = int(n.max())
+        if m > 9:
             return None
-        c = self._buf[np.minimum(start, max(self._buf.size - 1, 0))].astype(np.int16) - 48
-        one = n == 1
-        if ((c < 0) | (c > 9))[one].any():
+        buf = self._buf
+        last = max(buf.size - 1, 0)
+        if m <= 1:  # the common case: one digit or nothing
+            c = buf[np.minimum(start, last)].astype(np.int16) - 48
+            one = n == 1
+            if ((c < 0) | (c > 9))[one].any():
+                return None
+            return np.where(one, c, np.nan).astype(np.float64)
+        k = np.arange(m)
+        valid = k[None, :] < n[:, None]
+        d = buf[np.minimum(start[:, None] + k[None, :], last)].astype(np.int64) - 48
+        digit = (d >= 0) & (d <= 9)
+        nan = np.zeros(start.size, dtype=bool)
+        if m >= 3:
+            three = n == 3
+            low = buf[np.minimum(start[:, None] + np.arange(3)[None, :], last)] | 32
+            nan = three & (low[:, 0] == 110) & (low[:, 1] == 97) & (low[:, 2] == 110)  # "nan"
+        if not ((digit | ~valid).all(axis=1) | nan).all():
             return None
-        return np.where(one, c, np.nan).astype(np.float64)
+        power = np.where(valid, 10 ** np.clip(n[:, None] - 1 - k[None, :], 0, 9), 0)
+        out = (np.where(valid & digit, d, 0) * power).sum(axis=1).astype(np.float64)
+        out[(n == 0) | nan] = np.nan
+        return out
 
 
 def _few_columns(

@@ -70,7 +70,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: bump when the cached per-map format changes
-_FORMAT = "pool1"
+_FORMAT = "pool2"
 #: statistics offered first when a map has them
 PREFERRED_STATS = ("ubssSum_int2", "ubssSum_int1", "sLen3d_int1", "pDist")
 
