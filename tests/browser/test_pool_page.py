@@ -1,8 +1,8 @@
-"""The pooling page in a real Chromium: pool, normalise, open a run, export.
+"""The pooling page in a real Chromium: pool, edit groups, normalise, export, open a run.
 
-Debian's ``/usr/bin/chromium`` (or ``$PMM_CHROMIUM``) driven by Playwright; without it the
-test is skipped, except under ``CI=true`` where that is a failure. ``PMM_SCREENSHOTS=<dir>``
-keeps a screenshot of the page.
+Uses the session's Chromium of ``tests/browser/conftest.py`` (Debian's ``/usr/bin/chromium``
+or ``$PMM_CHROMIUM``; a missing browser is a failure under ``CI=true``) and its own server
+with a demo pool. ``PMM_SCREENSHOTS=<dir>`` keeps a screenshot of the page.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from pymapmanager.demo_pool import make_pool
-from tests.browser.conftest import CHROMIUM_ARGS, _unavailable, chromium_path
 from tests.tinymap import write_tiny_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,28 +46,6 @@ def pool_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """One Chromium for the module."""
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-        raise
-    path = chromium_path() or "/usr/bin/chromium"
-    pw = sync_playwright().start()
-    try:
-        try:
-            b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        except Error as e:
-            _unavailable(f"Chromium could not be started ({path}): {str(e).splitlines()[0]}")
-            raise
-        yield b
-        b.close()
-    finally:
-        pw.stop()
-
-
 def _mean_traces(page: Any) -> Any:
     return page.evaluate(
         """() => {
@@ -80,8 +57,8 @@ def _mean_traces(page: Any) -> Any:
     )
 
 
-def test_pool_page_in_chromium(chromium: Any, pool_url: str, tmp_path: Path) -> None:
-    context = chromium.new_context(viewport={"width": 1600, "height": 1000}, base_url=pool_url,
+def test_pool_page_in_chromium(browser: Any, pool_url: str, tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=pool_url,
                                    accept_downloads=True)  # fmt: skip
     context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
     page = context.new_page()
