@@ -1011,7 +1011,10 @@ def combine(
     notes: list[str] = []
     if dropped:
         why = "no value" if mode == "difference" else "no (or a zero) value"
-        per = ", ".join(f"{k} {v}" for k, v in dropped.items())
+        items = list(dropped.items())
+        per = ", ".join(f"{k} {v}" for k, v in items[:8])
+        if len(items) > 8:
+            per += f", and {len(items) - 8} more maps (see dropped)"
         notes.append(
             f"{sum(dropped.values())} of {total_runs} runs dropped for {why} in the reference "
             f"group '{reference}' ({per})"
