@@ -210,7 +210,7 @@ def pool_figure(
                     "type": "scattergl", "x": xs, "y": ys, "customdata": cd,
                     "mode": "lines+markers", "name": f"{cohort} runs",
                     "line": {"color": _rgba(color, 0.18), "width": 1},
-                    "marker": {"color": _rgba(color, 0.3), "size": 4},
+                    "marker": {"color": _rgba(color, 0.2), "size": 3},
                     "hovertemplate": "%{customdata[0]} run %{customdata[1]}<br>%{y:.4g}<extra></extra>",
                     "showlegend": False, "legendgroup": cohort,
                 })  # fmt: skip
