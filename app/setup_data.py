@@ -12,7 +12,7 @@ from flask import Flask
 from .config import Settings
 from .extensions import settings_of
 
-__all__ = ["DEMO_MAPS", "ensure_demo_data"]
+__all__ = ["DEMO_MAPS", "DEMO_POOL", "ensure_demo_data"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,10 @@ DEMO_MAPS: dict[str, dict[str, object]] = {
 }
 
 
+#: make_pool keyword arguments of the demo pool (the pooling page's first data)
+DEMO_POOL: dict[str, object] = {"maps_per_cohort": 4, "sessions": 6, "stat": "ubssSum_int2", "factor": 1.5, "seed": 7}
+
+
 def _create(settings: Settings) -> list[Path]:
     from pymapmanager.demo import generate_map
 
@@ -40,7 +44,22 @@ def _create(settings: Settings) -> list[Path]:
             continue
         log.warning("creating demo map %s in %s (first run)", name, public)
         made.append(generate_map(public, name=name, **kw))  # type: ignore[arg-type]
+    made.extend(_create_pool(public))
     return made
+
+
+def _create_pool(public: Path) -> list[Path]:
+    """A small pool for the pooling page: control and treatment cohorts (annotations only).
+
+    The treatment cohort's ``ubssSum_int2`` rises 1.5x after the three baseline sessions.
+    """
+    from pymapmanager.demo_pool import make_pool
+
+    if any(public.glob("pool_*/pool_*.txt")):
+        return []
+    log.warning("creating the demo pool in %s (first run)", public)
+    pool = make_pool(public, **DEMO_POOL)  # type: ignore[arg-type]
+    return [p for paths in pool.maps.values() for p in paths]
 
 
 def ensure_demo_data(server: Flask | None = None, settings: Settings | None = None) -> list[Path]:

@@ -48,25 +48,28 @@ def test_demo_data_is_made_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         "tiny": {"sessions": 2, "channels": 1, "shape": (2, 64, 64), "seed": 1},
         "tiny_noimages": {"sessions": 2, "channels": 1, "shape": (2, 64, 64), "images": False},
     })  # fmt: skip
+    monkeypatch.setattr(setup_data, "DEMO_POOL", {"maps_per_cohort": 1, "sessions": 3, "segments": 1, "spines_per_segment": 5})
     s = Settings(data_dir=tmp_path / "data", secret_key="t")
     made = setup_data.ensure_demo_data(settings=s)
-    assert sorted(p.name for p in made) == ["tiny", "tiny_noimages"]
+    assert sorted(p.name for p in made) == ["pool_control_01", "pool_treatment_01", "tiny", "tiny_noimages"]
     assert (tmp_path / "data" / "public" / "tiny" / "raw").is_dir()
     assert setup_data.ensure_demo_data(settings=s) == []  # already there
     assert setup_data.ensure_demo_data(settings=s.with_overrides(create_demo=False)) == []
     app = create_app(s.with_overrides(testing=True))
     ids = [m["id"] for m in app.server.test_client().get("/api/v1/maps").get_json()["maps"]]
-    assert ids == ["public/tiny", "public/tiny_noimages"]
+    assert ids == ["public/pool_control_01", "public/pool_treatment_01", "public/tiny", "public/tiny_noimages"]
 
 
 def test_demo_maps_are_valid_arguments() -> None:
     import inspect
 
     from pymapmanager.demo import generate_map
+    from pymapmanager.demo_pool import make_pool
 
     params = inspect.signature(generate_map).parameters
     for kw in setup_data.DEMO_MAPS.values():
         assert set(kw) <= set(params)
+    assert set(setup_data.DEMO_POOL) <= set(inspect.signature(make_pool).parameters)
 
 
 def test_gunicorn_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
