@@ -66,12 +66,21 @@
             var map = this;
             map.getContainer()._pmmMap = map;
             map.on("move zoomend", function () { onMapMove(map); });
+            map.on("zoomend", function () {
+                var set = pmm.markers[markerSession(map)];
+                if (set) { set.forEach(applyMarker); }
+            });
         });
         window.L.__pmmHooked = true;
         return true;
     }
     if (!hookLeaflet()) {
         document.addEventListener("DOMContentLoaded", hookLeaflet);
+    }
+
+    function markerSession(map) {
+        var frame = map.getContainer().closest(".pmm-viewer");
+        return frame ? parseInt(frame.getAttribute("data-session"), 10) : null;
     }
 
     function viewerFrame(s) {
@@ -105,7 +114,7 @@
         var v = pmm.view;
         var z = v.z[m._pmmSession];
         var selected = isNum(v.run) && p.run === v.run;
-        var size = v.spineSize || 6;
+        var size = markerSize(m._pmmSession);
         if (p.ghost) {
             return selected ? {key: "g|" + size, vis: true, style: {radius: size + 3, color: SELECTED, weight: 2,
                 dashArray: "3 3", opacity: 1, fillColor: SELECTED, fillOpacity: 0.08}} : {key: "h", vis: false};
@@ -124,6 +133,16 @@
         }
         return {key: "n|" + size + "|" + color + "|" + opacity, vis: true, style: {radius: size, color: color, weight: 2,
             dashArray: p.bad ? "2 2" : null, opacity: opacity, fillColor: color, fillOpacity: 0.18 * opacity}};
+    }
+
+    // screen radius of a spine marker: the chosen size, smaller when the image is shown
+    // reduced more than 2x (so a whole 2048 x 2048 plane is not a carpet of rings)
+    function markerSize(s) {
+        var size = pmm.view.spineSize || 6;
+        var map = mapOf(s);
+        if (!map) { return size; }
+        var f = Math.pow(2, map.getZoom() + 1);
+        return f >= 1 ? size : Math.max(2, Math.round(size * f * 2) / 2);
     }
 
     function applyMarker(m) {
@@ -253,17 +272,63 @@
         return true;
     }
 
+    // the URLs of the tiles a tiled viewer shows now, for another plane
+    function tileUrls(layer, z) {
+        var out = [];
+        Object.keys(layer._tiles || {}).forEach(function (key) {
+            var src = layer._tiles[key].el.src;
+            if (src) { out.push(src.replace(/([?&]plane=)\d+/, "$1" + z)); }
+        });
+        return out;
+    }
+
     function preloadAround(s) {
         var v = pmm.view;
         var meta = v.metas[s];
-        if (!meta || !meta.has_images || meta.tiled || v.projection === "max") { return; }
+        if (!meta || !meta.has_images || v.projection === "max") { return; }
         var z = zOf(s);
         var ahead = v.direction >= 0 ? AHEAD : BEHIND;
         var behind = v.direction >= 0 ? BEHIND : AHEAD;
-        for (var d = 1; d <= Math.max(ahead, behind); d++) {
-            if (d <= ahead && z + d < meta.planes) { preload(pmm.planeUrl(meta, z + d)); }
-            if (d <= behind && z - d >= 0) { preload(pmm.planeUrl(meta, z - d)); }
+        var layer = null;
+        if (meta.tiled) {
+            var map = mapOf(s);
+            layer = map && imageLayer(map);
+            if (!layer) { return; }
+            ahead = Math.min(ahead, 2);
+            behind = Math.min(behind, 2);
         }
+        var load = function (zz) {
+            if (zz < 0 || zz >= meta.planes) { return; }
+            if (layer) { tileUrls(layer, zz).forEach(preload); } else { preload(pmm.planeUrl(meta, zz)); }
+        };
+        for (var d = 1; d <= Math.max(ahead, behind); d++) {
+            if (d <= ahead) { load(z + d); }
+            if (d <= behind) { load(z - d); }
+        }
+    }
+
+    // point a tile layer at another plane without clearing it: every tile keeps its
+    // pixels until the new ones have loaded; `done` runs when they all have
+    function retile(layer, url, done) {
+        layer.setUrl(url, true);
+        var n = 0;
+        Object.keys(layer._tiles || {}).forEach(function (key) {
+            var tile = layer._tiles[key];
+            var img = tile.el;
+            var src = layer.getTileUrl(tile.coords);
+            if (img.src === src) { return; }
+            n += 1;
+            var fin = function () {
+                img.removeEventListener("load", fin);
+                img.removeEventListener("error", fin);
+                n -= 1;
+                if (n === 0) { done(); }
+            };
+            img.addEventListener("load", fin);
+            img.addEventListener("error", fin);
+            img.src = src;
+        });
+        if (n === 0) { done(); }
     }
 
     function zOf(s) {
@@ -344,6 +409,15 @@
                 return;
             }
             pending += 1;
+            if (meta.tiled) {
+                retile(layer, url, function () {
+                    layer._pmmLoaded = url;
+                    preloadAround(s);
+                    pending -= 1;
+                    if (pending === 0) { finish(); }
+                });
+                return;
+            }
             var done = function () {
                 layer.off("load", onLoad);
                 layer.off("error tileerror", onLoad);
@@ -425,7 +499,10 @@
     function typing(target) {
         if (!target || !target.closest) { return false; }
         var tag = (target.tagName || "").toLowerCase();
-        if (tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable) { return true; }
+        var kind = (target.type || "").toLowerCase();
+        // radio buttons, switches and buttons keep the keys for the viewers
+        if (tag === "input" && kind !== "radio" && kind !== "checkbox" && kind !== "button") { return true; }
+        if (tag === "textarea" || tag === "select" || target.isContentEditable) { return true; }
         return !!target.closest(".rc-slider, [role=slider], .dash-dropdown, [role=combobox], [role=listbox]");
     }
 
@@ -535,7 +612,7 @@
         var z = map.getZoom();
         if (!meta) { return z; }
         var fit = map.getBoundsZoom([[-meta.rows, 0], [0, meta.columns]]);
-        return Math.min(map.getMaxZoom(), Math.max(z, fit + 1));
+        return Math.min(map.getMaxZoom(), Math.max(z, fit + 1, 0));
     }
 
     function centreOn(map, latlng, zoom) {

@@ -132,6 +132,8 @@ def session_viewer(
                         keyboard=False,
                         attributionControl=False,
                         trackViewport=False,
+                        # tiles change plane in place (assets/pmm_viewer.js): no fading
+                        fadeAnimation=not meta.tiled,
                         style={"height": f"{height}px", "width": "100%"},
                         children=layers,
                     ),

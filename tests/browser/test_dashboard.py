@@ -148,6 +148,21 @@ def test_unlinked_viewers_scroll_on_their_own(page: Any) -> None:
     assert page.evaluate(JS_SLICE_LABELS)[0] == "z 5 / 9"
 
 
+def test_page_through_sessions(page: Any) -> None:
+    open_map(page, "?s=0,1", n=2)
+    page.click("#pmm-sessions-next")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer')].map(f => f.dataset.session).join() === '2,3'")
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    page.click("#pmm-sessions-next")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer')].map(f => f.dataset.session).join() === '4,5'")
+    page.click("#pmm-sessions-next")  # already the last page
+    page.click("#pmm-sessions-prev")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer')].map(f => f.dataset.session).join() === '2,3'")
+    page.wait_for_url(re.compile(r"s=2,3"))
+    page.click("#pmm-sessions-all")
+    page.wait_for_function(JS_IMAGES_READY, arg=6)
+
+
 def test_channel_keys_and_projection(page: Any) -> None:
     open_map(page)
     assert all("channel=1" in s for s in page.evaluate(JS_IMAGE_SRCS))
@@ -163,6 +178,15 @@ def test_channel_keys_and_projection(page: Any) -> None:
     page.wait_for_function(JS_IMAGES_READY, arg=6)
     assert page.evaluate(JS_SLICE_LABELS)[0].startswith("max projection")
     page.wait_for_url(re.compile(r"proj=max"))
+    # sliding max over z +- k; the arrow keys still move the slice after a click on a toggle
+    page.click("#pmm-projection label:has-text('Sliding')")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('projection=sliding&k=2'))")
+    page.fill("#pmm-sliding-k", "3")
+    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('k=3'))")
+    page.click("#pmm-projection label:has-text('Plane')")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("() => document.querySelector('.pmm-viewer-slice').textContent === 'z 6 / 9'")
+    assert page.locator("#pmm-projection input[value=none]").is_checked()
 
 
 # ---------------------------------------------------------------------------- selection
