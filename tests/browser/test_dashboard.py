@@ -138,6 +138,28 @@ def test_scroll_slices_with_wheel_and_keys(page: Any) -> None:
     assert counts[0] > 0 and counts[1] > 0
 
 
+def test_linked_viewers_pan_and_zoom_together(page: Any) -> None:
+    open_map(page, "?s=0,1,2", n=3)
+    before = page.evaluate(JS_VIEWERS)
+    box = page.locator('.pmm-viewer[data-session="0"] .leaflet-container').bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y + 30, steps=5)
+    page.mouse.up()
+    after = page.evaluate(JS_VIEWERS)
+    moved = [(a["lat"] - b["lat"], a["lng"] - b["lng"]) for a, b in zip(after, before, strict=True)]
+    assert abs(moved[0][1]) > 5
+    for d in moved[1:]:
+        assert abs(d[0] - moved[0][0]) < 0.5 and abs(d[1] - moved[0][1]) < 0.5
+    page.locator('.pmm-viewer[data-session="1"] .leaflet-control-zoom-in').click()
+    page.wait_for_function(
+        "() => { const z = [...document.querySelectorAll('.leaflet-container')].map(c => c._pmmMap.getZoom()); return z.every(v => v === z[0]); }"
+    )
+    zooms = page.evaluate("() => [...document.querySelectorAll('.leaflet-container')].map(c => c._pmmMap.getZoom())")
+    assert zooms[0] > page.evaluate("() => document.querySelector('.leaflet-container')._pmmMap.getBoundsZoom([[-128, 0], [0, 128]])")
+
+
 def test_unlinked_viewers_scroll_on_their_own(page: Any) -> None:
     open_map(page, "?s=0,1&link=0", n=2)
     box = page.locator('.pmm-viewer[data-session="1"] .leaflet-container').bounding_box()
