@@ -27,7 +27,7 @@ from app.services.viewer import (
     tracing_layer,
     viewer_metas,
 )
-from app.state import DisplayPrefs, MapKey, Selection, ViewState
+from app.state import DisplayPrefs, MapKey, Selection, SliceState, ViewState
 from pymapmanager import MapManagerError
 
 __all__ = [
@@ -98,10 +98,10 @@ def load_map(map_data: Any, initial: Any, prefs_data: Any) -> tuple[Any, ...]:
     roi = view.roi if view.roi in rois else ov["default_roi"]
     roi_opts = [{"label": r, "value": r} for r in rois]
     planes = {s["index"]: s["planes"] or 1 for s in ov["sessions"]}
-    slice_z: dict[str, int] = {}
+    slice_z: dict[int, int] = {}
     if view.z:
         for s, z in view.z_for(shown, 0).items():
-            slice_z[str(s)] = max(0, min(int(planes.get(s, 1)) - 1, z))
+            slice_z[s] = max(0, min(int(planes.get(s, 1)) - 1, z))
     bits = [f"{nses} sessions", f"{ov['num_channels']} channel{'s' if ov['num_channels'] != 1 else ''}"]
     bits.append(f"{ov['num_map_segments']} segments" if ov["num_map_segments"] else "no segments")
     if ov["map_condition"]:
@@ -123,7 +123,7 @@ def load_map(map_data: Any, initial: Any, prefs_data: Any) -> tuple[Any, ...]:
         seg_opts,
         roi_opts,
         roi,
-        {"z": slice_z},
+        SliceState(slice_z).to_store(),
         -1,
         False,
     )

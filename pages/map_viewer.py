@@ -14,7 +14,7 @@ from dash import dcc, html
 
 from app import ids
 from app.components.prefs import prefs_panel, request_prefs
-from app.state import MapKey, Selection, ViewState
+from app.state import MapKey, Selection, SliceState, ViewState
 
 __all__ = ["layout", "title"]
 
@@ -210,7 +210,7 @@ def layout(owner: str | None = None, name: str | None = None, **query: Any) -> h
         children=[
             dcc.Store(id=ids.MAP_REF, data=key.to_store()),
             dcc.Store(id=ids.INITIAL_VIEW, data=view.to_store()),
-            dcc.Store(id=ids.SLICE, data={"z": {}}),
+            dcc.Store(id=ids.SLICE, data=SliceState().to_store()),
             dcc.Store(id=ids.SELECTION, data=Selection(view.run, None, "init").to_store()),
             dcc.Store(id=ids.PREFS, data=prefs.to_store()),
             dcc.Store(id=ids.CONTRAST_INFO, data={}),
