@@ -230,7 +230,7 @@
     function remember(url, img) {
         if (!preloadCache[url]) { preloadOrder.push(url); }
         preloadCache[url] = img;
-        while (preloadOrder.length > 600) { delete preloadCache[preloadOrder.shift()]; }
+        while (preloadOrder.length > 200) { delete preloadCache[preloadOrder.shift()]; }
     }
 
     function preload(url) {
