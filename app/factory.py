@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
 from flask import Flask
 
 from .config import Settings
@@ -57,7 +56,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         pages_folder="",
         assets_folder=str(ROOT / "assets"),
         url_base_pathname=settings.url_prefix,
-        external_stylesheets=[dbc.themes.BOOTSTRAP],
+        # Bootstrap's CSS is served from assets/ (no CDN: lab servers are often offline)
         suppress_callback_exceptions=False,
         title="PyMapManager",
         update_title="",
