@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -55,7 +56,8 @@ def read_text(path: str | Path) -> str:
     str
         The file's text, line ends untouched.
     """
-    data = Path(path).read_bytes()
+    with open(path, "rb") as fh:
+        data = fh.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -474,7 +476,121 @@ class _Columns(Mapping[str, np.ndarray]):
         return len(self._t.columns)
 
 
-@dataclass
+_COMMA = 44  # ord(",")
+_ZERO = 48  # ord("0")
+#: 10**k as float64 (exact)
+_POW10 = np.array([float(10**k) for k in range(10)])
+
+
+def _eol_count(buf: np.ndarray, eol: str) -> int:
+    """Number of line ends ``eol`` in the ASCII bytes ``buf``."""
+    if len(eol) == 1:
+        return int(np.count_nonzero(buf == ord(eol)))
+    return int(np.count_nonzero((buf[:-1] == 13) & (buf[1:] == 10)))
+
+
+class _Fields:
+    """Where every field of a table's rows is, found once with numpy (ASCII rows only).
+
+    ``seps`` holds the offset of every comma and every line end in the rows' bytes (a line
+    end is added after the last row); row ``r``'s separators are ``seps[first[r]]`` up to
+    its line end ``seps[ends[r]]``, and the row starts at ``row_start[r]``. Field ``k`` of
+    row ``r`` is then the text between two known offsets, for every row at once.
+    """
+
+    __slots__ = ("buf", "ends", "first", "row_start", "seps")
+
+    def __init__(self, raw: bytes, eol: str) -> None:
+        buf = np.frombuffer(raw + eol.encode("ascii"), dtype=np.uint8)
+        if len(eol) == 1:
+            mask = buf == _COMMA
+            mask |= buf == ord(eol)
+        else:  # "\r\n": a row ends at the "\r" of each pair
+            mask = buf == _COMMA
+            mask[:-1] |= (buf[:-1] == 13) & (buf[1:] == 10)
+        seps = np.flatnonzero(mask)
+        ends = np.flatnonzero(buf[seps] != _COMMA)
+        first = np.zeros(ends.size, dtype=np.intp)
+        first[1:] = ends[:-1] + 1
+        row_start = np.zeros(ends.size, dtype=np.intp)
+        row_start[1:] = seps[ends[:-1]] + len(eol)
+        self.buf = buf
+        self.seps = seps
+        self.ends = ends
+        self.first = first
+        self.row_start = row_start
+
+    @property
+    def commas(self) -> np.ndarray:
+        """Number of commas in each row."""
+        return self.ends - self.first
+
+    def ends_with_comma(self) -> np.ndarray:
+        """Whether each row's last character is a comma."""
+        before = self.seps[np.maximum(self.ends - 1, 0)]
+        return (self.commas > 0) & (before == self.seps[self.ends] - 1)
+
+    def bounds(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end offsets of field ``k`` in every row (each row has >= k commas)."""
+        end = self.seps[self.first + k]
+        start = self.row_start if k == 0 else self.seps[self.first + (k - 1)] + 1
+        return start, end
+
+
+def _small_ints(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+    """Read fields ``buf[start:end]`` that are small integers, without cutting them out.
+
+    The fields must each be empty, ``nan`` in any case (both NaN) or unsigned integers of
+    at most 9 digits (``isBad``, ``roiTypeNum``, ``parentID``, ``Idx``): the answer is then
+    exactly ``float()`` of each field. Any other field (``-1``, ``1.0``, `` 1``, text)
+    makes the answer None, and the caller converts the column's text instead.
+
+    Parameters
+    ----------
+    buf : ndarray of uint8, shape (bytes,)
+        The rows' ASCII bytes; ``buf[end]`` exists for every field (a separator).
+    start, end : ndarray of int, shape (rows,)
+        Where each field starts and ends.
+    """
+    size = start.size
+    if size == 0:
+        return np.zeros(0)
+    n = end - start
+    m = int(n.max())
+    if m == 0:
+        return np.full(size, np.nan)
+    if m > 9:
+        return None
+    if m == 1:  # the common case: one digit or nothing
+        c = buf[start].astype(np.int16) - _ZERO
+        one = n == 1
+        if ((c < 0) | (c > 9))[one].any():
+            return None
+        return np.where(one, c, np.nan)
+    k0 = int(np.argmax(n))  # one look at a field turns most other columns away
+    f0 = buf[start[k0] : end[k0]].tobytes()
+    if not (f0.isdigit() or f0.lower() == b"nan"):
+        return None
+    # digits right-aligned in an (rows, m) matrix: column j is worth 10**(m - 1 - j)
+    j = np.arange(m)
+    d = buf[np.maximum(end[:, None] - m + j[None, :], 0)].astype(np.int16) - _ZERO
+    valid = j[None, :] >= (m - n)[:, None]
+    digit = (d >= 0) & (d <= 9)
+    ok = (digit | ~valid).all(axis=1)
+    nan = np.zeros(size, dtype=bool)
+    if not ok.all():  # only "nan" may be anything but digits
+        bad = np.flatnonzero(~ok)
+        if not (n[bad] == 3).all():
+            return None
+        low = buf[start[bad, None] + np.arange(3)[None, :]] | 32
+        if not ((low[:, 0] == 110) & (low[:, 1] == 97) & (low[:, 2] == 110)).all():
+            return None
+        nan[bad] = True
+    out = np.where(valid & digit, d, 0).astype(np.float64) @ _POW10[m - 1 :: -1]
+    out[nan | (n == 0)] = np.nan
+    return out
+
+
 class CsvTable:
     """A comma separated table with an optional ``key=value;`` line above the column names.
 
@@ -482,28 +598,65 @@ class CsvTable:
     ``columns`` keeps the file's order; ``data`` maps a column to a float64 array (numbers)
     or an object array of str (text), converted from the text on first use. ``lines`` are
     the rows' exact text.
+
+    Notes
+    -----
+    Parsing finds the header lines and checks the number of values with one count over
+    the rows; nothing is split. The first column asked for locates every field of an
+    ASCII table at once with numpy (offsets of every comma and line end); each column is
+    then the text between known offsets, and columns of small unsigned integers (``isBad``,
+    ``parentID``, ``roiTypeNum``) are converted without cutting out their text. Tables
+    with other text (a note in Latin-1, say) are split row by row instead, with the same
+    results. Rows keep their exact text: they are only split into a list when asked for
+    (:attr:`lines`, an edit, or a table that is not ASCII).
     """
 
-    path: str
-    meta_line: str | None
-    columns: list[str]
-    lines: list[str]
-    trailing_comma: bool = True
-    eol: str = "\r"
-    final_eol: bool = True
-    column_line: str = ""
-    numeric: frozenset[str] = frozenset()
-    all_numeric: bool = False
-    first_row_line: int = 3
-    _cells: list[list[str]] | None = field(default=None, repr=False)
-    n_rows: int = field(default=-1, repr=False)
-    _typed: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _index: dict[str, int] = field(default_factory=dict, repr=False)
+    #: Locate fields with numpy when the rows are ASCII (False: always split rows, the
+    #: reference path that tests compare the located one with).
+    _locate_fields: ClassVar[bool] = True
 
-    def __post_init__(self) -> None:
-        self._index = {}
+    def __init__(
+        self,
+        path: str,
+        meta_line: str | None,
+        columns: list[str],
+        lines: Sequence[str] | None = None,
+        trailing_comma: bool = True,
+        eol: str = "\r",
+        final_eol: bool = True,
+        column_line: str = "",
+        numeric: frozenset[str] = frozenset(),
+        all_numeric: bool = False,
+        first_row_line: int = 3,
+    ) -> None:
+        self.path = path
+        self.meta_line = meta_line
+        self.columns = columns
+        self.trailing_comma = trailing_comma
+        self.eol = eol
+        self.final_eol = final_eol
+        self.column_line = column_line
+        self.numeric = numeric
+        self.all_numeric = all_numeric
+        self.first_row_line = first_row_line
+        #: rows of a restored table (its text is not kept); -1 for a table read from text
+        self.n_rows = -1
+        # The rows' text is held as one string (``_body``, rows joined by ``eol``), as a
+        # list (``_lines``), or both (then they agree); ``_nrows`` counts the rows.
+        self._lines: list[str] | None = list(lines) if lines is not None else []
+        self._body: str | None = None
+        self._nrows = len(self._lines)
+        self._raw: bytes | None = None  # the body's ASCII bytes, until fields are located
+        self._fields: _Fields | None = None
+        self._split = False  # the rows are read by splitting them (they are not ASCII)
+        self._cells: list[list[str]] | None = None
+        self._typed: dict[str, np.ndarray] = {}
+        self._index: dict[str, int] = {}
         for i, c in enumerate(self.columns):
             self._index.setdefault(c, i)
+
+    def __repr__(self) -> str:
+        return f"<CsvTable {self.path}: {len(self)} rows x {len(self.columns)} columns>"
 
     @property
     def meta(self) -> dict[str, str]:
@@ -515,8 +668,27 @@ class CsvTable:
         """Mapping column -> typed array (float64, or object for text columns)."""
         return _Columns(self)
 
+    @property
+    def lines(self) -> list[str]:
+        """The rows' exact text, one str per row (without line ends).
+
+        The list is the table's own: change rows with :meth:`set_value`. Columns not yet
+        converted are read from the list as it is when they are first asked for.
+        """
+        rows = self._row_list()
+        self._body = None  # the caller may change the list: it is now the text
+        self._forget_fields()
+        return rows
+
+    @lines.setter
+    def lines(self, rows: Sequence[str]) -> None:
+        self._lines = list(rows)
+        self._nrows = len(self._lines)
+        self._body = None
+        self._forget_fields()
+
     def __len__(self) -> int:
-        return self.n_rows if self.n_rows >= 0 else len(self.lines)
+        return self.n_rows if self.n_rows >= 0 else self._row_count()
 
     @classmethod
     def restored(
@@ -538,39 +710,133 @@ class CsvTable:
         t.n_rows = n_rows
         return t
 
-    def _column_cells(self, c: int) -> Sequence[str]:
-        """The text of column ``c`` in every row (rows are split once, on first use)."""
+    # ------------------------------------------------------------------ the rows' text
+
+    def _row_count(self) -> int:
+        return len(self._lines) if self._lines is not None else self._nrows
+
+    def _row_list(self) -> list[str]:
+        """The rows as a list (split from the text once)."""
+        if self._lines is None:
+            body = self._body or ""
+            self._lines = body.split(self.eol) if self._nrows else []
+        return self._lines
+
+    def _body_text(self) -> str:
+        """The rows joined by the line end (joined from the list once)."""
+        if self._body is None:
+            rows = self._row_list()
+            self._body = self.eol.join(rows)
+            self._nrows = len(rows)
+        return self._body
+
+    def _forget_fields(self) -> None:
+        self._raw = None
+        self._fields = None
+        self._split = False
+        self._cells = None
+
+    def _take_body(self, body: str) -> int:
+        """Hold ``body`` (rows joined by the line end) as the rows; return its comma count."""
+        self._body, self._lines = body, None
+        self._forget_fields()
+        if body.isascii():
+            raw = body.encode("ascii")
+            buf = np.frombuffer(raw, dtype=np.uint8)
+            self._raw = raw
+            self._nrows = _eol_count(buf, self.eol) + 1 if body else 0
+            return int(np.count_nonzero(buf == _COMMA))
+        self._nrows = body.count(self.eol) + 1
+        return body.count(",")
+
+    def _located(self) -> _Fields | None:
+        """Every field's position (found on first use), or None when the rows are not ASCII.
+
+        Only for a table with rows.
+
+        Raises
+        ------
+        MapFormatError
+            A row has the wrong number of values (also when the rows' errors balance out,
+            which the count at parse time cannot see).
+        """
+        if self._fields is None and not self._split:
+            raw = self._raw
+            if raw is None:
+                body = self._body_text()
+                if not body.isascii():
+                    self._split = True
+                    return None
+                raw = body.encode("ascii")
+            if not self._locate_fields:
+                self._split = True
+                return None
+            f = _Fields(raw, self.eol)
+            self._check_rows(f)
+            self._fields, self._raw = f, None
+        return self._fields
+
+    def _check_rows(self, f: _Fields) -> None:
+        """Raise for the first row with the wrong number of values (see :meth:`_check_row`)."""
+        n = len(self.columns)
+        ncomma = n - 1 + (1 if self.trailing_comma else 0)
+        commas = f.commas
+        ok = commas == ncomma
+        if self.trailing_comma:
+            ok |= commas == ncomma - 1
+        else:
+            ok |= (commas == ncomma + 1) & f.ends_with_comma()
+        if not ok.all():
+            k = int(np.argmin(ok))
+            self._check_row(k, int(commas[k]), bool(f.ends_with_comma()[k]))
+            raise AssertionError("unreachable: the row was found wrong")  # pragma: no cover
+
+    def _check_row(self, k: int, ncomma_row: int, ends_with_comma: bool) -> None:
+        """Raise when row ``k`` (with ``ncomma_row`` commas) has the wrong number of values."""
+        n = len(self.columns)
+        ncomma = n - 1 + (1 if self.trailing_comma else 0)
+        if (
+            ncomma_row == ncomma
+            or (self.trailing_comma and ncomma_row == ncomma - 1)
+            # rr30a-style tracings: "...,pDist3d" over rows "...,-42.24,"
+            or (not self.trailing_comma and ncomma_row == ncomma + 1 and ends_with_comma)
+        ):
+            return
+        found = ncomma_row + 1 - (1 if self.trailing_comma and ends_with_comma else 0)
+        raise MapFormatError(
+            self.path,
+            f"expected {n} values, found {found}"
+            + (" (file truncated?)" if k == self._row_count() - 1 and found < n else ""),
+            self.first_row_line + k,
+        )
+
+    def _split_cells(self, c: int) -> list[str]:
+        """Column ``c`` by splitting every row (once): the path for tables that are not ASCII."""
         if self._cells is None:
             n = len(self.columns)
-            rows = [r.split(",") for r in self.lines]
+            lines = self._row_list()
+            rows = [r.split(",") for r in lines]
             ncell = n + (1 if self.trailing_comma else 0)
             if any(len(r) != ncell for r in rows):
                 for k, r in enumerate(rows):
-                    self._check_row(k, len(r) - 1)
+                    self._check_row(k, len(r) - 1, lines[k].endswith(","))
                     if len(r) < n:
                         r.extend([""] * (n - len(r)))
             self._cells = rows
         return [r[c] for r in self._cells]
 
-    def _check_row(self, k: int, ncomma_row: int) -> None:
-        """Raise when row ``k`` (with ``ncomma_row`` commas) has the wrong number of values."""
-        n = len(self.columns)
-        ncomma = n - 1 + (1 if self.trailing_comma else 0)
-        r = self.lines[k]
-        if (
-            ncomma_row == ncomma
-            or (self.trailing_comma and ncomma_row == ncomma - 1)
-            # rr30a-style tracings: "...,pDist3d" over rows "...,-42.24,"
-            or (not self.trailing_comma and ncomma_row == ncomma + 1 and r.endswith(","))
-        ):
-            return
-        found = ncomma_row + 1 - (1 if self.trailing_comma and r.endswith(",") else 0)
-        raise MapFormatError(
-            self.path,
-            f"expected {n} values, found {found}"
-            + (" (file truncated?)" if k == len(self.lines) - 1 and found < n else ""),
-            self.first_row_line + k,
-        )
+    def _column_cells(self, c: int) -> list[str]:
+        """The text of column ``c`` in every row."""
+        if not self._row_count():
+            return []
+        f = self._located()
+        if f is None:
+            return self._split_cells(c)
+        start, end = f.bounds(c)
+        body = self._body_text()
+        return [body[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
+
+    # ------------------------------------------------------------------ typed columns
 
     def column(self, name: str) -> np.ndarray:
         """One column as a typed array (cached).
@@ -580,23 +846,30 @@ class CsvTable:
         KeyError
             No such column.
         MapFormatError
-            The column must hold numbers and a cell does not.
+            The column must hold numbers and a cell does not, or a row has the wrong
+            number of values.
         """
         arr = self._typed.get(name)
         if arr is not None:
             return arr
         c = self._index[name]
-        values = self._column_cells(c)
-        conv = _float_column(values)
+        conv: np.ndarray | None = None
+        f = self._located() if self._row_count() else None
+        if f is not None:
+            start, end = f.bounds(c)
+            conv = _small_ints(f.buf, start, end)
+        values = self._column_cells(c) if conv is None else []
         if conv is None:
-            if self.all_numeric or name in self.numeric:
-                bad = _first_bad_number(values)
-                raise MapFormatError(
-                    self.path,
-                    f"column '{name}' must hold numbers, found '{values[bad]}'",
-                    self.first_row_line + bad,
-                )
-            conv = np.array(values, dtype=object)
+            conv = _float_column(values)
+            if conv is None:
+                if self.all_numeric or name in self.numeric:
+                    bad = _first_bad_number(values)
+                    raise MapFormatError(
+                        self.path,
+                        f"column '{name}' must hold numbers, found '{values[bad]}'",
+                        self.first_row_line + bad,
+                    )
+                conv = np.array(values, dtype=object)
         self._typed[name] = conv
         return conv
 
@@ -633,63 +906,74 @@ class CsvTable:
             Every column must hold numbers.
         first_line_number : int
             Line number of ``text``'s first line within the file (for messages).
+        eol : str, optional
+            The line end (default: the first one found in ``text``).
         """
-        lines, eol, final = split_lines(text, eol)
-        if not lines or (len(lines) == 1 and not lines[0].strip()):
+        if eol is None:
+            eol = detect_eol(text)
+        le = len(eol)
+        final = text.endswith(eol)
+        stop = len(text) - le if final else len(text)  # text[:stop] is what split_lines splits
+        if stop <= 0 or (text.find(eol, 0, stop) < 0 and not text[:stop].strip()):
             raise MapFormatError(path, "the file is empty")
         meta_line: str | None = None
+        start = 0
         pos = 0
         if has_meta:
-            meta_line = lines[0]
+            i = text.find(eol, 0, stop)
+            meta_line = text[:stop] if i < 0 else text[:i]
             if "=" not in meta_line:
                 raise MapFormatError(
                     path, "the first line must be a key=value; header", first_line_number
                 )
-            pos = 1
-        if pos >= len(lines):
-            raise MapFormatError(path, "the column names are missing (file truncated?)")
-        column_line = lines[pos]
+            if i < 0:
+                raise MapFormatError(path, "the column names are missing (file truncated?)")
+            start, pos = i + le, 1
+        j = text.find(eol, start, stop)
+        column_line = text[start:stop] if j < 0 else text[start:j]
         names = column_line.split(",")
         trailing = names[-1] == "" and len(names) > 1
         if trailing:
             names = names[:-1]
         if not names or names == [""]:
             raise MapFormatError(path, "the column names are missing", first_line_number + pos)
-        rows = lines[pos + 1 :]
-        while rows and rows[-1] == "":
-            rows = rows[:-1]
-        ncomma = len(names) - 1 + (1 if trailing else 0)
-        first_row = first_line_number + pos + 1
+        body = ""
+        if j >= 0:  # the rows, without empty rows at the end
+            while stop > j + le and text.startswith(eol, stop - le):
+                stop -= le
+            body = text[j + le : stop]
         t = cls(
             str(path),
             meta_line,
             names,
-            list(rows),
+            None,
             trailing,
             eol,
             final,
             column_line,
             frozenset(numeric),
             all_numeric,
-            first_row,
+            first_line_number + pos + 1,
         )
-        # One count over the whole body; only when it is off are rows checked one by one
-        # (rows that balance each other out are caught when the rows are split).
-        body_commas = eol.join(rows).count(",")
-        if body_commas != ncomma * len(rows):
-            for k, r in enumerate(rows):
-                t._check_row(k, r.count(","))
+        # One count over the whole body; only when it is off are rows checked (all at once
+        # when fields can be located, else one by one). Rows whose errors balance each
+        # other out are caught when fields are first located or rows first split.
+        ncomma = len(names) - 1 + (1 if trailing else 0)
+        if t._take_body(body) != ncomma * t._nrows and t._located() is None:
+            for k, r in enumerate(t._row_list()):
+                t._check_row(k, r.count(","), r.endswith(","))
         return t
 
     def to_text(self) -> str:
         """Serialise back to text."""
-        if self.n_rows >= 0 and len(self.lines) != self.n_rows:
+        if self.n_rows >= 0 and self._row_count() != self.n_rows:
             raise InvalidParameterError(f"{self.path}: this table was restored without its text")
         out: list[str] = []
         if self.meta_line is not None:
             out.append(self.meta_line)
         out.append(self.column_line or ",".join(self.columns) + ("," if self.trailing_comma else ""))
-        out.extend(self.lines)
+        if self._row_count():
+            out.append(self._body_text())
         return join_lines(out, self.eol, self.final_eol)
 
     def set_value(self, row: int, column: str, value: object, fmt: str = "%g") -> None:
@@ -714,10 +998,12 @@ class CsvTable:
             text = format_number(fv, fmt)
         if "," in text:
             raise ValueError("a value may not contain a comma")
-        cells = self.lines[row].split(",")
+        rows = self._row_list()
+        cells = rows[row].split(",")
         cells[c] = text
-        self.lines[row] = ",".join(cells)
-        self._cells = None
+        rows[row] = ",".join(cells)
+        self._body = None
+        self._forget_fields()
 
     @classmethod
     def build(
@@ -786,23 +1072,35 @@ class Tracing:
     @classmethod
     def parse(cls, text: str, path: str | Path = "<line>") -> Tracing:
         """Parse a tracing file."""
-        lines, eol, final = split_lines(text)
-        if not lines or not lines[0].strip():
+        eol = detect_eol(text)
+        final = text.endswith(eol)
+        whole = text[: -len(eol)] if final else text  # what split_lines would split
+        # the line ends closing the meta line, the segment table and the point column line
+        # are found one by one; the tables are cut out, never split into lines here
+        ends: list[int] = []
+        i = whole.find(eol)
+        meta_line = whole if i < 0 else whole[:i]
+        if not whole or not meta_line.strip():
             raise MapFormatError(path, "the file is empty")
-        meta = parse_key_values(lines[0])
+        meta = parse_key_values(meta_line)
         try:
             nseg = int(meta["numHeaderRow"])
         except (KeyError, ValueError):
-            raise MapFormatError(path, "the first line must give numHeaderRow=N;", 1) from None
-        if len(lines) < 2 + nseg + 1:
+            nseg = -1
+        if nseg < 0:
+            raise MapFormatError(path, "the first line must give numHeaderRow=N;", 1)
+        while i >= 0 and len(ends) < nseg + 2:
+            ends.append(i)
+            i = whole.find(eol, i + len(eol))
+        if len(ends) < nseg + 2:  # fewer than 2 + nseg + 1 lines
             raise MapFormatError(
                 path, f"expected {nseg} segment rows and a point table (file truncated?)"
             )
-        seg_text = eol.join(lines[1 : 2 + nseg])
+        seg_text = whole[ends[0] + len(eol) : ends[nseg + 1]]
         segments = CsvTable.parse(
             seg_text, path, has_meta=False, first_line_number=2, eol=eol
         )
-        pt_text = eol.join(lines[2 + nseg :])
+        pt_text = whole[ends[nseg + 1] + len(eol) :]
         points = CsvTable.parse(
             pt_text,
             path,
@@ -815,7 +1113,7 @@ class Tracing:
             if col not in points.data:
                 raise MapFormatError(path, f"the point table has no '{col}' column", 3 + nseg)
         segments.final_eol = points.final_eol = False
-        return cls(str(path), lines[0], segments, points, eol, final)
+        return cls(str(path), meta_line, segments, points, eol, final)
 
     def to_text(self) -> str:
         """Serialise back to text."""
