@@ -68,8 +68,9 @@ reference group, unknown mode) raise :class:`~pymapmanager.errors.InvalidParamet
 Reading
 -------
 :func:`pool` takes loaded maps; :func:`pool_paths` takes map folders (or folders of maps)
-and reads only what the statistic needs (a few columns of each table, located with
-numpy), in worker processes if asked, with the same result. Stage 1 (per map,
+and reads each with :func:`~pymapmanager.model.load_map`, in worker processes if asked,
+with the same result. Loading is lazy, so a pool converts only the columns it uses, and
+it reads the intensity tables of the statistic's channel only. Stage 1 (per map,
 :func:`group_values` / :func:`run_pool_task`) and stage 2 (:func:`combine`) are separate so
 that a server can cache stage 1 and redo only stage 2 when the normalisation changes.
 
@@ -98,14 +99,12 @@ import numpy as np
 import pandas as pd
 
 from .analysis import dynamics_summary, map_values
-from .errors import InvalidParameterError, MapFormatError, MapManagerError
+from .errors import InvalidParameterError, MapManagerError
 from .fileformat import (
-    CsvTable,
     HeaderTable,
-    LinkMap,
     read_text,
 )
-from .model import DB2_NUMERIC, SESSION_STATS, Map, load_map, stack_base_name
+from .model import Map, load_map
 
 __all__ = [
     "ALL_COHORT",
@@ -1312,236 +1311,19 @@ def pooled_dynamics(
 
 # --------------------------------------------------------------------------- pooling folders
 #
-# The cold path: pooling maps straight from their folders reads only what the statistic
-# needs (the header, the objMap and segMap, the db2 columns roiType,
-# roiTypeNum, parentID and isBad, and the one Int<c> column of the statistic) and cuts
-# those columns out of each row without splitting whole rows. The result is a Map whose
-# tables hold just these columns; map_values and dynamics_summary run on it unchanged, so
-# the semantics are those of the full model. Anything unusual (a user statistic, a file
-# that does not read cleanly) falls back to load_map, which also gives the proper error.
+# The cold path: pooling maps straight from their folders reads each map with load_map,
+# which is lazy: it checks the structure of every table but converts a column only when
+# it is first used (the few a pool needs: roiType, roiTypeNum, parentID, isBad and the
+# statistic), parses an intensity table only when its statistic is asked for, and reads
+# tracings only for dynamics. Only the statistic's channel's intensity tables are read
+# (load_map(channels=...)). The semantics are those of the full model because it is the
+# full model.
 
 
-#: db2 columns every pool reads (ROI type, segment and bad filters)
-_DB2_POOL_COLUMNS = ("roiType", "roiTypeNum", "parentID", "isBad")
-
-
-class _NeedFullLoad(Exception):
-    """The fast reader cannot read this map; use :func:`load_map`."""
-
-
-class _FewColumns(CsvTable):
-    """A table read for a few columns: fields are located with numpy, not by splitting rows.
-
-    The positions of every comma and line end of the (ASCII) rows are found once,
-    vectorised; a column is then the text between two known positions in each row, so
-    reading one column of a 50-column table costs about as much as slicing it. Columns
-    convert exactly as :meth:`CsvTable.column` converts them (same strings, same rules).
-    Columns not in ``wanted`` fall back to :class:`CsvTable`'s own code (the row texts are
-    then split on first use).
-    """
-
-    wanted: frozenset[str] = frozenset()
-    _text: str = ""
-    _buf: np.ndarray
-    _seps: np.ndarray
-    _first: np.ndarray
-    _row_start: np.ndarray
-    _nrows: int = 0
-    _eol_char: str = "\r"
-
-    def __len__(self) -> int:
-        return self._nrows
-
-    def _field(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end offsets of field ``k`` in every row."""
-        end = self._seps[self._first + k]
-        start = self._row_start if k == 0 else self._seps[self._first + (k - 1)] + 1
-        return start, end
-
-    def column(self, name: str) -> np.ndarray:
-        arr = self._typed.get(name)
-        if arr is not None:
-            return arr
-        if name not in self.wanted or name not in self._index:
-            if not self.lines and self._nrows:
-                self.lines = self._text.split(self._eol_char)
-            return super().column(name)
-        start, end = self._field(self._index[name])
-        conv = self._ints(start, end)
-        if conv is None:
-            text = self._text
-            cells = [text[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
-            try:
-                if "" in cells:
-                    conv = np.array([c if c else "nan" for c in cells], dtype=np.float64)
-                else:
-                    conv = np.array(cells, dtype=np.float64)
-            except ValueError:
-                if self.all_numeric or name in self.numeric:
-                    raise _NeedFullLoad(f"{self.path}: text in number column {name}") from None
-                conv = np.array(cells, dtype=object)
-        self._typed[name] = conv
-        return conv
-
-    def _ints(self, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
-        """Fields that are all small integers, empty or ``NaN`` (isBad, parentID, roiTypeNum),
-        converted without slicing them out (None when any field is something else)."""
-        if start.size == 0:
-            return np.zeros(0)
-        n = end - start
-        m = int(n.max())
-        if m > 9:
-            return None
-        buf = self._buf
-        last = max(buf.size - 1, 0)
-        if m <= 1:  # the common case: one digit or nothing
-            c = buf[np.minimum(start, last)].astype(np.int16) - 48
-            one = n == 1
-            if ((c < 0) | (c > 9))[one].any():
-                return None
-            return np.where(one, c, np.nan).astype(np.float64)
-        k = np.arange(m)
-        valid = k[None, :] < n[:, None]
-        d = buf[np.minimum(start[:, None] + k[None, :], last)].astype(np.int64) - 48
-        digit = (d >= 0) & (d <= 9)
-        nan = np.zeros(start.size, dtype=bool)
-        if m >= 3:
-            three = n == 3
-            low = buf[np.minimum(start[:, None] + np.arange(3)[None, :], last)] | 32
-            nan = three & (low[:, 0] == 110) & (low[:, 1] == 97) & (low[:, 2] == 110)  # "nan"
-        if not ((digit | ~valid).all(axis=1) | nan).all():
-            return None
-        power = np.where(valid, 10 ** np.clip(n[:, None] - 1 - k[None, :], 0, 9), 0)
-        out = (np.where(valid & digit, d, 0) * power).sum(axis=1).astype(np.float64)
-        out[(n == 0) | nan] = np.nan
-        return out
-
-
-def _few_columns(
-    raw: bytes, path: Path, wanted: Iterable[str], *, numeric: frozenset[str] = frozenset(),
-    all_numeric: bool = False,
-) -> _FewColumns:  # fmt: skip
-    """Locate every field of a db2/Int table; the checks of ``CsvTable.parse`` included.
-
-    Raises :class:`_NeedFullLoad` for anything this reader does not handle (non-ASCII
-    text, a missing header, rows with the wrong number of values): the full reader then
-    reads the file (and reports a real problem properly).
-    """
-    if not raw.isascii():
-        raise _NeedFullLoad(f"{path}: not ASCII")
-    if b"\n" not in raw:
-        eol = "\r"
-    elif b"\r\n" in raw:
-        eol = "\r\n"
-        raw = raw.replace(b"\r\n", b"\n")
-    else:
-        eol = "\n"
-    ech = b"\r" if eol == "\r" else b"\n"
-    final = raw.endswith(ech)
-    i1 = raw.find(ech)
-    if i1 < 0:
-        raise _NeedFullLoad(f"{path}: one line only")
-    i2 = raw.find(ech, i1 + 1)
-    if i2 < 0:
-        i2 = len(raw)
-    meta_line = raw[:i1].decode("ascii")
-    column_line = raw[i1 + 1 : i2].decode("ascii")
-    if "=" not in meta_line:
-        raise _NeedFullLoad(f"{path}: no key=value line")
-    names = column_line.split(",")
-    trailing = names[-1] == "" and len(names) > 1
-    if trailing:
-        names = names[:-1]
-    if not names or names == [""]:
-        raise _NeedFullLoad(f"{path}: no column names")
-    body = raw[i2 + 1 :].rstrip(b"\r\n")
-    t = _FewColumns(str(path), meta_line, names, [], trailing, eol, final, column_line,
-                    numeric, all_numeric, 3)  # fmt: skip
-    t.wanted = frozenset(wanted)
-    t._text = body.decode("ascii")
-    t._eol_char = ech.decode("ascii")
-    buf = np.frombuffer(body, dtype=np.uint8)
-    t._buf = buf
-    if buf.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        t._seps, t._first, t._row_start, t._nrows = empty, empty, empty, 0
-        return t
-    ec = ech[0]
-    seps = np.flatnonzero((buf == 44) | (buf == ec))
-    eol_idx = np.flatnonzero(buf[seps] == ec)
-    seps = np.append(seps, buf.size)
-    eol_idx = np.append(eol_idx, seps.size - 1)
-    nrows = eol_idx.size
-    first = np.zeros(nrows, dtype=np.int64)
-    first[1:] = eol_idx[:-1] + 1
-    commas = eol_idx - first
-    ncomma = len(names) - 1 + (1 if trailing else 0)
-    ok = commas == ncomma
-    if trailing:
-        ok |= commas == ncomma - 1
-    if not ok.all():
-        raise _NeedFullLoad(f"{path}: a row has the wrong number of values")
-    row_start = np.zeros(nrows, dtype=np.int64)
-    row_start[1:] = seps[eol_idx[:-1]] + 1
-    t._seps, t._first, t._row_start, t._nrows = seps, first, row_start, nrows
-    return t
-
-
-def _read_for_pool(folder: Path, stat: str | None) -> Map:
-    """The parts of a map that pooling ``stat`` (None: dynamics only) needs.
-
-    The Map returned is for analysis only (its tables hold a few columns): never save it. Raises :class:`_NeedFullLoad` when it cannot be read this way.
-    """
-    name = folder.name
-    hpath = folder / f"{name}.txt"
-    header = HeaderTable.parse(read_text(hpath), hpath)
-    stacks = [c for c in header.cells("hsStack") if c.strip()]
-    opath = folder / f"{name}_objMap.txt"
-    objmap = LinkMap.parse(read_text(opath), opath)
-    spath = folder / f"{name}_segMap.txt"
-    segmap = LinkMap.parse(read_text(spath), spath) if spath.is_file() else None
-    if objmap.shape[2] != len(stacks) and objmap.shape[1]:
-        raise _NeedFullLoad("objMap and header disagree on sessions")
-    base, sep, ch = (stat or "").rpartition("_int")
-    int_channel = int(ch) if sep and ch.isdigit() else None
-    db2_stat = stat is not None and int_channel is None and stat not in SESSION_STATS
-    db2_wanted: tuple[str, ...] = (*_DB2_POOL_COLUMNS, *([stat] if db2_stat and stat else []))
-    db2: list[CsvTable] = []
-    intensity: list[dict[int, CsvTable]] = []
-    for hs in stacks:
-        stack = stack_base_name(hs)
-        dpath = folder / "stackdb" / f"{stack}_db2.txt"
-        t = _few_columns(dpath.read_bytes(), dpath, db2_wanted, numeric=frozenset(DB2_NUMERIC))
-        if "roiType" not in t.columns:
-            raise _NeedFullLoad(f"{dpath}: no roiType column")
-        if db2_stat and stat not in t.columns:
-            raise _NeedFullLoad(f"{stat} is not a db2 column (a user statistic?)")
-        db2.append(t)
-        ints: dict[int, CsvTable] = {}
-        if int_channel is not None:
-            ipath = folder / "stackdb" / f"{stack}_Int{int_channel}.txt"
-            if ipath.is_file():
-                it = _few_columns(ipath.read_bytes(), ipath, (base,), all_numeric=True)
-                if len(it) != len(t):
-                    raise _NeedFullLoad(f"{ipath}: rows differ from db2")
-                ints[int_channel] = it
-        intensity.append(ints)
-    for j, table in enumerate(db2):
-        col = objmap.data[LinkMap.IDX, :, j] if objmap.shape[1] else np.empty(0)
-        valid = col[col >= 0]
-        if valid.size and valid.max() >= len(table):
-            raise _NeedFullLoad("objMap links rows past a db2 table's end")
-    tables: Any = intensity  # list of per-channel tables (the model's own annotation varies)
-    return Map(folder, name, header, objmap, segmap, db2, tables, [None] * len(stacks))
-
-
-def _map_for_pool(folder: Path, stat: str | None) -> Map:
-    """:func:`_read_for_pool`, or :func:`load_map` when the fast reader cannot."""
-    try:
-        return _read_for_pool(folder, stat)
-    except (_NeedFullLoad, MapFormatError, OSError) as e:
-        log.debug("pool: reading all of %s (%s)", folder, e)
-        return load_map(folder)
+def _channels_for(stat: str | None) -> tuple[int, ...]:
+    """The intensity channels a pool of ``stat`` reads: ``ubssSum_int2`` -> (2,), else none."""
+    _, sep, ch = (stat or "").rpartition("_int")
+    return (int(ch),) if sep and ch.isdigit() else ()
 
 
 @dataclass(frozen=True)
@@ -1566,7 +1348,7 @@ def run_pool_task(task: PoolTask) -> tuple[MapGroupValues | None, MapDynamics | 
     gs = task.groups
     roi = list(task.roi) if isinstance(task.roi, tuple) else task.roi
     try:
-        m = _map_for_pool(task.folder, task.stat)
+        m = load_map(task.folder, channels=_channels_for(task.stat))
     except MapManagerError as e:
         msg = f"map {task.label} could not be read and is left out: {e}"
         names = tuple(g.name for g in gs)

@@ -27,6 +27,7 @@ import pymapmanager as pmm
 from pymapmanager import pooling as P
 from pymapmanager.cli import main
 from pymapmanager.errors import InvalidParameterError
+from pymapmanager.fileformat import CsvTable
 from tests.tinymap import write_tiny_map
 
 GROUPS = ["base=c", "late=e1"]
@@ -533,20 +534,42 @@ def same_values(a: pmm.MapValues, b: pmm.MapValues) -> None:
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
 
 
+def split_reader_map(folder: Path) -> pmm.Map:
+    """The map read by splitting every row: the reference the located fields must equal.
+
+    ``CsvTable`` locates fields with numpy; this reads every table the other way (rows
+    split on commas, the path non-ASCII tables take) and converts every column at once.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(CsvTable, "_locate_fields", False)
+        m = pmm.load_map(folder)
+        assert m.validate() == []
+    return m
+
+
+def same_pools(a: P.PoolResult, b: P.PoolResult) -> None:
+    pd.testing.assert_frame_equal(a.summary, b.summary)
+    pd.testing.assert_frame_equal(a.tidy, b.tidy)
+    assert a.warnings == b.warnings and a.notes == b.notes
+
+
 @pytest.mark.parametrize("eol", ["\r", "\n", "\r\n"])
-def test_fast_reader_matches_the_model_on_tiny(tmp_path: Path, eol: str) -> None:
+def test_pool_from_folders_matches_the_row_splitting_reader_on_tiny(tmp_path: Path, eol: str) -> None:
     folder = write_tiny_map(tmp_path, eol=eol)
-    full = pmm.load_map(folder)
+    ref = split_reader_map(folder)
     for stat in ("pDist", "x", "ubssSum_int1", "sLen3d_int1", "session", "days"):
         for kw in ({}, {"include_bad": True}, {"segment": 1}, {"roi": "otherROI"}):
-            fast = P._read_for_pool(folder, stat)
-            same_values(pmm.map_values(fast, stat, **kw), pmm.map_values(full, stat, **kw))  # type: ignore[arg-type]
+            lazy = pmm.load_map(folder, channels=P._channels_for(stat))  # what a pool task reads
+            same_values(pmm.map_values(lazy, stat, **kw), pmm.map_values(ref, stat, **kw))  # type: ignore[arg-type]
+            same_pools(P.pool_paths([folder], stat, GROUPS, **kw), P.pool({"tiny": ref}, stat, GROUPS, **kw))  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(
-        P.session_dynamics(P._read_for_pool(folder, None)), P.session_dynamics(full)
+        P.session_dynamics(pmm.load_map(folder, channels=())), P.session_dynamics(ref)
     )
 
 
-def test_fast_reader_matches_the_model_on_generated_and_real_maps(tmp_path: Path) -> None:
+def test_pool_from_folders_matches_the_row_splitting_reader_on_generated_and_real_maps(
+    tmp_path: Path,
+) -> None:
     from pymapmanager.demo import generate_map
 
     folders = [generate_map(tmp_path, name="g", sessions=5, seed=4, images=False)]
@@ -554,36 +577,51 @@ def test_fast_reader_matches_the_model_on_generated_and_real_maps(tmp_path: Path
     if real.is_dir():
         folders.append(real)
     for folder in folders:
-        full = pmm.load_map(folder)
+        ref = split_reader_map(folder)
+        groups = [f"s{j}=#{j}" for j in range(ref.num_sessions)]
         for stat in ("pDist", "sLen3d_int1", "sSum_int1", "dbN_int1", "isBad", "cAngle", "zdays"):
-            if stat not in pmm.statistics(full):
+            if stat not in pmm.statistics(ref):
                 continue
-            same_values(
-                pmm.map_values(P._read_for_pool(folder, stat), stat), pmm.map_values(full, stat)
-            )
+            lazy = pmm.load_map(folder, channels=P._channels_for(stat))
+            same_values(pmm.map_values(lazy, stat), pmm.map_values(ref, stat))
+            same_pools(P.pool_paths({"m": folder}, stat, groups), P.pool({"m": ref}, stat, groups))
         pd.testing.assert_frame_equal(
-            P.session_dynamics(P._read_for_pool(folder, None)), P.session_dynamics(full)
+            P.session_dynamics(pmm.load_map(folder, channels=())), P.session_dynamics(ref)
         )
 
 
-def test_fast_reader_falls_back_on_unusual_files(tmp_path: Path) -> None:
+def test_pool_reads_only_the_statistics_channel(tmp_path: Path) -> None:
+    from pymapmanager.demo import generate_map
+
+    folder = generate_map(tmp_path, name="g", sessions=3, channels=2, images=False)
+    assert P._channels_for("ubssSum_int2") == (2,)
+    assert P._channels_for("pDist") == P._channels_for(None) == ()
+    m = pmm.load_map(folder, channels=(2,))
+    assert all(list(ints) == [2] for ints in m.intensity)
+    assert "ubssSum_int2" in pmm.statistics(m) and "ubssSum_int1" not in pmm.statistics(m)
+    assert m.read_only is not None and "channels [2]" in m.read_only
+    with pytest.raises(InvalidParameterError, match="cannot be written"):
+        m.files()
+    # a broken table of another channel does not stop the pool (it is not read)
+    (folder / "stackdb" / "g_s1_Int1.txt").write_bytes(b"")
+    assert P.pool_paths([folder], "ubssSum_int2", ["a=#0", "b=#1-"]).maps == ("g",)
+    with pytest.raises(pmm.MapFormatError, match="empty"):
+        pmm.load_map(folder)
+
+
+def test_pool_from_folders_with_unusual_files(tmp_path: Path) -> None:
     folder = tiny_variant(tmp_path / "a")
     db = folder / "stackdb" / "tiny_s1_db2.txt"
     db.write_bytes(
         db.read_bytes().replace(b",,,\r", ",,caf\u00e9,\r".encode(), 1)
-    )  # a note: non-ASCII
-    with pytest.raises(P._NeedFullLoad):
-        P._read_for_pool(folder, "pDist")
-    full = pmm.load_map(folder)
-    same_values(
-        pmm.map_values(P._map_for_pool(folder, "pDist"), "pDist"), pmm.map_values(full, "pDist")
-    )
-    # a row with one value too many: the full reader's error names the file and line
+    )  # a note: non-ASCII, so this table's rows are split, not located
+    m = pmm.load_map(folder)
+    assert m.db2[1].data["note"][0] == "caf\u00e9" and m.db2[1]._split
+    same_values(pmm.map_values(m, "pDist"), pmm.map_values(split_reader_map(folder), "pDist"))
+    # a row with one value too many: the map is left out, the warning names file and line
     bad = tiny_variant(tmp_path / "b")
     db = bad / "stackdb" / "tiny_s0_db2.txt"
     db.write_bytes(db.read_bytes().replace(b"1,0,0,0,0,,,", b"1,0,0,0,0,,,,", 1))
-    with pytest.raises(P._NeedFullLoad):
-        P._read_for_pool(bad, "pDist")
     res = P.pool_paths([tmp_path], "pDist", GROUPS)
     assert res.maps == ("a/tiny",)
     assert any(
