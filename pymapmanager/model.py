@@ -821,12 +821,18 @@ def _load(folder: Path, name: str, channels: frozenset[int] | None = None) -> Ma
                 if ch > nch:
                     break
                 continue
-            if _count_rows(itext) != len(t):  # parse now for a precise message
+            # a channel asked for by number is about to be used: parse it now (that counts
+            # its rows too); others only have their rows counted until first use
+            eager = channels is not None
+            if eager or _count_rows(itext) != len(t):  # parse now for a precise message
                 it = CsvTable.parse(itext, folder / irel, all_numeric=True)
-                raise MapFormatError(
-                    folder / irel,
-                    f"has {len(it)} rows but {stack}_db2.txt has {len(t)} (rows match by position)",
-                )
+                if len(it) != len(t):
+                    raise MapFormatError(
+                        folder / irel,
+                        f"has {len(it)} rows but {stack}_db2.txt has {len(t)} (rows match by position)",
+                    )
+                ints.set(ch, it)
+                continue
             ints.add(ch, itext, folder / irel)
         intensity.append(ints)
         urel = f"stackdb/{stack}_user.txt"
