@@ -202,6 +202,18 @@ def _split_terms(pattern: str) -> list[str]:
     return terms
 
 
+def _range_term(kind: Literal["index", "days"], pattern: re.Pattern[str], t: str, where: str, what: str) -> _Term:
+    """A ``#lo-hi`` or ``d:lo-hi`` term (an open end: ``#4-``)."""
+    mt = pattern.match(t)
+    if mt is None:
+        raise InvalidParameterError(f"{where}: '{t}' is not {what}")
+    lo = float(mt.group(1))
+    hi = math.inf if mt.group(2) and mt.group(3) is None else float(mt.group(3) or lo)
+    if hi < lo:
+        raise InvalidParameterError(f"{where}: '{t}' is an empty range (the end is before the start)")
+    return _Term(kind, t, lo, hi)
+
+
 def _parse_term(text: str, where: str) -> _Term:
     t = text.strip()
     if not t:
@@ -209,31 +221,9 @@ def _parse_term(text: str, where: str) -> _Term:
             f"{where}: empty term (two commas in a row, or a comma at an end)"
         )
     if t.startswith("#"):
-        mt = _INDEX_TERM.match(t)
-        if mt is None:
-            raise InvalidParameterError(
-                f"{where}: '{t}' is not a session index term (use #3, #0-2 or #4-)"
-            )
-        lo = float(mt.group(1))
-        hi = math.inf if mt.group(2) and mt.group(3) is None else float(mt.group(3) or lo)
-        if hi < lo:
-            raise InvalidParameterError(
-                f"{where}: '{t}' is an empty range (the end is before the start)"
-            )
-        return _Term("index", t, lo, hi)
+        return _range_term("index", _INDEX_TERM, t, where, "a session index term (use #3, #0-2 or #4-)")
     if t.startswith("d:"):
-        mt = _DAYS_TERM.match(t)
-        if mt is None:
-            raise InvalidParameterError(
-                f"{where}: '{t}' is not a days term (use d:0, d:0-7 or d:14-)"
-            )
-        lo = float(mt.group(1))
-        hi = math.inf if mt.group(2) and mt.group(3) is None else float(mt.group(3) or lo)
-        if hi < lo:
-            raise InvalidParameterError(
-                f"{where}: '{t}' is an empty range (the end is before the start)"
-            )
-        return _Term("days", t, lo, hi)
+        return _range_term("days", _DAYS_TERM, t, where, "a days term (use d:0, d:0-7 or d:14-)")
     depth = 0
     for ch in t:
         if ch == "[":
