@@ -11,11 +11,9 @@ every test.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 import pytest
 
 from pymapmanager.demo import generate_map
+from tests.browser.server import serve_app
 from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.browser
@@ -69,21 +68,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def base_url(data_dir: Path) -> Iterator[str]:
     """The app, served by a threaded WSGI server on a free port for the whole session."""
-    from werkzeug.serving import make_server
-
-    from app.config import Settings
-    from app.factory import create_app
-
-    app = create_app(Settings(data_dir=data_dir, secret_key="test", create_demo=False))
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="pmm-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serve_app(data_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

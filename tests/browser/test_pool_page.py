@@ -7,10 +7,8 @@ with a demo pool. ``PMM_SCREENSHOTS=<dir>`` keeps a screenshot of the page.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import pytest
 
 from pymapmanager.demo_pool import make_pool
+from tests.browser.server import serve_app
 from tests.tinymap import write_tiny_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,24 +25,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def pool_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a free port, with a demo pool of 3 + 3 maps and the tiny map."""
-    from werkzeug.serving import make_server
-
-    from app.config import Settings
-    from app.factory import create_app
-
     root = tmp_path_factory.mktemp("pool-browser")
     make_pool(root / "public", maps_per_cohort=3, sessions=6, seed=7)
     write_tiny_map(root / "public")
-    app = create_app(Settings(data_dir=root, secret_key="test", create_demo=False))
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="pmm-pool-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serve_app(root) as url:
+        yield url
 
 
 def _mean_traces(page: Any) -> Any:
