@@ -291,34 +291,13 @@ def _figures() -> html.Div:
                     html.Span("Export", className="pmm-ctl-label"),
                     dbc.ButtonGroup(
                         [
-                            dbc.Button(
-                                "Figure PNG",
-                                id=ids.POOL_EXPORT_PNG,
-                                size="sm",
-                                color="secondary",
-                                outline=True,
-                            ),
-                            dbc.Button(
-                                "Figure SVG",
-                                id=ids.POOL_EXPORT_SVG,
-                                size="sm",
-                                color="secondary",
-                                outline=True,
-                            ),
-                            dbc.Button(
-                                "Tidy CSV",
-                                id=ids.POOL_EXPORT_TIDY,
-                                size="sm",
-                                color="secondary",
-                                outline=True,
-                            ),
-                            dbc.Button(
-                                "Summary CSV",
-                                id=ids.POOL_EXPORT_SUMMARY,
-                                size="sm",
-                                color="secondary",
-                                outline=True,
-                            ),
+                            dbc.Button(label, id=bid, size="sm", color="secondary", outline=True)
+                            for label, bid in (
+                                ("Figure PNG", ids.POOL_EXPORT_PNG),
+                                ("Figure SVG", ids.POOL_EXPORT_SVG),
+                                ("Tidy CSV", ids.POOL_EXPORT_TIDY),
+                                ("Summary CSV", ids.POOL_EXPORT_SUMMARY),
+                            )
                         ],
                         size="sm",
                     ),  # fmt: skip
