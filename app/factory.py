@@ -54,7 +54,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         server=server,  # type: ignore[arg-type]  # Dash types it as bool | Callable
         use_pages=True,
         pages_folder="",
-        assets_folder=str(ROOT / "assets"),
+        assets_folder=str(Path(__file__).resolve().parent / "assets"),
         url_base_pathname=settings.url_prefix,
         # Bootstrap's CSS is served from assets/ (no CDN: lab servers are often offline)
         suppress_callback_exceptions=False,

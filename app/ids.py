@@ -2,7 +2,7 @@
 
 Plain ids are strings; pattern ids (one component per session viewer) are functions that
 return the dict id for one index, or for ``dash.ALL`` / ``dash.MATCH`` when given those.
-The same names are used by the clientside JavaScript in ``assets/`` (``window.pmm.ids``,
+The same names are used by the clientside JavaScript in ``app/assets/`` (``window.pmm.ids``,
 kept in step by :func:`clientside_ids`).
 """
 

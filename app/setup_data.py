@@ -34,7 +34,7 @@ DEMO_POOL: dict[str, object] = {"maps_per_cohort": 4, "sessions": 6, "stat": "ub
 
 
 def _create(settings: Settings) -> list[Path]:
-    from pymapmanager.demo import generate_map
+    from pymapmanager.synthetic.maps import generate_map
 
     public = settings.data_dir / "public"
     public.mkdir(parents=True, exist_ok=True)
@@ -53,7 +53,7 @@ def _create_pool(public: Path) -> list[Path]:
 
     The treatment cohort's ``ubssSum_int2`` rises 1.5x after the three baseline sessions.
     """
-    from pymapmanager.demo_pool import make_pool
+    from pymapmanager.synthetic.pools import make_pool
 
     if any(public.glob("pool_*/pool_*.txt")):
         return []

@@ -6,7 +6,7 @@ Targets (the issue's):
   * slice change to new pixels on screen: p95 <= 100 ms
   * plot click to every viewer moved and highlighted: p95 <= 150 ms
 
-What is timed (``performance.now()`` clock, in the page; see ``assets/pmm_viewer.js``),
+What is timed (``performance.now()`` clock, in the page; see ``app/assets/pmm_viewer.js``),
 always up to just after the next paint (``requestAnimationFrame`` then a task):
   * slice: from the input event's ``timeStamp`` (ArrowDown/ArrowUp key or mouse wheel)
     until every one of the 6 viewers shows the new plane (a preloaded, decoded image
@@ -126,7 +126,7 @@ def report(name: str, values: list[float], budget: float | None = None) -> str:
 
 def make_data(root: Path) -> None:
     from app.setup_data import DEMO_MAPS
-    from pymapmanager.demo import generate_map
+    from pymapmanager.synthetic.maps import generate_map
 
     kw = dict(DEMO_MAPS["demo"])
     generate_map(root / "public", name="demo", **kw)  # type: ignore[arg-type]

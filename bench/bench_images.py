@@ -50,8 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from app.services.images import PNG_COMPRESS_LEVEL, encode_png  # noqa: E402
-from pymapmanager.demo import generate_map  # noqa: E402
 from pymapmanager.images import auto_contrast, to_uint8  # noqa: E402
+from pymapmanager.synthetic.maps import generate_map  # noqa: E402
 
 log = logging.getLogger("bench")
 

@@ -123,7 +123,7 @@ def _merge(acc: dict[str, Any], new: dict[str, Any]) -> None:
 
 def generated_map(dest: Path) -> BenchMap:
     """The generated map: 9 sessions x ~300 objects (db2 rows) x 2 channels, no images."""
-    from pymapmanager.demo import generate_map
+    from pymapmanager.synthetic.maps import generate_map
 
     folder = generate_map(dest, **GEN_KWARGS)
     m = pmm.load_map(folder)

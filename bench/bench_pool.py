@@ -1,7 +1,7 @@
 """Benchmark pooling many maps against the old ``pymapmanager`` 0.0.5, and the page's re-pool.
 
 A pool of generated maps (default 100: 50 control + 50 treatment, 10 sessions x ~500
-objects x 2 channels, images off; ``pymapmanager.demo_pool.make_pool``) is pooled by
+objects x 2 channels, images off; ``pymapmanager.synthetic.pools.make_pool``) is pooled by
 ``ubssSum_int2`` with groups ``baseline=c`` and ``treatment=e1,...``, normalised to the
 baseline by ratio, per cohort:
 
@@ -147,9 +147,9 @@ def run_old(pkg: Any, req: dict[str, Any]) -> dict[str, Any]:
 
 def make_bench_pool(maps: int, sessions: int, objects: int, root: Path) -> tuple[Path, dict[str, Any]]:
     """Generate (once; cached) the pool under ``root/pool-<key>/public/``."""
-    import pymapmanager.demo as demo
+    import pymapmanager.synthetic.maps as demo
     from pymapmanager import load_map
-    from pymapmanager.demo_pool import make_pool
+    from pymapmanager.synthetic.pools import make_pool
 
     src = Path(demo.__file__).read_bytes() + Path(make_pool.__code__.co_filename).read_bytes()
     params = {"maps": maps, "sessions": sessions, "objects": objects, "stat": STAT, "factor": FACTOR}

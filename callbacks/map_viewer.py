@@ -1,7 +1,7 @@
 """Callbacks of the map viewer page.
 
 Server callbacks (plain functions below) load the map's description, build the session
-viewers, the plot and the run strip. The hot paths are clientside (``assets/pmm_viewer.js``,
+viewers, the plot and the run strip. The hot paths are clientside (``app/assets/pmm_viewer.js``,
 namespace ``pmm``): slice changes, plot and spine clicks, labels, preferences, contrast.
 """
 
@@ -317,7 +317,7 @@ def register(app: dash.Dash) -> None:
         State(ids.MAP_REF, "data"),
     )(run_strip_view)
 
-    # ---- clientside: the hot paths (assets/pmm_viewer.js)
+    # ---- clientside: the hot paths (app/assets/pmm_viewer.js)
     app.clientside_callback(
         ClientsideFunction("pmm", "render"),
         Output(ids.viewer_image(ALL), "url"),

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidParameterError, MapNotFoundError
-from .fileformat import LinkMap
+from .io.text import LinkMap
 from .model import SESSION_STATS, Map
 
 __all__ = [

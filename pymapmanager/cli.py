@@ -193,7 +193,7 @@ def cmd_copy(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     """``mapmanager demo DEST ...``: write a demo map."""
-    from .demo import generate_map
+    from .synthetic.maps import generate_map
 
     dest = Path(args.dest)
     path = generate_map(
@@ -211,7 +211,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_render_images(args: argparse.Namespace, out: TextIO) -> int:
     """``mapmanager render-images PATH``: synthetic stacks for a map without images."""
-    from .synth import render_images
+    from .synthetic.images import render_images
 
     def progress(done: int, total: int) -> None:
         sys.stderr.write(f"\rrendering {done}/{total} stacks")

@@ -2,7 +2,7 @@
 
 Loading reads the header, objMap, segMap and every session's db2/Int/user tables and
 checks their structure; table columns are converted on first use (see
-:class:`~pymapmanager.fileformat.CsvTable`), intensity tables parsed on first use.
+:class:`~pymapmanager.io.text.CsvTable`), intensity tables parsed on first use.
 Tracings are read on first use, images only when a plane is asked for
 (:mod:`pymapmanager.images`).
 
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidParameterError, MapFormatError, MapNotFoundError
-from .fileformat import CsvTable, HeaderTable, LinkMap, Tracing, detect_eol, read_text
+from .io.text import CsvTable, HeaderTable, LinkMap, Tracing, detect_eol, read_text
 
 __all__ = ["ROI_TYPES", "Map", "Session", "load_map", "stack_base_name"]
 
@@ -675,25 +675,25 @@ class Map:
     def save(self, dest: str | Path | None = None, *, backup: bool = True) -> Path:
         """Write the map (atomically) to ``dest`` or back to its own folder.
 
-        See :func:`pymapmanager.writer.save_map`.
+        See :func:`pymapmanager.io.writer.save_map`.
         """
-        from .writer import save_map
+        from .io.writer import save_map
 
         return save_map(self, dest, backup=backup)
 
     def to_bytes(self) -> bytes:
         """The compact serialised form (typed columns, compressed) that caches hold.
 
-        See :mod:`pymapmanager.compact`; :meth:`from_bytes` restores a read-only map.
+        See :mod:`pymapmanager.io.compact`; :meth:`from_bytes` restores a read-only map.
         """
-        from .compact import encode_map
+        from .io.compact import encode_map
 
         return encode_map(self)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Map:
         """Inverse of :meth:`to_bytes` (values identical; the map cannot be saved)."""
-        from .compact import decode_map
+        from .io.compact import decode_map
 
         return decode_map(blob)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fileformat import Tracing
+from .io.text import Tracing
 from .model import Map
 
 __all__ = [

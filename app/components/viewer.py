@@ -2,7 +2,7 @@
 dendrite tracing and the annotations, plus its label and slice read-out.
 
 The viewer owns its components and a small :class:`~app.state.ViewerMeta` store; the
-clientside code in ``assets/pmm_viewer.js`` fills the image URL (plane, channel,
+clientside code in ``app/assets/pmm_viewer.js`` fills the image URL (plane, channel,
 projection, contrast), filters the spines to the planes near the current one, and moves
 the view. One map unit is one full-resolution pixel: pixel ``(row, col)`` is at
 ``lat = -row, lng = col`` (see :mod:`app.services.images`).
@@ -132,7 +132,7 @@ def session_viewer(
                         keyboard=False,
                         attributionControl=False,
                         trackViewport=False,
-                        # tiles change plane in place (assets/pmm_viewer.js): no fading
+                        # tiles change plane in place (app/assets/pmm_viewer.js): no fading
                         fadeAnimation=not meta.tiled,
                         style={"height": f"{height}px", "width": "100%"},
                         children=layers,

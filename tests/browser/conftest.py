@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pymapmanager.demo import generate_map
+from pymapmanager.synthetic.maps import generate_map
 from tests.browser.server import serve_app
 from tests.conftest import IN_CI
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pymapmanager.demo_pool import make_pool
+from pymapmanager.synthetic.pools import make_pool
 from tests.browser.server import serve_app
-from tests.tinymap import write_tiny_map
+from tests.support.tinymap import write_tiny_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

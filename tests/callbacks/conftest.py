@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from app.config import Settings
 from app.factory import create_app
-from pymapmanager.demo import generate_map
+from pymapmanager.synthetic.maps import generate_map
 
 #: public maps of the callback tests: name -> generate_map keyword arguments
 MAPS: dict[str, dict[str, object]] = {

@@ -12,7 +12,7 @@ import pytest
 
 from app import ids
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "app" / "assets"
 
 
 def test_clientside_ids_match_app_ids() -> None:

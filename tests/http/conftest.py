@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from app.config import Settings
 from app.factory import create_app
-from pymapmanager.demo import generate_map
+from pymapmanager.synthetic.maps import generate_map
 
 #: public maps in the template DATA_DIR: name -> generate_map keyword arguments
 MAPS: dict[str, dict[str, object]] = {

@@ -63,8 +63,8 @@ def test_demo_data_is_made_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_demo_maps_are_valid_arguments() -> None:
     import inspect
 
-    from pymapmanager.demo import generate_map
-    from pymapmanager.demo_pool import make_pool
+    from pymapmanager.synthetic.maps import generate_map
+    from pymapmanager.synthetic.pools import make_pool
 
     params = inspect.signature(generate_map).parameters
     for kw in setup_data.DEMO_MAPS.values():

@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 
 from app.config import Settings
 from app.factory import create_app
-from pymapmanager.demo_pool import DemoPool, make_pool
-from tests.tinymap import write_tiny_map
+from pymapmanager.synthetic.pools import DemoPool, make_pool
+from tests.support.tinymap import write_tiny_map
 
 NO_UPDATE = object()
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from app import ids
-from pymapmanager.demo_pool import DemoPool
 from pymapmanager.pooling import pool_paths
+from pymapmanager.synthetic.pools import DemoPool
 from tests.pool.conftest import NO_UPDATE, PoolCaller
 
 CATALOG = [(ids.POOL_CATALOG, "data"), (ids.POOL_FILTER_OWNER, "options"), (ids.POOL_FILTER_CONDITION, "options")]

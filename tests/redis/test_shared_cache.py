@@ -18,7 +18,7 @@ import redis
 
 from app.config import Settings
 from app.factory import create_app
-from pymapmanager.demo import generate_map
+from pymapmanager.synthetic.maps import generate_map
 from tests.redis.conftest import free_port
 
 pytestmark = pytest.mark.redis

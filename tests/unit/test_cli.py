@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pymapmanager.cli import main
-from tests.tinymap import write_tiny_map
+from tests.support.tinymap import write_tiny_map
 
 
 def run(args: list[str]) -> tuple[int, str]:

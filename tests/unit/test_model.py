@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pymapmanager as pmm
-from tests.tinymap import write_tiny_map
+from tests.support.tinymap import write_tiny_map
 
 
 @pytest.fixture()
@@ -120,7 +120,7 @@ def test_serialised_form_round_trip(tiny: pmm.Map) -> None:
 
 
 def test_serialised_form_is_exact_on_a_generated_map(tmp_path: Path) -> None:
-    from pymapmanager.demo import generate_map
+    from pymapmanager.synthetic.maps import generate_map
 
     m = pmm.load_map(generate_map(tmp_path, name="g", sessions=4, channels=2, shape=(6, 96, 96), images=False))
     m.db2[1].set_value(3, "pDist", 1e-12)  # not a short decimal: stored as raw float64

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pymapmanager import load_map
-from pymapmanager.fileformat import Tracing
+from pymapmanager.io.text import Tracing
 from pymapmanager.navigation import (
     COPIED,
     ON_TRACING,
@@ -21,9 +21,9 @@ from pymapmanager.navigation import (
     tracing_pixels,
     um_per_pixel,
 )
-from tests.tinymap import write_tiny_map
+from tests.support.tinymap import write_tiny_map
 
-# The tiny map's runs (see tests/tinymap.py): A in 0,1,2; B in 0; C in 0,1; D in 1,2.
+# The tiny map's runs (see tests/support/tinymap.py): A in 0,1,2; B in 0; C in 0,1; D in 1,2.
 A, B, C, D = 0, 1, 2, 3
 
 

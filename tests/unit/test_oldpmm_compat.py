@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 
 import pymapmanager as pmm
-from tests.oldpmm_support import OldPackage, obtain_old_package, oldpmm, require
+from tests.support.oldpmm import OldPackage, obtain_old_package, oldpmm, require
+from tests.support.paths import F27A_1
 
 pytestmark = pytest.mark.oldpmm
 
-F27A_1 = Path(__file__).resolve().parents[2].parent / "shared/data/maps/F27A_1"
+
 POSITION_STATS = ["pDist", "x", "y", "z"]
 DEMO_STATS = [*POSITION_STATS, "ubssSum_int2", "sLen3d_int1"]
 
@@ -104,8 +105,8 @@ def test_edited_values_reach_old_package(
 
 
 def _generate_demo(dest: Path) -> Path:
-    """A generated 2-channel map without images (``pymapmanager.demo``): its folder."""
-    from pymapmanager.demo import generate_map
+    """A generated 2-channel map without images (``pymapmanager.synthetic.maps``): its folder."""
+    from pymapmanager.synthetic.maps import generate_map
 
     folder = generate_map(dest, name="demo", channels=2, images=False, seed=0)
     assert (folder / "demo.txt").is_file()

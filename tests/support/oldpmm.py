@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

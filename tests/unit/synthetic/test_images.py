@@ -10,12 +10,12 @@ import pytest
 import tifffile
 
 import pymapmanager as pmm
-from pymapmanager.demo import generate_map
 from pymapmanager.errors import InvalidParameterError, MapNotFoundError
-from pymapmanager.synth import render_images, render_stack
+from pymapmanager.synthetic.images import render_images, render_stack
+from pymapmanager.synthetic.maps import generate_map
+from tests.support.paths import F27A_1
 
 SHAPE = (8, 128, 128)
-F27A_1 = Path(__file__).resolve().parents[2].parent / "shared/data/maps/F27A_1"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from pymapmanager.errors import InvalidParameterError, MapFormatError
-from pymapmanager.fileformat import (
+from pymapmanager.io.text import (
     CsvTable,
     Tracing,
     _float_column,
@@ -78,7 +78,7 @@ def tables_of(folder: Path) -> Iterator[tuple[Path, Callable[[], CsvTable]]]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pymapmanager.demo import generate_map
+    from pymapmanager.synthetic.maps import generate_map
 
     tmp = tmp_path_factory.mktemp("demo")
     return generate_map(tmp, name="g", sessions=3, channels=2, shape=(4, 64, 64), images=False)

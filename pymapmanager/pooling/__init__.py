@@ -98,13 +98,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .analysis import dynamics_summary, map_values
-from .errors import InvalidParameterError, MapManagerError
-from .fileformat import (
+from ..analysis import dynamics_summary, map_values
+from ..errors import InvalidParameterError, MapManagerError
+from ..io.text import (
     HeaderTable,
     read_text,
 )
-from .model import Map, load_map
+from ..model import Map, load_map
 
 __all__ = [
     "ALL_COHORT",

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tifffile
 
-from .errors import InvalidParameterError, MapNotFoundError
+from ..errors import InvalidParameterError, MapNotFoundError
 
 if TYPE_CHECKING:
-    from .model import Map
+    from ..model import Map
 
 __all__ = ["render_images", "render_stack", "write_stack"]
 
@@ -394,7 +394,7 @@ def render_images(
     list of Path
         The files written.
     """
-    from .model import load_map
+    from ..model import load_map
 
     m = load_map(path)
     jobs = [(j, c) for j in range(m.num_sessions) for c in range(1, m.num_channels + 1)]

@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .errors import InvalidParameterError, MapFormatError
+from ..errors import InvalidParameterError, MapFormatError
 
 __all__ = [
     "CsvTable",

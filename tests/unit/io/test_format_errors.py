@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import pymapmanager as pmm
-from pymapmanager.fileformat import CsvTable, HeaderTable, LinkMap, Tracing
-from tests.tinymap import write_tiny_map
+from pymapmanager.io.text import CsvTable, HeaderTable, LinkMap, Tracing
+from tests.support.tinymap import write_tiny_map
 
 
 def _edit(path: Path, old: bytes, new: bytes) -> None:

@@ -11,15 +11,16 @@ import pytest
 
 import pymapmanager as pmm
 from pymapmanager.analysis import ADDED, PERSISTENT, SUBTRACTED, TRANSIENT
-from pymapmanager.demo import (
+from pymapmanager.errors import InvalidParameterError
+from pymapmanager.io.text import LinkMap
+from pymapmanager.synthetic.maps import (
     DB2_COLUMNS,
     INT_COLUMNS,
     Effect,
     default_conditions,
     generate_map,
 )
-from pymapmanager.errors import InvalidParameterError
-from pymapmanager.fileformat import LinkMap
+from tests.support.paths import F27A_1
 
 SHAPE = (8, 128, 128)
 
@@ -33,7 +34,6 @@ F27A_1_HEADER_ROWS = [
     "zeroSession", "sessions", "datetime", "days", "hours", "zsessions", "zdays", "zhours",
     "mapCond", "mapWinPos",
 ]  # fmt: skip
-F27A_1 = Path(__file__).resolve().parents[2].parent / "shared/data/maps/F27A_1"
 
 
 def _hashes(folder: Path) -> dict[str, str]:

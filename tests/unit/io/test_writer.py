@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import pymapmanager as pmm
-from pymapmanager import writer
-from pymapmanager.writer import backup_path
-from tests.tinymap import write_tiny_map
+from pymapmanager.io import writer
+from pymapmanager.io.writer import backup_path
+from tests.support.tinymap import write_tiny_map
 
 
 def _digest(folder: Path) -> dict[str, str]:

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidParameterError
-from .fileformat import CsvTable, HeaderTable, LinkMap, Tracing
+from ..errors import InvalidParameterError
+from .text import CsvTable, HeaderTable, LinkMap, Tracing
 
 if TYPE_CHECKING:
-    from .model import Map
+    from ..model import Map
 
 __all__ = ["MAGIC", "decode_map", "encode_map"]
 
@@ -216,7 +216,7 @@ def encode_map(m: Map) -> bytes:
 
 def decode_map(blob: bytes) -> Map:
     """Inverse of :func:`encode_map` (the map comes back read-only)."""
-    from .model import Map, _LazyTables
+    from ..model import Map, _LazyTables
 
     if not blob.startswith(MAGIC):
         raise InvalidParameterError("not a serialised map")

@@ -1,8 +1,8 @@
 """Demo pools: several generated maps in two cohorts with a planted treatment effect.
 
 :func:`make_pool` writes ``maps_per_cohort`` maps per cohort with
-:func:`pymapmanager.demo.generate_map`. Every map has the same session conditions
-(default :func:`~pymapmanager.demo.default_conditions`: the first half ``c``, then
+:func:`pymapmanager.synthetic.maps.generate_map`. Every map has the same session conditions
+(default :func:`~pymapmanager.synthetic.maps.default_conditions`: the first half ``c``, then
 ``e1, e2, ...``) and its cohort as map condition (``mapCond``). In the maps of the
 treatment cohort the chosen statistic is multiplied by ``factor`` in every session after
 the baseline (the sessions whose condition is not ``c``); the control maps are left
@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .demo import Effect, default_conditions, generate_map
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
+from .maps import Effect, default_conditions, generate_map
 
 __all__ = ["DemoPool", "make_pool"]
 
 log = logging.getLogger(__name__)
 
-#: the baseline condition of :func:`~pymapmanager.demo.default_conditions`
+#: the baseline condition of :func:`~pymapmanager.synthetic.maps.default_conditions`
 BASELINE_CONDITION = "c"
 
 
@@ -132,7 +132,7 @@ def make_pool(
     sessions : int
         Sessions per map (at least 2: a baseline and a treatment session).
     stat : str
-        The statistic the treatment changes (any :class:`~pymapmanager.demo.Effect` stat).
+        The statistic the treatment changes (any :class:`~pymapmanager.synthetic.maps.Effect` stat).
     factor : float
         The treatment multiplies ``stat`` by ``factor`` after the baseline.
     seed : int
@@ -142,10 +142,10 @@ def make_pool(
     cohorts : (str, str)
         Names of the control and treatment cohorts (written as ``mapCond``).
     conditions : sequence of str, optional
-        Session conditions; default :func:`~pymapmanager.demo.default_conditions`. The
+        Session conditions; default :func:`~pymapmanager.synthetic.maps.default_conditions`. The
         baseline is every session whose condition is ``c``; the effect applies to the others.
     channels, segments, spines_per_segment, shape
-        Passed to :func:`~pymapmanager.demo.generate_map`.
+        Passed to :func:`~pymapmanager.synthetic.maps.generate_map`.
     prefix : str
         First part of every map name.
 

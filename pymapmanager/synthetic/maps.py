@@ -1,7 +1,7 @@
 """Demo maps: realistic synthetic Map Manager map folders, written in the real format.
 
 :func:`generate_map` writes a complete map folder (header, objMap, segMap, db2, Int<c>,
-line files and, optionally, TIFF stacks rendered by :mod:`pymapmanager.synth`) that the
+line files and, optionally, TIFF stacks rendered by :mod:`pymapmanager.synthetic.images`) that the
 rest of the project, Igor's Map Manager and the old ``pymapmanager`` 0.0.5 read like a
 real one. Every number is drawn from one seeded generator, so identical arguments give
 byte-identical files.
@@ -61,8 +61,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidParameterError
-from .fileformat import CsvTable, LinkMap, format_number
+from ..errors import InvalidParameterError
+from ..io.text import CsvTable, LinkMap, format_number
 
 __all__ = [
     "DB2_COLUMNS",
@@ -650,7 +650,7 @@ def generate_map(
     effect : Effect, optional
         A planted effect (see the module documentation).
     images : bool
-        Also render ``raw/<stack>_ch<c>.tif`` with :func:`pymapmanager.synth.render_stack`.
+        Also render ``raw/<stack>_ch<c>.tif`` with :func:`pymapmanager.synthetic.images.render_stack`.
     dtype : str
         Image data type: ``uint8``, ``uint16`` (12-bit range) or ``float32``.
 
@@ -724,8 +724,8 @@ def generate_map(
 
 
 def _write_images(folder: Path, seed: int, dtype: str) -> None:
-    from .model import load_map
-    from .synth import render_stack, write_stack
+    from ..model import load_map
+    from .images import render_stack, write_stack
 
     m = load_map(folder)
     for j, s in enumerate(m.sessions):

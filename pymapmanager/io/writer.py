@@ -16,10 +16,10 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from .model import Map
+    from ..model import Map
 
 __all__ = ["backup_path", "save_map", "write_text_atomic"]
 

@@ -29,8 +29,8 @@ import pytest
 
 import pymapmanager as pmm
 from pymapmanager import pooling as P
-from pymapmanager.demo_pool import DemoPool, make_pool
 from pymapmanager.errors import InvalidParameterError
+from pymapmanager.synthetic.pools import DemoPool, make_pool
 
 FACTOR = 1.5
 STAT = "ubssSum_int2"

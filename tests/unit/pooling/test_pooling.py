@@ -1,6 +1,6 @@
 """Pooling maps: group patterns, hand-computed pools of tiny maps, normalisation, warnings, CLI.
 
-The tiny map (tests/tinymap.py), statistic pDist, bad objects excluded:
+The tiny map (tests/support/tinymap.py), statistic pDist, bad objects excluded:
 
     run  session 0 (c)  session 1 (c)  session 2 (e1)
     A    1.0            1.5            1.25
@@ -27,8 +27,8 @@ import pymapmanager as pmm
 from pymapmanager import pooling as P
 from pymapmanager.cli import main
 from pymapmanager.errors import InvalidParameterError
-from pymapmanager.fileformat import CsvTable
-from tests.tinymap import write_tiny_map
+from pymapmanager.io.text import CsvTable
+from tests.support.tinymap import write_tiny_map
 
 GROUPS = ["base=c", "late=e1"]
 
@@ -386,7 +386,7 @@ def test_pooled_dynamics_by_hand(tiny: pmm.Map) -> None:
 
 
 def test_pooled_dynamics_across_maps(tmp_path: Path) -> None:
-    from pymapmanager.demo import generate_map
+    from pymapmanager.synthetic.maps import generate_map
 
     paths = [
         generate_map(tmp_path, name=f"m{k}", sessions=4, seed=k, images=False, map_condition="x")
@@ -570,10 +570,10 @@ def test_pool_from_folders_matches_the_row_splitting_reader_on_tiny(tmp_path: Pa
 def test_pool_from_folders_matches_the_row_splitting_reader_on_generated_and_real_maps(
     tmp_path: Path,
 ) -> None:
-    from pymapmanager.demo import generate_map
+    from pymapmanager.synthetic.maps import generate_map
 
     folders = [generate_map(tmp_path, name="g", sessions=5, seed=4, images=False)]
-    real = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "maps" / "F27A_1"
+    from tests.support.paths import F27A_1 as real
     if real.is_dir():
         folders.append(real)
     for folder in folders:
@@ -591,7 +591,7 @@ def test_pool_from_folders_matches_the_row_splitting_reader_on_generated_and_rea
 
 
 def test_pool_reads_only_the_statistics_channel(tmp_path: Path) -> None:
-    from pymapmanager.demo import generate_map
+    from pymapmanager.synthetic.maps import generate_map
 
     folder = generate_map(tmp_path, name="g", sessions=3, channels=2, images=False)
     assert P._channels_for("ubssSum_int2") == (2,)
@@ -631,7 +631,7 @@ def test_pool_from_folders_with_unusual_files(tmp_path: Path) -> None:
 
 
 def test_pool_paths_equals_pool_of_loaded_maps(tmp_path: Path) -> None:
-    from pymapmanager.demo_pool import make_pool
+    from pymapmanager.synthetic.pools import make_pool
 
     p = make_pool(tmp_path / "pool", maps_per_cohort=2, sessions=4, seed=5)
     tiny_variant(tmp_path / "pool" / "odd", map_cond="control")
