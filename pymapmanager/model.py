@@ -200,7 +200,7 @@ class _LazyTables(Mapping[int, CsvTable]):
         t = self._tables.get(channel)
         if t is None:
             text, path, encoding = self._texts[channel]
-            t = CsvTable.parse(text, path, all_numeric=True, encoding=encoding)
+            t = CsvTable.parse(text, path, all_numeric=True, finite=("*",), encoding=encoding)
             self._tables[channel] = t
         return t
 
@@ -942,7 +942,10 @@ class Map:
 # --------------------------------------------------------------------------- loading
 
 #: Rows every header has (a header cut short loses some of them).
-REQUIRED_HEADER_ROWS = ("hsStack", "numChannels")
+REQUIRED_HEADER_ROWS = (
+    "hsStack", "hsdb", "date", "time", "numChannels", "defaultChannel", "px", "py", "pz",
+    "dx", "dy", "dz", "importedStackName", "condStr", "days", "hours", "mapCond",
+)  # fmt: skip
 #: Most image channels a map may have.
 MAX_CHANNELS = 16
 #: Most sessions a map may have.
@@ -1200,6 +1203,12 @@ def _check_header(header: HeaderTable, hrel: str) -> tuple[list[str], int]:
     for row, (lo, hi) in _INT_ROWS.items():
         for j, cell in enumerate(header.cells(row)[: max(nses, 1)]):
             _header_int(cell, row, lo, hi, hrel, line_of.get(row, 0))
+    for row, allowed in (("date", "0123456789"), ("time", "0123456789:")):
+        for cell in header.cells(row)[:nses]:
+            if cell.strip(allowed + " "):
+                raise MapFormatError(
+                    hrel, f"{row} must be written with the characters {allowed}, found '{cell}'", line_of.get(row, 0)
+                )
     for row in _FLOAT_ROWS:
         for cell in header.cells(row)[:nses]:
             text = cell.strip()
@@ -1288,7 +1297,7 @@ def _read_session(
     rel = plan.db2[j]
     stack = plan.stacks[j]
     dtext, denc = folder.require_text(rel)
-    t = CsvTable.parse(dtext, rel, numeric=DB2_NUMERIC, finite=("x", "y", "z"), encoding=denc)
+    t = CsvTable.parse(dtext, rel, numeric=DB2_NUMERIC, finite=("*",), encoding=denc)
     if "roiType" not in t.data:
         raise MapFormatError(rel, "the table has no 'roiType' column", 2)
     if nobj and len(t) > nobj:
@@ -1304,7 +1313,7 @@ def _read_session(
         # a channel asked for by number is about to be used: parse it now (that counts
         # its rows too); others only have their rows counted until first use
         if channels is not None or _count_rows(itext) != len(t):  # parse now for a precise message
-            it = CsvTable.parse(itext, irel, all_numeric=True, encoding=ienc)
+            it = CsvTable.parse(itext, irel, all_numeric=True, finite=("*",), encoding=ienc)
             if len(it) != len(t):
                 raise MapFormatError(
                     irel, f"has {len(it)} rows but {stack}_db2.txt has {len(t)} (rows match by position)"
@@ -1319,6 +1328,43 @@ def _read_session(
         if got is not None:
             user = CsvTable.parse(got[0], urel, has_meta=False, encoding=got[1])
     return t, ints, user
+
+
+def _check_link_ranges(lm: LinkMap, nses: int) -> None:
+    """Rows in ``next``/``prev`` and sessions in ``nextTP``/``prevTP`` point inside the map."""
+    _, nrow, _ = lm.shape
+    if not nrow:
+        return
+    for b, top, what in (
+        (LinkMap.NEXT, nrow, "row"), (LinkMap.PREV, nrow, "row"),
+        (LinkMap.NEXT_TP, nses, "session"), (LinkMap.PREV_TP, nses, "session"),
+    ):  # fmt: skip
+        if b >= lm.shape[0]:
+            continue
+        v = lm.block(b)
+        with np.errstate(invalid="ignore"):
+            bad = (v < 0) | (v >= top)
+        if bad.any():
+            i, j = (int(k[0]) for k in np.nonzero(bad))
+            raise MapFormatError(
+                lm.path,
+                f"block {b} links {what} {v[i, j]:g} (row {i}, session {j}); there are {top}",
+                b * nrow + i + 2,
+            )
+
+
+def _check_channels(plan: _Plan) -> None:
+    """Every session has intensity tables for the same channels."""
+    if not plan.intensity:
+        return
+    every = set().union(*(set(t) for t in plan.intensity))
+    for j, ints in enumerate(plan.intensity):
+        missing = sorted(every - set(ints))
+        if missing:
+            raise MapFormatError(
+                f"stackdb/{plan.stacks[j]}_Int{missing[0]}.txt",
+                f"is missing (other sessions have intensities of channel {missing[0]})",
+            )
 
 
 def _check_object_links(objmap: LinkMap, db2: Sequence[CsvTable], stacks: Sequence[str]) -> None:
@@ -1350,7 +1396,11 @@ def _load(folder_path: Path, name: str, channels: frozenset[int] | None = None) 
     folder = MapFolder(folder_path)
     header, stacks, nch = _read_header(folder, name)
     plan = _plan(folder, name, stacks, nch)
+    _check_channels(plan)
     objmap, segmap = _read_links(folder, plan, len(stacks))
+    for lm in (objmap, segmap):
+        if lm is not None:
+            _check_link_ranges(lm, len(stacks))
     db2: list[CsvTable] = []
     intensity: list[Mapping[int, CsvTable]] = []
     user: list[CsvTable | None] = []
