@@ -1105,8 +1105,9 @@ def load_map(path: str | Path, *, channels: Iterable[int] | None = None) -> Map:
     >>> m.num_sessions, m.num_channels
     (2, 2)
     """
-    folder, name = _resolve(path)
-    recover(folder)
+    p = Path(path)
+    recover(p.parent if p.suffix == ".txt" and not p.is_dir() else p)  # an interrupted save
+    folder, name = _resolve(p)
     wanted = None if channels is None else frozenset(int(c) for c in channels)
     m = _load(folder, name, wanted)
     if wanted is not None:
