@@ -1,7 +1,13 @@
 """The ``mapmanager`` command line (a stable contract: other tools depend on it).
 
-Every error is one line on stderr and a non-zero exit status, never a traceback:
-2 for a usage error, 1 for a map problem (``validate``: the map has problems).
+Output rule: what a command produces (tables, JSON, descriptions, and ``validate``'s
+report: one line per problem, or ``<map>: ok ...``) goes to **stdout**; diagnostics
+(errors that stop a command, warnings, progress) go to **stderr**, one line each,
+prefixed ``mapmanager: error:`` / ``mapmanager: warning:``. Never a traceback.
+
+Exit status: 0 success (``validate``: the map is clean); 1 a map problem or a bad value
+(a map that cannot be read, an unknown ROI type or statistic; ``validate``: the map has
+problems); 2 a usage error (unknown option, missing argument); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .analysis import dynamics, dynamics_summary, map_values, statistics
-from .errors import MapFormatError, MapManagerError
+from .errors import InvalidParameterError, MapFormatError, MapManagerError, MapNotFoundError
 from .model import load_map
 
 __all__ = ["main"]
@@ -103,9 +109,22 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _check_roi(m: Any, roi: str | None) -> None:
+    """Raise for an ROI type the map does not have (``--roi all`` included)."""
+    if roi is None:
+        return
+    types = sorted({str(v) for t in m.db2 for v in t.data["roiType"].tolist() if v})
+    if roi not in types:
+        hint = " ('all' is not a type: leave --roi out for the map's default type)" if roi == "all" else ""
+        raise InvalidParameterError(
+            f"map {m.name} has no ROI type '{roi}'{hint}; its types: {', '.join(types) or 'none'}"
+        )
+
+
 def cmd_values(args: argparse.Namespace, out: TextIO) -> int:
     """``mapmanager values PATH --stat STAT ...``: the runs x sessions table."""
     m = load_map(args.path)
+    _check_roi(m, args.roi)
     mv = map_values(m, args.stat, roi=args.roi, segment=args.segment, include_bad=args.include_bad)
     nses = mv.shape[1]
     if args.format == "json":
@@ -131,6 +150,7 @@ def cmd_values(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_dynamics(args: argparse.Namespace, out: TextIO) -> int:
     """``mapmanager dynamics PATH [--json]``: per session x segment summary."""
     m = load_map(args.path)
+    _check_roi(m, args.roi)
     df = dynamics_summary(m, roi=args.roi, include_bad=args.include_bad)
     mv = map_values(m, "session", roi=args.roi, include_bad=args.include_bad)
     dyn = dynamics(mv.present())
@@ -165,13 +185,17 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    """``mapmanager validate PATH``: exit 0 when clean, else 1 and one line per problem."""
+    """``mapmanager validate PATH [--images]``: the report on stdout; exit 0 clean, 1 not.
+
+    A map that cannot be loaded at all is reported like any other problem (on stdout,
+    exit 1): the report is the command's output.
+    """
     try:
         m = load_map(args.path)
-    except MapFormatError as e:
+    except (MapFormatError, MapNotFoundError) as e:
         out.write(f"{e}\n")
         return 1
-    problems = m.validate()
+    problems = m.validate(images=args.images)
     for p in problems:
         out.write(p + "\n")
     if problems:
@@ -288,7 +312,15 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    p = _Parser(prog="mapmanager", description="Read, analyse and write Map Manager maps.")
+    p = _Parser(
+        prog="mapmanager",
+        description="Read, analyse and write Map Manager maps.",
+        epilog=(
+            "Output: results and the validate report on stdout; errors, warnings and "
+            "progress on stderr, one line each. Exit status: 0 ok, 1 map problem or bad "
+            "value (validate: problems found), 2 usage error, 130 interrupted."
+        ),
+    )
     p.add_argument("--version", action="version", version=f"mapmanager {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -317,8 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("path")
     s.set_defaults(func=cmd_stats)
 
-    s = sub.add_parser("validate", help="check that a map reads cleanly")
+    s = sub.add_parser(
+        "validate",
+        help="check that a map reads cleanly",
+        description=(
+            "Read every value of every file, every link and tracing, and the header and "
+            "plane layout of every image. The report goes to stdout (one line per "
+            "problem, or '<map>: ok'); exit 0 when clean, 1 when not."
+        ),
+    )
     s.add_argument("path")
+    s.add_argument("--images", action="store_true", help="also decode every plane of every image")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("copy", help="read a map and save it elsewhere (round trip)")
@@ -390,7 +431,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         sys.stderr.close()
         return 0
     except OSError as e:
-        sys.stderr.write(f"mapmanager: error: {e.strerror or e}: {e.filename or ''}\n".rstrip(": \n") + "\n")
+        name = Path(str(e.filename)).name if e.filename else ""
+        sys.stderr.write(f"mapmanager: error: {e.strerror or e}: {name}\n".rstrip(": \n") + "\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("mapmanager: interrupted\n")

@@ -133,3 +133,40 @@ def test_errors_are_one_line_without_traceback(tiny: Path) -> None:
         assert r.stderr.count("\n") == 1, r.stderr
         assert needle in r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_values_unknown_roi_is_an_error(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(["values", str(tiny), "--stat", "pDist", "--roi", "spinROI"])
+    err = capsys.readouterr().err
+    assert code == 1 and out == ""
+    assert "has no ROI type 'spinROI'" in err and "spineROI" in err
+    code, out = run(["values", str(tiny), "--stat", "pDist", "--roi", "all"])
+    assert code == 1 and out == "" and "'all' is not a type" in capsys.readouterr().err
+    code, out = run(["dynamics", str(tiny), "--roi", "nope"])
+    assert code == 1 and "has no ROI type 'nope'" in capsys.readouterr().err
+
+
+def test_validate_report_on_stdout_and_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pymapmanager.synthetic.maps import generate_map
+
+    p = generate_map(tmp_path, name="v", sessions=2, channels=1, shape=(3, 16, 16))
+    code, out = run(["validate", str(p), "--images"])
+    assert code == 0 and out.startswith("v: ok")
+    tif = p / "raw" / "v_s1_ch1.tif"
+    tif.write_bytes(tif.read_bytes()[: tif.stat().st_size // 2])
+    code, out = run(["validate", str(p)])
+    assert code == 1 and "raw/v_s1_ch1.tif: plane" in out and str(tmp_path) not in out
+    (p / "v.txt").rename(p / "w.txt")
+    code, out = run(["validate", str(p)])
+    assert code == 1 and "v.txt: the map header is missing" in out
+    assert "mapmanager: error" not in capsys.readouterr().err  # the report is the output
+
+
+def test_info_on_broken_map_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_tiny_map(tmp_path)
+    text = (folder / "tiny.txt").read_text().replace("numChannels\t1", "numChannels\tinf")
+    (folder / "tiny.txt").write_text(text)
+    code, _ = run(["info", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "numChannels must be a whole number" in err
+    assert "Traceback" not in err and str(tmp_path) not in err
