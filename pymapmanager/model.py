@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -803,7 +804,7 @@ class Map:
 
         for lm in (self.objmap, self.segmap):
             if lm is not None:
-                check(lambda lm=lm: lm.data)
+                check(functools.partial(getattr, lm, "data"))
         tables: list[CsvTable] = []
         for j in range(self.num_sessions):
             tables.append(self.db2[j])
@@ -825,10 +826,10 @@ class Map:
                 tables.extend((tr.segments, tr.points))
         for t in tables:
             for name in t.columns:
-                check(lambda t=t, name=name: t.column(name))
+                check(functools.partial(t.column, name))
         for j in range(self.num_sessions):
             for ch in range(1, max(self.num_channels, self.sessions[j].num_channels) + 1):
-                check(lambda j=j, ch=ch: self._check_image(j, ch, images))
+                check(functools.partial(self._check_image, j, ch, images))
         return problems
 
     def _check_image(self, session: int, channel: int, decode: bool) -> None:
@@ -1202,7 +1203,7 @@ def _check_header(header: HeaderTable, hrel: str) -> tuple[list[str], int]:
         seen.add(base)
     nses = len(stacks)
     for row, (lo, hi) in _INT_ROWS.items():
-        for j, cell in enumerate(header.cells(row)[: max(nses, 1)]):
+        for cell in header.cells(row)[: max(nses, 1)]:
             _header_int(cell, row, lo, hi, hrel, line_of.get(row, 0))
     for row, allowed in (("date", "0123456789"), ("time", "0123456789:")):
         for cell in header.cells(row)[:nses]:

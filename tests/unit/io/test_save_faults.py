@@ -60,7 +60,7 @@ def _count_ops(tmp: Path) -> int:
 
 
 def _check(folder: Path, old: dict[str, bytes], new: dict[str, bytes], label: str) -> None:
-    m = pmm.load_map(folder)  # load_map recovers first
+    pmm.load_map(folder)  # load_map recovers first
     got = _state(folder)
     assert got in (old, new), f"{label}: the map is neither the old nor the new version"
     leftovers = [n for n in os.listdir(folder.parent) if n.startswith(".sv.") and n != ".sv.previous"]
