@@ -81,7 +81,7 @@ def _values_unmemoised(m: pmm.Map, stat: str) -> pmm.MapValues:
     The old package keeps its parsed tables in memory too but recomputes everything per
     call; clearing the map's memo makes the comparison like for like.
     """
-    m._memo.clear()
+    m.derived.forget("selection", "roi_mask")
     return pmm.map_values(m, stat)
 
 

@@ -319,6 +319,17 @@ class DerivedCache:
         """Forget everything (after an edit)."""
         self._store.clear()
 
+    def forget(self, *kinds: str) -> None:
+        """Forget the results of some kinds only.
+
+        Parameters
+        ----------
+        *kinds : str
+            The kinds to forget (e.g. ``"selection"``).
+        """
+        for k in [k for k in self._store if k[0] in kinds]:
+            del self._store[k]
+
     def __len__(self) -> int:
         return len(self._store)
 
