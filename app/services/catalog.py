@@ -170,6 +170,7 @@ def _starts(link: LinkMap, node_type: int | None) -> int:
     _, nrow, nses = link.shape
     if nrow == 0 or nses == 0:
         return 0
+    link.data  # noqa: B018  (every number read: a bad one is an error here, as in the map)
     with np.errstate(invalid="ignore"):
         ok = link.block(LinkMap.IDX) >= 0
         if node_type is not None:
@@ -205,6 +206,14 @@ def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
         nch = int(nch_f)
     else:
         nch = 1
+    dtext = header.get("defaultChannel", 0).strip()
+    if dtext:
+        try:
+            dch = float(dtext)
+        except ValueError:
+            dch = 1.0
+        if not math.isfinite(dch):
+            raise MapFormatError(hpath, f"defaultChannel={clean_message(dtext[:40])} is not a channel number")
     opath = _regular(folder, f"{name}_objMap.txt", True)
     assert opath is not None
     objmap = LinkMap.parse(_read(opath, MAX_TABLE_BYTES).decode("latin-1"), opath)

@@ -53,6 +53,7 @@ __all__ = [
     "TILE_SIZE",
     "MapRef",
     "MapStore",
+    "check_contained",
     "clean_message",
     "data_version",
     "header_of_renamed",
@@ -332,6 +333,32 @@ def _text_bytes(folder: Path) -> int:
     return total
 
 
+def check_contained(folder: Path) -> None:
+    """Refuse a map folder with a symbolic link that leads outside it (a map is the files
+    inside its folder; links inside it are allowed).
+
+    Raises
+    ------
+    MapFormatError
+        Naming the link.
+    """
+    root = os.path.realpath(folder)
+    todo = [folder]
+    while todo:
+        d = todo.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:  # not a folder any more, or unreadable: the load names it
+            continue
+        for e in entries:
+            if e.is_symlink():
+                real = os.path.realpath(e.path)
+                if os.path.commonpath([real, root]) != root:
+                    raise MapFormatError(e.path, "is a symbolic link leading outside the map folder")
+            elif e.is_dir(follow_symlinks=False):
+                todo.append(Path(e.path))
+
+
 def get_map(ref: MapRef, version: str | None = None) -> Map:
     """The parsed map, from this worker's :class:`MapStore` when it already read it.
 
@@ -349,7 +376,11 @@ def get_map(ref: MapRef, version: str | None = None) -> Map:
             counters().incr("map_store_hit")
             return m
     with map_errors(ref):
+        check_contained(folder)
         m = load_map(folder)
+        for link in (m.objmap, m.segmap):  # every link, so no route meets a bad one later
+            if link is not None:
+                link.data  # noqa: B018
     counters().incr("map_parse")
     if isinstance(store, MapStore):
         store.put(ref, version, m, 2 * _text_bytes(folder))
