@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -94,8 +95,9 @@ class Breaker:
     """A circuit breaker: after a failure, calls are skipped for ``open_seconds``, then one
     caller at a time may try again (half open) until one succeeds."""
 
-    def __init__(self, open_seconds: float) -> None:
+    def __init__(self, open_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.open_seconds = float(open_seconds)
+        self.clock = clock
         self._lock = threading.Lock()
         self._open_until = 0.0
         self._trial = False
@@ -104,7 +106,7 @@ class Breaker:
 
     def allow(self) -> bool:
         """Whether the caller may use the guarded resource now."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             if self._open_until == 0.0:
                 return True  # closed
@@ -121,7 +123,7 @@ class Breaker:
 
     def failure(self) -> None:
         """The resource failed: open the breaker for ``open_seconds``."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             self._open_until = now + self.open_seconds
             self._trial = False
@@ -131,7 +133,7 @@ class Breaker:
     def state(self) -> str:
         """``up`` (closed, no recent failure), ``degraded`` (closed or trying again after a
         recent failure) or ``down`` (open: the resource is being skipped)."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             if self._open_until and now < self._open_until:
                 return "down"
@@ -142,7 +144,7 @@ class Breaker:
     def retry_in(self) -> float:
         """Seconds until the next try (0 when closed or half open)."""
         with self._lock:
-            return max(0.0, self._open_until - time.monotonic()) if self._open_until else 0.0
+            return max(0.0, self._open_until - self.clock()) if self._open_until else 0.0
 
 
 class Tier(Protocol):
@@ -206,7 +208,7 @@ class DiskTier:
             str(folder),
             size_limit=self.max_bytes,
             eviction_policy="least-recently-stored",
-            cull_limit=64,
+            cull_limit=4,
             timeout=2.0,
         )
 
@@ -238,10 +240,13 @@ class DiskTier:
 class SharedCache:
     """The two-tier cache the services use (see the module doc). Never raises."""
 
-    def __init__(self, tier: Tier, local_bytes: int, retry_seconds: float, timeout: int) -> None:
+    def __init__(
+        self, tier: Tier, local_bytes: int, retry_seconds: float, timeout: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
         self.tier = tier
         self.local = MemoryLRU(local_bytes)
-        self.breaker = Breaker(retry_seconds)
+        self.breaker = Breaker(retry_seconds, clock)
         self.timeout = int(timeout)
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
