@@ -128,6 +128,21 @@ def _regular(folder: Path, rel: str, required: bool) -> Path | None:
     return p
 
 
+def _odd_entries(folder: Path) -> set[str]:
+    """Names under ``stackdb/`` and ``line/`` that are not plain regular files (links,
+    folders, FIFOs...): one directory read each, no stat per file."""
+    out: set[str] = set()
+    for sub in ("stackdb", "line"):
+        try:
+            with os.scandir(folder / sub) as it:
+                for e in it:
+                    if not e.is_file(follow_symlinks=False):
+                        out.add(f"{sub}/{e.name}")
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return out
+
+
 def _read(p: Path, limit: int) -> bytes:
     with open(p, "rb") as fh:
         data = fh.read(limit + 1)
@@ -166,11 +181,11 @@ def _count(value: str | None, what: Path, name: str) -> int | None:
 
 
 def _starts(link: LinkMap, node_type: int | None) -> int:
-    """Runs of a link table: objects (of ``node_type``) in session 0 or without ``prev``."""
+    """Runs of a link table: objects (of ``node_type``) in session 0 or without ``prev``
+    (only the blocks this needs are parsed)."""
     _, nrow, nses = link.shape
     if nrow == 0 or nses == 0:
         return 0
-    link.data  # noqa: B018  (every number read: a bad one is an error here, as in the map)
     with np.errstate(invalid="ignore"):
         ok = link.block(LinkMap.IDX) >= 0
         if node_type is not None:
@@ -219,6 +234,8 @@ def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
     objmap = LinkMap.parse(_read(opath, MAX_TABLE_BYTES).decode("latin-1"), opath)
     spath = _regular(folder, f"{name}_segMap.txt", False)
     segmap = None if spath is None else LinkMap.parse(_read(spath, MAX_TABLE_BYTES).decode("latin-1"), spath)
+    if segmap is not None:
+        segmap.data  # noqa: B018  (a few rows: every number checked, as the map's load does)
     roi = header.get("defaultAnnotation", 0).strip() or "spineROI"
     node = ROI_TYPES.get(roi, -1)
     num_objects: int | None = 0
@@ -228,13 +245,15 @@ def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
     except (FileNotFoundError, NotADirectoryError):
         raw = set()
     with_images = []
+    odd = _odd_entries(folder)
     for hs in stacks:
         stack = stack_base_name(hs)
         db2 = _regular(folder, f"stackdb/{stack}_db2.txt", True)
         assert db2 is not None
         for rel in (f"stackdb/{stack}_user.txt", f"line/{stack}_l.txt",
                     *(f"stackdb/{stack}_Int{c}.txt" for c in range(1, nch + 1))):  # fmt: skip
-            _regular(folder, rel, False)
+            if rel in odd:  # a link or not a regular file: say why
+                _regular(folder, rel, False)
         first = _first_line(db2)
         n_obj = _count(first.get("numObjects"), db2, "numObjects")
         n_sp = _count(first.get("numSpines"), db2, "numSpines")

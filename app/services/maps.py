@@ -173,44 +173,48 @@ def header_of_renamed(folder: Path) -> str | None:
     return None
 
 
-def _walk_stats(folder: Path, rel: str, h: Any, seen: set[tuple[int, int]], depth: int = 0) -> None:
-    """Hash name, size and mtime of every file below ``folder``, following symbolic links
-    (a linked folder's changes change the version; loops are visited once)."""
+def _walk_stats(folder: str, rel: str, out: list[str], seen: set[tuple[int, int]], depth: int = 0) -> None:
+    """Name, size, mtime and inode of every file below ``folder`` into ``out``, following
+    symbolic links (a linked folder's changes change the version; loops are visited once)."""
     try:
         st = os.stat(folder)
         if (st.st_dev, st.st_ino) in seen or depth > 8:
-            h.update(f"{rel}:loop;".encode())
+            out.append(f"{rel}:loop")
             return
         seen.add((st.st_dev, st.st_ino))
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=_name)
     except OSError as e:  # gone, a loop, not readable: part of the version, not an error
-        h.update(f"{rel}:{type(e).__name__};".encode())
+        out.append(f"{rel}:{type(e).__name__}")
         return
     for entry in entries:
-        if entry.name.startswith("."):
+        name = entry.name
+        if name[0] == ".":
             continue
         try:
-            is_dir = entry.is_dir()  # follows symbolic links
-            est = None if is_dir else entry.stat()
+            if entry.is_dir():  # follows symbolic links
+                _walk_stats(entry.path, f"{rel}{name}/", out, seen, depth + 1)
+                continue
+            est = entry.stat()
         except OSError as err:
-            h.update(f"{rel}{entry.name}:{type(err).__name__};".encode())
+            out.append(f"{rel}{name}:{type(err).__name__}")
             continue
-        if is_dir:
-            _walk_stats(Path(entry.path), f"{rel}{entry.name}/", h, seen, depth + 1)
-        else:
-            assert est is not None
-            h.update(f"{rel}{entry.name}:{est.st_size}:{est.st_mtime_ns}:{est.st_ino};".encode())
+        out.append(f"{rel}{name}:{est.st_size}:{est.st_mtime_ns}:{est.st_ino}")
+
+
+def _name(e: os.DirEntry[str]) -> str:
+    return e.name
 
 
 def data_version(ref: MapRef, data_dir: Path | None = None) -> str:
     """A short digest of the name, size and modification time of every file of the map
     (following symbolic links): changes on any save, upload or edit of a linked file."""
-    folder = _data_dir(data_dir) / ref.owner / ref.name
-    if not folder.is_dir():
+    folder = os.path.join(_data_dir(data_dir), ref.owner, ref.name)
+    if not os.path.isdir(folder):
         raise MapNotFoundError(f"no map {ref.id}")
-    h = hashlib.blake2b(digest_size=8)
-    _walk_stats(folder, "", h, set())
-    return h.hexdigest()
+    out: list[str] = []
+    _walk_stats(folder, "", out, set())
+    return hashlib.blake2b(";".join(out).encode(), digest_size=8).hexdigest()
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
