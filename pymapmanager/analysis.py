@@ -205,9 +205,9 @@ def _selection(
     include_bad: bool,
 ) -> _Selection:
     """The filtered runs, vectorised over every session (memoised per filter on the map)."""
-    key = ("selection", roi, segment, sessions, include_bad)
-    hit = m._memo.get(key)
-    if isinstance(hit, _Selection):
+    key = (roi, segment, sessions, include_bad)
+    hit: _Selection | None = m.derived.get("selection", key)
+    if hit is not None:
         return hit
     nrun, nses = runs.shape
     with np.errstate(invalid="ignore"):
@@ -236,8 +236,7 @@ def _selection(
     for a in (rows, segs, keep, flat, isbad):
         a.flags.writeable = False
     sel = _Selection(rows, np.flatnonzero(keep_runs), segs, isbad, keep, flat)
-    m._memo[key] = sel
-    return sel
+    return m.derived.put("selection", key, sel)
 
 
 def dynamics(present: np.ndarray) -> np.ndarray:

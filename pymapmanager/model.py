@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,8 @@ from .io.text import CsvTable, HeaderTable, LinkMap, Tracing, detect_eol, read_t
 __all__ = ["ROI_TYPES", "Map", "Session", "load_map", "stack_base_name"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: roiType name -> roiTypeNum / objMap nodeType
 ROI_TYPES: dict[str, int] = {
@@ -210,6 +212,94 @@ def _segment_lookup(segcol: np.ndarray, parent: np.ndarray) -> np.ndarray:
     return out
 
 
+class DerivedCache:
+    """Results derived from a map's tables, computed once and forgotten together.
+
+    One owner for every memoised result of a :class:`Map` (runs, stacked columns,
+    masks, frames, analysis selections), keyed by a *kind* (what was derived) and a key
+    (the parameters). :meth:`Map.invalidate` clears it after an edit.
+
+    Examples
+    --------
+    >>> c = DerivedCache()
+    >>> c.memo("square", 3, lambda: 9)
+    9
+    >>> c.get("square", 3), c.get("square", 4)
+    (9, None)
+    >>> c.clear(); len(c)
+    0
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[str, Hashable], Any] = {}
+
+    def get(self, kind: str, key: Hashable = None) -> Any:
+        """The result stored for ``(kind, key)``, or None.
+
+        Parameters
+        ----------
+        kind : str
+            What was derived (``"runs"``, ``"stacked"``, ``"selection"``...).
+        key : hashable
+            The parameters it was derived for.
+
+        Returns
+        -------
+        object or None
+        """
+        return self._store.get((kind, key))
+
+    def put(self, kind: str, key: Hashable, value: T) -> T:
+        """Store ``value`` for ``(kind, key)`` and return it.
+
+        Parameters
+        ----------
+        kind : str
+            What was derived.
+        key : hashable
+            The parameters.
+        value : object
+            The result (treat it as read-only once stored).
+
+        Returns
+        -------
+        object
+            ``value``.
+        """
+        self._store[(kind, key)] = value
+        return value
+
+    def memo(self, kind: str, key: Hashable, make: Callable[[], T]) -> T:
+        """The result for ``(kind, key)``, made by ``make()`` on first use.
+
+        Parameters
+        ----------
+        kind : str
+            What is derived.
+        key : hashable
+            The parameters.
+        make : callable
+            Computes the result.
+
+        Returns
+        -------
+        object
+        """
+        hit = self._store.get((kind, key))
+        if hit is None:
+            hit = self._store[(kind, key)] = make()
+        return hit  # type: ignore[no-any-return]
+
+    def clear(self) -> None:
+        """Forget everything (after an edit)."""
+        self._store.clear()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+
 class Map:
     """A Map Manager map read from its folder.
 
@@ -236,15 +326,12 @@ class Map:
         self.db2 = db2
         self.intensity = intensity
         self.user = user
+        #: tracings read so far (read on first use: they are data, not derived)
         self._tracings: dict[int, Tracing | None] = {}
-        self._frames: dict[int, pd.DataFrame] = {}
-        self._runs: dict[str, np.ndarray] = {}
-        self._segment_runs: np.ndarray | None = None
-        self._sessions: list[Session] | None = None
-        self._memo: dict[object, object] = {}
+        #: every result derived from the tables (see :meth:`invalidate`)
+        self.derived = DerivedCache()
         #: why the map cannot be written (None when it can)
         self.read_only: str | None = None
-        self._stack: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ description
 
@@ -278,7 +365,8 @@ class Map:
     @property
     def sessions(self) -> list[Session]:
         """The sessions, from the header."""
-        if self._sessions is None:
+        hit: list[Session] | None = self.derived.get("sessions")
+        if hit is None:
             h = self.header
             out = []
             for j in range(self.num_sessions):
@@ -305,8 +393,8 @@ class Map:
                         imported_name=h.get("importedStackName", j),
                     )
                 )
-            self._sessions = out
-        return self._sessions
+            hit = self.derived.put("sessions", None, out)
+        return hit
 
     def session(self, index: int) -> Session:
         """One session; :class:`MapNotFoundError` when out of range."""
@@ -331,13 +419,13 @@ class Map:
 
     def runs_of(self, roi: str | None) -> np.ndarray:
         """Runs of objects of one ROI type (``None``: runs starting at any object)."""
-        key = "*" if roi is None else roi
-        if key not in self._runs:
+        hit: np.ndarray | None = self.derived.get("runs", roi)
+        if hit is None:
             node = None if roi is None else self.roi_type_number(roi)
             if roi is not None and node is None:
                 node = -1  # unknown type: no run starts
-            self._runs[key] = _build_runs(self.objmap, node)
-        return self._runs[key]
+            hit = self.derived.put("runs", roi, _build_runs(self.objmap, node))
+        return hit
 
     def roi_type_number(self, roi: str) -> int | None:
         """The objMap ``nodeType`` of an ROI type: from the tables' ``roiTypeNum``, else known."""
@@ -354,12 +442,14 @@ class Map:
     @property
     def segment_runs(self) -> np.ndarray:
         """Map segments x sessions array of per-session segment IDs (NaN where absent)."""
-        if self._segment_runs is None:
+        hit: np.ndarray | None = self.derived.get("segment_runs")
+        if hit is None:
             if self.segmap is None or self.segmap.shape[1] == 0:
-                self._segment_runs = np.full((0, self.num_sessions), np.nan)
+                hit = np.full((0, self.num_sessions), np.nan)
             else:
-                self._segment_runs = _build_runs(self.segmap, None)
-        return self._segment_runs
+                hit = _build_runs(self.segmap, None)
+            self.derived.put("segment_runs", None, hit)
+        return hit
 
     @property
     def num_map_segments(self) -> int:
@@ -467,20 +557,21 @@ class Map:
         as read-only.
         """
         s = self._check_session(session)
-        if s not in self._frames:
+        hit: pd.DataFrame | None = self.derived.get("table", s)
+        if hit is None:
             data = {c: self.column(s, c) for c in self.columns(s)}
-            df = pd.DataFrame(data, copy=False)
-            if "Idx" in df.columns:
-                df["Idx"] = np.arange(len(df), dtype=float)
-            self._frames[s] = df
-        return self._frames[s]
+            hit = pd.DataFrame(data, copy=False)
+            if "Idx" in hit.columns:
+                hit["Idx"] = np.arange(len(hit), dtype=float)
+            self.derived.put("table", s, hit)
+        return hit
 
     def roi_type_mask(self, session: int, roi: str | Sequence[str] | None) -> np.ndarray:
         """Boolean mask of rows whose ``roiType`` is ``roi`` (one name or a list); read-only."""
         names = None if roi is None else ((roi,) if isinstance(roi, str) else tuple(roi))
-        key = ("roi", session, names)
-        hit = self._memo.get(key)
-        if isinstance(hit, np.ndarray):
+        key = (session, names)
+        hit: np.ndarray | None = self.derived.get("roi_mask", key)
+        if hit is not None:
             return hit
         t = self.db2[session]
         n = len(t)
@@ -494,16 +585,15 @@ class Map:
             for name in names:
                 mask |= rt == name
         mask.flags.writeable = False
-        self._memo[key] = mask
-        return mask
+        return self.derived.put("roi_mask", key, mask)
 
     def offsets(self) -> np.ndarray:
         """Where each session's objects start in the :meth:`stacked` arrays (one per session)."""
-        hit = self._stack.get("__offsets__")
+        hit: np.ndarray | None = self.derived.get("offsets")
         if hit is None:
             sizes = [len(t) for t in self.db2]
             hit = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp) if sizes else np.zeros(0, np.intp)
-            self._stack["__offsets__"] = hit
+            self.derived.put("offsets", None, hit)
         return hit
 
     def stacked(self, stat: str) -> np.ndarray:
@@ -518,7 +608,7 @@ class Map:
             No session has the column, or it is text where numbers were asked for
             (``roiType`` and other text columns are allowed and come back as text).
         """
-        hit = self._stack.get(stat)
+        hit: np.ndarray | None = self.derived.get("stacked", stat)
         if hit is not None:
             return hit
         parts: list[np.ndarray] = []
@@ -541,21 +631,20 @@ class Map:
             parts = [p.astype(object) if p.dtype != object else p for p in parts]
         out = np.concatenate(parts) if parts else np.zeros(0)
         out.flags.writeable = False
-        self._stack[stat] = out
-        return out
+        return self.derived.put("stacked", stat, out)
 
     def stacked_bad(self) -> np.ndarray:
         """``isBad == 1`` of every object, stacked like :meth:`stacked`."""
-        hit = self._stack.get("__bad__")
+        hit: np.ndarray | None = self.derived.get("stacked_bad")
         if hit is None:
             hit = np.concatenate([self.bad_mask(j) for j in range(self.num_sessions)]) if self.db2 else np.zeros(0, bool)
             hit.flags.writeable = False
-            self._stack["__bad__"] = hit
+            self.derived.put("stacked_bad", None, hit)
         return hit
 
     def stacked_segment(self) -> np.ndarray:
         """Map segment of every object (NaN when none), stacked like :meth:`stacked`."""
-        hit = self._stack.get("__segment__")
+        hit: np.ndarray | None = self.derived.get("stacked_segment")
         if hit is None:
             parts = []
             for j, t in enumerate(self.db2):
@@ -563,17 +652,12 @@ class Map:
                 parts.append(_segment_lookup(self.segment_runs[:, j], parent))
             hit = np.concatenate(parts) if parts else np.zeros(0)
             hit.flags.writeable = False
-            self._stack["__segment__"] = hit
+            self.derived.put("stacked_segment", None, hit)
         return hit
 
     def invalidate(self) -> None:
         """Forget derived results (runs, frames, filters) after editing tables or links."""
-        self._memo.clear()
-        self._stack.clear()
-        self._runs.clear()
-        self._frames.clear()
-        self._segment_runs = None
-        self._sessions = None
+        self.derived.clear()
 
     def bad_mask(self, session: int) -> np.ndarray:
         """Boolean mask of rows marked ``isBad == 1``."""

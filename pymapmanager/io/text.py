@@ -17,6 +17,7 @@ The file kinds are described in ``FORMAT.md``:
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,13 +26,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import InvalidParameterError, MapFormatError
+from ..errors import InvalidParameterError, MapFormatError, printable
+from .folder import decode
 
 __all__ = [
+    "MAX_BLOCKS",
+    "MAX_SESSIONS",
     "CsvTable",
     "HeaderTable",
     "LinkMap",
     "Tracing",
+    "check_eol",
     "detect_eol",
     "format_number",
     "parse_key_values",
@@ -58,10 +63,66 @@ def read_text(path: str | Path) -> str:
     """
     with open(path, "rb") as fh:
         data = fh.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    return decode(data)[0]
+
+
+#: Most sessions (columns of a link map) a map may have.
+MAX_SESSIONS = 10_000
+#: Most blocks a link map may have (the format defines 12).
+MAX_BLOCKS = 64
+#: Most rows (objects or segments) a link map may have per session.
+MAX_LINK_ROWS = 10_000_000
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_problem(text: str) -> str | None:
+    """A message when ``text`` holds control characters other than tab/CR/LF."""
+    m = _CONTROL_RE.search(text)
+    if m is None:
+        return None
+    return f"holds the control character {printable(m.group())} (a damaged file?)"
+
+
+def check_eol(text: str, eol: str, path: str | Path) -> None:
+    r"""Raise when ``text`` mixes line endings (``eol`` is the one found first).
+
+    Parameters
+    ----------
+    text : str
+        A file's text.
+    eol : str
+        Its line ending, ``"\n"``, ``"\r"`` or ``"\r\n"`` (see :func:`detect_eol`).
+    path : str or Path
+        For the message.
+
+    Raises
+    ------
+    MapFormatError
+        A line ends differently from the first one; the message gives that line.
+
+    Examples
+    --------
+    >>> check_eol("a\rb\r", "\r", "t.txt")
+    >>> check_eol("a\rb\nc\r", "\r", "t.txt")
+    Traceback (most recent call last):
+    ...
+    pymapmanager.errors.MapFormatError: t.txt:2: mixed line endings: this line ends with LF, the first with CR
+    """
+    names = {"\r": "CR", "\n": "LF", "\r\n": "CR LF"}
+    if eol == "\r\n":
+        if text.count("\r") == text.count("\n") == text.count("\r\n"):
+            return
+        bad = next(i for i, c in enumerate(text) if c in "\r\n" and text[i : i + 2] != "\r\n" and text[i - 1 : i + 1] != "\r\n")
+        found = "CR" if text[bad] == "\r" else "LF"
+    else:
+        other = "\n" if eol == "\r" else "\r"
+        bad = text.find(other)
+        if bad < 0:
+            return
+        found = "CR LF" if text[bad : bad + 2] == "\r\n" else names[other]
+    line = text.count(eol, 0, bad) + 1
+    raise MapFormatError(path, f"mixed line endings: this line ends with {found}, the first with {names[eol]}", line)
 
 
 def detect_eol(text: str) -> str:
@@ -205,6 +266,8 @@ class HeaderTable:
     rows: list[tuple[str, list[str]]]
     eol: str = "\n"
     final_eol: bool = True
+    #: the file's encoding (``utf-8`` or ``latin-1``): :meth:`to_bytes` writes it back in it
+    encoding: str = "utf-8"
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -213,22 +276,63 @@ class HeaderTable:
             self._index.setdefault(name, i)
 
     @classmethod
-    def parse(cls, text: str, path: str | Path = "<header>") -> HeaderTable:
-        """Parse the text of a header file."""
+    def parse(cls, text: str, path: str | Path = "<header>", encoding: str = "utf-8") -> HeaderTable:
+        """Parse the text of a header file.
+
+        Parameters
+        ----------
+        text : str
+            The file's text.
+        path : str or Path
+            Named in error messages.
+        encoding : str
+            The encoding the text was read in (kept to write it back).
+
+        Returns
+        -------
+        HeaderTable
+
+        Raises
+        ------
+        MapFormatError
+            The text is empty, is not a map header (its first line is not only tabs),
+            mixes line endings, holds control characters or was cut in a row.
+
+        Examples
+        --------
+        >>> h = HeaderTable.parse("\\t\\t\\nhsStack\\ta_ch1\\tb_ch1\\n", "m.txt")
+        >>> h.cells("hsStack"), h.width
+        (['a_ch1', 'b_ch1'], 2)
+        >>> h.to_text() == "\\t\\t\\nhsStack\\ta_ch1\\tb_ch1\\n"
+        True
+        """
         lines, eol, final = split_lines(text)
         if not lines or not any(line.strip() for line in lines):
             raise MapFormatError(path, "the header file is empty")
         first = lines[0]
-        if first.strip("\t ") != "":
-            raise MapFormatError(path, "the first line must contain only tabs", 1)
+        if first.strip("\t ") != "" or "\t" not in first:
+            raise MapFormatError(
+                path, "not a map header (the first line of a map header holds only tabs)", 1
+            )
+        check_eol(text, eol, path)
         rows: list[tuple[str, list[str]]] = []
-        for line in lines[1:]:
+        for k, line in enumerate(lines[1:], start=2):
             if line == "":
                 rows.append(("", []))
                 continue
+            bad = _control_problem(line)
+            if bad is not None:
+                raise MapFormatError(path, bad, k)
             parts = line.split("\t")
             rows.append((parts[0], parts[1:]))
-        return cls(str(path), first, rows, eol, final)
+        width = max(first.count("\t"), 1)
+        if not final and rows and 0 < len(rows[-1][1]) < width:
+            raise MapFormatError(
+                path,
+                f"the last row has {len(rows[-1][1])} cells, the first line gives {width} (file truncated?)",
+                len(lines),
+            )
+        return cls(str(path), first, rows, eol, final, encoding)
 
     def to_text(self) -> str:
         """Serialise back to the file's text."""
@@ -333,6 +437,8 @@ class LinkMap:
         self.final_eol = final_eol
         self._data = data
         self._blocks: dict[int, np.ndarray] = {}
+        #: the file's encoding: :meth:`to_bytes` writes it back in it
+        self.encoding = "utf-8"
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -360,6 +466,15 @@ class LinkMap:
                 if bad >= 0:
                     raise MapFormatError(self.path, f"'{cells[bad]}' is not a number", n)
             raise MapFormatError(self.path, "could not read the numbers")  # pragma: no cover
+        with np.errstate(invalid="ignore"):
+            odd = ~np.isnan(arr) & ~((arr == np.round(arr)) & (np.abs(arr) < 2.0**53))
+        if odd.any():
+            k = int(np.argmax(odd))
+            raise MapFormatError(
+                self.path,
+                f"'{arr[k]:g}' is not a whole number (links hold row numbers and codes)",
+                first + k // cols + 2,
+            )
         return arr.reshape(count, cols)
 
     def block(self, b: int) -> np.ndarray:
@@ -389,18 +504,61 @@ class LinkMap:
         self._blocks.clear()
 
     @classmethod
-    def parse(cls, text: str, path: str | Path = "<objMap>") -> LinkMap:
-        """Parse an objMap/segMap file (its structure now, its numbers on first use)."""
+    def parse(
+        cls, text: str, path: str | Path = "<objMap>", encoding: str = "utf-8", *, min_blocks: int = 1
+    ) -> LinkMap:
+        """Parse an objMap/segMap file (its structure now, its numbers on first use).
+
+        Parameters
+        ----------
+        text : str
+            The file's text.
+        path : str or Path
+            Named in error messages.
+        encoding : str
+            The encoding the text was read in (kept to write it back).
+        min_blocks : int
+            The fewest blocks the reader needs (e.g. 10 for an objMap: up to ``nodeType``).
+
+        Returns
+        -------
+        LinkMap
+
+        Raises
+        ------
+        MapFormatError
+            The first line does not give sane ``rows``, ``cols`` and ``blocks`` (whole
+            numbers, not negative, below :data:`MAX_LINK_ROWS`, :data:`MAX_SESSIONS`,
+            :data:`MAX_BLOCKS`), or the file does not have ``rows x blocks`` data lines.
+            Numbers are checked on first use.
+
+        Examples
+        --------
+        >>> lm = LinkMap.parse("rows=1;cols=2;blocks=1;\\n0\\tNAN\\n", "m_objMap.txt")
+        >>> lm.block(0).tolist()
+        [[0.0, nan]]
+        """
         lines, eol, final = split_lines(text)
         if not lines or not lines[0].strip():
             raise MapFormatError(path, "the file is empty")
+        check_eol(text, eol, path)
         meta = parse_key_values(lines[0])
-        try:
-            rows, cols, blocks = int(meta["rows"]), int(meta["cols"]), int(meta["blocks"])
-        except (KeyError, ValueError):
-            raise MapFormatError(
-                path, "the first line must give rows=R;cols=S;blocks=B;", 1
-            ) from None
+        limits = {"rows": MAX_LINK_ROWS, "cols": MAX_SESSIONS, "blocks": MAX_BLOCKS}
+        sizes: dict[str, int] = {}
+        for key, top in limits.items():
+            raw = meta.get(key, "").strip()
+            if not raw.isdigit() or len(raw) > 12 or int(raw) > top:
+                raise MapFormatError(
+                    path,
+                    "the first line must give rows=R;cols=S;blocks=B; as whole numbers "
+                    f"(0 to {top} for {key}), found {key}={raw!r}" if key in meta else
+                    "the first line must give rows=R;cols=S;blocks=B;",
+                    1,
+                )
+            sizes[key] = int(raw)
+        rows, cols, blocks = sizes["rows"], sizes["cols"], sizes["blocks"]
+        if blocks < min_blocks and rows > 0:
+            raise MapFormatError(path, f"has {blocks} blocks, at least {min_blocks} are needed", 1)
         body = lines[1:]
         expected = rows * blocks
         # trailing blank lines are tolerated (some writers add one)
@@ -413,7 +571,14 @@ class LinkMap:
                 + (" (file truncated?)" if len(body) < expected else ""),
                 len(body) + 2 if len(body) < expected else expected + 2,
             )
-        return cls(str(path), lines[0], (blocks, rows, cols), list(body), eol, final)
+        for k, line in enumerate(body[:1]):
+            if line.count("\t") + 1 != cols and rows:
+                raise MapFormatError(
+                    path, f"expected {cols} tab-separated values, found {line.count(chr(9)) + 1}", k + 2
+                )
+        lm = cls(str(path), lines[0], (blocks, rows, cols), list(body), eol, final)
+        lm.encoding = encoding
+        return lm
 
     @classmethod
     def from_array(cls, data: np.ndarray, path: str = "<new>") -> LinkMap:
@@ -591,6 +756,26 @@ def _small_ints(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarr
     return out
 
 
+def _check_names(
+    names: list[str], column_line: str, meta_line: str | None, path: str | Path, line: int
+) -> None:
+    """Raise for an empty or repeated column name or control characters in the header lines."""
+    if meta_line is not None:
+        bad = _control_problem(meta_line)
+        if bad is not None:
+            raise MapFormatError(path, f"the first line {bad}", line - 1)
+    bad = _control_problem(column_line)
+    if bad is not None:
+        raise MapFormatError(path, f"the column names {bad}", line)
+    seen: set[str] = set()
+    for k, n in enumerate(names):
+        if not n.strip():
+            raise MapFormatError(path, f"column {k + 1} has no name", line)
+        if n in seen:
+            raise MapFormatError(path, f"the column name '{n}' appears twice", line)
+        seen.add(n)
+
+
 class CsvTable:
     """A comma separated table with an optional ``key=value;`` line above the column names.
 
@@ -628,8 +813,14 @@ class CsvTable:
         numeric: frozenset[str] = frozenset(),
         all_numeric: bool = False,
         first_row_line: int = 3,
+        finite: frozenset[str] = frozenset(),
+        encoding: str = "utf-8",
     ) -> None:
         self.path = path
+        #: columns whose numbers must be finite (coordinates): ``inf`` there is an error
+        self.finite = finite
+        #: the file's encoding: :meth:`to_bytes` writes it back in it, edits must fit it
+        self.encoding = encoding
         self.meta_line = meta_line
         self.columns = columns
         self.trailing_comma = trailing_comma
@@ -869,7 +1060,20 @@ class CsvTable:
                         f"column '{name}' must hold numbers, found '{values[bad]}'",
                         self.first_row_line + bad,
                     )
+                for k, v in enumerate(values):
+                    bad_text = _control_problem(v)
+                    if bad_text is not None:
+                        raise MapFormatError(
+                            self.path, f"column '{name}' {bad_text}", self.first_row_line + k
+                        )
                 conv = np.array(values, dtype=object)
+        if name in self.finite and conv.dtype != object:
+            inf = np.isinf(conv)
+            if inf.any():
+                k = int(np.argmax(inf))
+                raise MapFormatError(
+                    self.path, f"column '{name}' must hold finite numbers, found '{conv[k]}'", self.first_row_line + k
+                )
         self._typed[name] = conv
         return conv
 
@@ -889,6 +1093,8 @@ class CsvTable:
         all_numeric: bool = False,
         first_line_number: int = 1,
         eol: str | None = None,
+        finite: Iterable[str] = (),
+        encoding: str = "utf-8",
     ) -> CsvTable:
         """Parse a table (structure now, typed columns on first use).
 
@@ -907,10 +1113,32 @@ class CsvTable:
         first_line_number : int
             Line number of ``text``'s first line within the file (for messages).
         eol : str, optional
-            The line end (default: the first one found in ``text``).
+            The line end (default: the first one found in ``text``, and the text must
+            not mix line ends).
+        finite : iterable of str
+            Columns whose numbers must be finite (``inf`` there is a :class:`MapFormatError`).
+        encoding : str
+            The encoding the text was read in (kept to write it back).
+
+        Returns
+        -------
+        CsvTable
+
+        Raises
+        ------
+        MapFormatError
+            The text is empty, mixes line ends, has no column names, an empty or repeated
+            column name, or a row with the wrong number of values.
+
+        Examples
+        --------
+        >>> t = CsvTable.parse("a=1;\\rx,note,\\r1.5,hi,\\r", "t.txt", numeric=["x"])
+        >>> t.column("x").tolist(), t.column("note").tolist()
+        ([1.5], ['hi'])
         """
         if eol is None:
             eol = detect_eol(text)
+            check_eol(text, eol, path)
         le = len(eol)
         final = text.endswith(eol)
         stop = len(text) - le if final else len(text)  # text[:stop] is what split_lines splits
@@ -937,6 +1165,7 @@ class CsvTable:
             names = names[:-1]
         if not names or names == [""]:
             raise MapFormatError(path, "the column names are missing", first_line_number + pos)
+        _check_names(names, column_line, meta_line, path, first_line_number + pos)
         body = ""
         if j >= 0:  # the rows, without empty rows at the end
             while stop > j + le and text.startswith(eol, stop - le):
@@ -954,6 +1183,8 @@ class CsvTable:
             frozenset(numeric),
             all_numeric,
             first_line_number + pos + 1,
+            frozenset(finite),
+            encoding,
         )
         # One count over the whole body; only when it is off are rows checked (all at once
         # when fields can be located, else one by one). Rows whose errors balance each
@@ -998,6 +1229,14 @@ class CsvTable:
             text = format_number(fv, fmt)
         if "," in text:
             raise ValueError("a value may not contain a comma")
+        if _control_problem(text) is not None or "\r" in text or "\n" in text:
+            raise ValueError("a value may not contain control characters or line ends")
+        try:
+            text.encode(self.encoding)
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"'{text}' cannot be written in this file's encoding ({self.encoding})"
+            ) from None
         rows = self._row_list()
         cells = rows[row].split(",")
         cells[c] = text
@@ -1054,6 +1293,57 @@ class CsvTable:
 # --------------------------------------------------------------------------- tracing
 
 
+def _check_segments(segments: CsvTable, points: CsvTable, path: str) -> None:
+    """Raise when the segment table's ``start``/``stop``/``n`` disagree with the points.
+
+    Each segment row ``k`` covers point rows ``start..stop`` (``n`` of them), all with
+    ``ID`` equal to the row's ``Idx`` (``k`` without one); together the rows cover every
+    point once. Tables without ``start``/``stop`` numbers are not checked.
+    """
+    if "start" not in segments.data or "stop" not in segments.data or not len(segments):
+        return
+    start, stop = segments.column("start"), segments.column("stop")
+    if start.dtype == object or stop.dtype == object:
+        return
+    ids = points.column("ID")
+    seg_ids = segments.column("Idx") if "Idx" in segments.data else np.arange(len(segments), dtype=float)
+    counts = segments.column("n") if "n" in segments.data else None
+    if seg_ids.dtype == object or (counts is not None and counts.dtype == object):
+        return
+    npts = len(points)
+    covered = 0
+    for k in range(len(segments)):
+        a, b = start[k], stop[k]
+        line = segments.first_row_line + k
+        if math.isnan(a) or math.isnan(b):
+            return  # an old file without positions: nothing to check
+        if not (a.is_integer() and b.is_integer() and 0 <= a <= b < npts):
+            raise MapFormatError(
+                path,
+                f"segment row {k} covers points {a:g}..{b:g} but the point table has {npts} rows "
+                "(rows deleted?)",
+                line,
+            )
+        if counts is not None and counts[k] == counts[k] and counts[k] != b - a + 1:
+            raise MapFormatError(path, f"segment row {k} gives n={counts[k]:g} for points {a:g}..{b:g}", line)
+        got = ids[int(a) : int(b) + 1]
+        if not (got == seg_ids[k]).all():
+            raise MapFormatError(
+                path,
+                f"points {a:g}..{b:g} should all belong to segment {seg_ids[k]:g} "
+                "(point rows deleted or duplicated?)",
+                line,
+            )
+        covered += int(b - a + 1)
+    if covered != npts:
+        raise MapFormatError(
+            path,
+            f"the segment table covers {covered} points but the point table has {npts} rows "
+            "(point rows deleted or duplicated?)",
+            points.first_row_line + min(covered, npts),
+        )
+
+
 @dataclass
 class Tracing:
     """A dendrite tracing ``line/<stack>_l.txt``: a segment table and a point table.
@@ -1068,11 +1358,36 @@ class Tracing:
     points: CsvTable
     eol: str = "\r"
     final_eol: bool = True
+    #: the file's encoding: :meth:`to_bytes` writes it back in it
+    encoding: str = "utf-8"
 
     @classmethod
-    def parse(cls, text: str, path: str | Path = "<line>") -> Tracing:
-        """Parse a tracing file."""
+    def parse(cls, text: str, path: str | Path = "<line>", encoding: str = "utf-8") -> Tracing:
+        """Parse a tracing file.
+
+        Parameters
+        ----------
+        text : str
+            The file's text.
+        path : str or Path
+            Named in error messages.
+        encoding : str
+            The encoding the text was read in (kept to write it back).
+
+        Returns
+        -------
+        Tracing
+
+        Raises
+        ------
+        MapFormatError
+            The file is empty, mixes line ends, lacks ``numHeaderRow``, a table or a
+            point column, holds infinite coordinates, or its segment table's ``start``,
+            ``stop`` and ``n`` do not match the point table (point rows deleted or
+            duplicated).
+        """
         eol = detect_eol(text)
+        check_eol(text, eol, path)
         final = text.endswith(eol)
         whole = text[: -len(eol)] if final else text  # what split_lines would split
         # the line ends closing the meta line, the segment table and the point column line
@@ -1108,12 +1423,18 @@ class Tracing:
             numeric=("x", "y", "z", "ID", "sDist", "pDist"),
             first_line_number=3 + nseg,
             eol=eol,
+            finite=("x", "y", "z"),
+            encoding=encoding,
         )
+        segments.encoding = encoding
         for col in ("x", "y", "z", "ID"):
             if col not in points.data:
                 raise MapFormatError(path, f"the point table has no '{col}' column", 3 + nseg)
+        if len(segments) != nseg:
+            raise MapFormatError(path, f"numHeaderRow={nseg} but the segment table has {len(segments)} rows", 1)
+        _check_segments(segments, points, str(path))
         segments.final_eol = points.final_eol = False
-        return cls(str(path), meta_line, segments, points, eol, final)
+        return cls(str(path), meta_line, segments, points, eol, final, encoding)
 
     def to_text(self) -> str:
         """Serialise back to text."""

@@ -125,7 +125,7 @@ def test_intensity_row_count_mismatch(folder: Path) -> None:
 
 
 def test_header_first_line_must_be_tabs() -> None:
-    with pytest.raises(pmm.MapFormatError, match=":1: the first line must contain only tabs"):
+    with pytest.raises(pmm.MapFormatError, match=":1: not a map header"):
         HeaderTable.parse("x\t\t\nhsStack\ta\n", "h.txt")
 
 
