@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,23 @@ from flask import current_app
 
 from pymapmanager import MapNotFoundError
 from pymapmanager.errors import InvalidParameterError, MapFormatError
-from pymapmanager.io.text import HeaderTable, LinkMap
+from pymapmanager.io.text import LinkMap
 from pymapmanager.model import ROI_TYPES, stack_base_name
 
 from ..auth import visible_owners
 from ..extensions import counters, settings_of
 from .maps import (
+    MAX_TABLE_BYTES,
     MapRef,
     cached_json,
+    check_header,
     clean_message,
     data_version,
     header_of_renamed,
     map_errors,
     map_folder,
+    read_limited,
+    regular_file,
 )
 from .store import get_many_bytes
 
@@ -51,14 +54,8 @@ log = logging.getLogger(__name__)
 #: bump when the entry's fields change (old cached entries are then ignored)
 SUMMARY_FORMAT = 2
 
-#: largest header or link table the catalog reads (bytes); larger is an error
-MAX_TABLE_BYTES = 64 << 20
 #: bytes read for a table's first line
 FIRST_LINE_BYTES = 4096
-#: most channels the catalog believes a header
-MAX_CHANNELS = 64
-
-_STACK = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
 
 
 def _is_candidate(entry: os.DirEntry[str]) -> bool:
@@ -107,27 +104,6 @@ def _summary_key(ref: MapRef, version: str) -> str:
 # --------------------------------------------------------------------------- cheap reading
 
 
-def _regular(folder: Path, rel: str, required: bool) -> Path | None:
-    """``folder/rel`` when it is a regular file inside the folder; None when absent and
-    optional; else a MapFormatError saying why it cannot be read."""
-    p = folder / rel
-    try:
-        st = os.lstat(p)
-    except FileNotFoundError:
-        if required:
-            raise MapFormatError(p, "file is missing") from None
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        real = os.path.realpath(p)
-        if os.path.commonpath([real, os.path.realpath(folder)]) != os.path.realpath(folder):
-            raise MapFormatError(p, "is a symbolic link leading outside the map folder")
-        st = os.stat(p)  # a loop raises OSError: the guard names it
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise MapFormatError(p, f"is {kind}")
-    return p
-
-
 def _odd_entries(folder: Path) -> set[str]:
     """Names under ``stackdb/`` and ``line/`` that are not plain regular files (links,
     folders, FIFOs...): one directory read each, no stat per file."""
@@ -141,14 +117,6 @@ def _odd_entries(folder: Path) -> set[str]:
         except (FileNotFoundError, NotADirectoryError):
             continue
     return out
-
-
-def _read(p: Path, limit: int) -> bytes:
-    with open(p, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise MapFormatError(p, f"is larger than the {limit} bytes the catalog reads")
-    return data
 
 
 def _first_line(p: Path) -> dict[str, str]:
@@ -196,44 +164,12 @@ def _starts(link: LinkMap, node_type: int | None) -> int:
 
 def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
     name = ref.name
-    hpath = _regular(folder, f"{name}.txt", True)
-    assert hpath is not None
-    header = HeaderTable.parse(_read(hpath, MAX_TABLE_BYTES).decode("latin-1"), hpath)
-    if "hsStack" not in header:
-        raise MapFormatError(hpath, "the header has no 'hsStack' row")
-    cells = header.cells("hsStack")
-    stacks = [c for c in cells if c.strip()]
-    for j, hs in enumerate(stacks):
-        if not _STACK.match(hs) or hs in (".", "..") or hs.startswith((" ", "..")):
-            raise MapFormatError(
-                hpath, f"session {j}: the stack name '{clean_message(hs[:60])}' is not a file name"
-            )
-    text = header.get("numChannels", 0).strip()
-    if text:
-        try:
-            nch_f = float(text)
-        except ValueError:
-            nch_f = 1.0
-        if not math.isfinite(nch_f) or not 1 <= nch_f <= MAX_CHANNELS:
-            raise MapFormatError(
-                hpath, f"numChannels={clean_message(text[:40])} is not a channel count (1..{MAX_CHANNELS})"
-            )
-        nch = int(nch_f)
-    else:
-        nch = 1
-    dtext = header.get("defaultChannel", 0).strip()
-    if dtext:
-        try:
-            dch = float(dtext)
-        except ValueError:
-            dch = 1.0
-        if not math.isfinite(dch):
-            raise MapFormatError(hpath, f"defaultChannel={clean_message(dtext[:40])} is not a channel number")
-    opath = _regular(folder, f"{name}_objMap.txt", True)
+    header, stacks, nch = check_header(folder, name)
+    opath = regular_file(folder, f"{name}_objMap.txt", True)
     assert opath is not None
-    objmap = LinkMap.parse(_read(opath, MAX_TABLE_BYTES).decode("latin-1"), opath)
-    spath = _regular(folder, f"{name}_segMap.txt", False)
-    segmap = None if spath is None else LinkMap.parse(_read(spath, MAX_TABLE_BYTES).decode("latin-1"), spath)
+    objmap = LinkMap.parse(read_limited(opath, MAX_TABLE_BYTES).decode("latin-1"), opath)
+    spath = regular_file(folder, f"{name}_segMap.txt", False)
+    segmap = None if spath is None else LinkMap.parse(read_limited(spath, MAX_TABLE_BYTES).decode("latin-1"), spath)
     if segmap is not None:
         segmap.data  # noqa: B018  (a few rows: every number checked, as the map's load does)
     roi = header.get("defaultAnnotation", 0).strip() or "spineROI"
@@ -248,12 +184,12 @@ def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
     odd = _odd_entries(folder)
     for hs in stacks:
         stack = stack_base_name(hs)
-        db2 = _regular(folder, f"stackdb/{stack}_db2.txt", True)
+        db2 = regular_file(folder, f"stackdb/{stack}_db2.txt", True)
         assert db2 is not None
         for rel in (f"stackdb/{stack}_user.txt", f"line/{stack}_l.txt",
                     *(f"stackdb/{stack}_Int{c}.txt" for c in range(1, nch + 1))):  # fmt: skip
             if rel in odd:  # a link or not a regular file: say why
-                _regular(folder, rel, False)
+                regular_file(folder, rel, False)
         first = _first_line(db2)
         n_obj = _count(first.get("numObjects"), db2, "numObjects")
         n_sp = _count(first.get("numSpines"), db2, "numSpines")
@@ -264,7 +200,7 @@ def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
         )
         for c in chans:
             ext = ".tif" if f"{stack}_ch{c}.tif" in raw else ".tiff"
-            _regular(folder, f"raw/{stack}_ch{c}{ext}", True)
+            regular_file(folder, f"raw/{stack}_ch{c}{ext}", True)
         with_images.append(chans)
     return {
         "num_sessions": len(stacks),

@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import re
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -42,6 +43,7 @@ from pymapmanager import Map, MapNotFoundError, dynamics, load_map, map_values, 
 from pymapmanager.analysis import DYNAMICS_NAMES
 from pymapmanager.errors import InvalidParameterError, MapFormatError
 from pymapmanager.images import max_level, open_stack
+from pymapmanager.io.text import HeaderTable
 
 from ..auth import check_readable
 from ..extensions import counters, settings_of
@@ -50,15 +52,20 @@ from .store import get_bytes, set_bytes
 __all__ = [
     "FILE_ERRORS",
     "MAP_STORE_KEY",
+    "MAX_CHANNELS",
+    "MAX_TABLE_BYTES",
     "TILE_SIZE",
     "MapRef",
     "MapStore",
     "check_contained",
+    "check_header",
     "clean_message",
     "data_version",
     "header_of_renamed",
     "init_map_store",
     "map_errors",
+    "read_limited",
+    "regular_file",
     "relative_error",
     "get_map",
     "image_files",
@@ -337,14 +344,93 @@ def _text_bytes(folder: Path) -> int:
     return total
 
 
+#: largest header or link table the server reads itself (bytes); larger is an error
+MAX_TABLE_BYTES = 64 << 20
+#: most channels the server believes a header (more would be a loop over absent files)
+MAX_CHANNELS = 64
+
+_STACK = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
+
+
+def regular_file(folder: Path, rel: str, required: bool) -> Path | None:
+    """``folder/rel`` when it is a regular file inside the folder; None when absent and
+    optional; else a MapFormatError saying why it cannot be read (never opens it)."""
+    p = folder / rel
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        if required:
+            raise MapFormatError(p, "file is missing") from None
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        root = os.path.realpath(folder)
+        if os.path.commonpath([os.path.realpath(p), root]) != root:
+            raise MapFormatError(p, "is a symbolic link leading outside the map folder")
+        st = os.stat(p)  # a loop raises OSError: map_errors names it
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise MapFormatError(p, f"is {kind}")
+    return p
+
+
+def read_limited(p: Path, limit: int) -> bytes:
+    """The bytes of a regular file, refused when larger than ``limit``."""
+    with open(p, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise MapFormatError(p, f"is larger than the {limit} bytes the server reads")
+    return data
+
+
+def _channel_cell(hpath: Path, header: HeaderTable, row: str) -> int | None:
+    text = header.get(row, 0).strip()
+    if not text:
+        return None
+    try:
+        f = float(text)
+    except ValueError:
+        return None  # as the library: not a number means the default
+    if not math.isfinite(f) or not 0 <= f <= MAX_CHANNELS:
+        raise MapFormatError(
+            hpath, f"{row}={clean_message(text[:40])} is not a channel number (0..{MAX_CHANNELS})"
+        )
+    return int(f)
+
+
+def check_header(folder: Path, name: str) -> tuple[HeaderTable, list[str], int]:
+    """Read and check a map's header before anything loops over what it says: the header
+    is a regular file, stack names are plain file names, ``numChannels`` and
+    ``defaultChannel`` are sane numbers.
+
+    Returns
+    -------
+    header, stacks (non-empty ``hsStack`` cells), number of channels (at least 1)
+    """
+    hpath = regular_file(folder, f"{name}.txt", True)
+    assert hpath is not None
+    header = HeaderTable.parse(read_limited(hpath, MAX_TABLE_BYTES).decode("latin-1"), hpath)
+    if "hsStack" not in header:
+        raise MapFormatError(hpath, "the header has no 'hsStack' row")
+    stacks = [c for c in header.cells("hsStack") if c.strip()]
+    for j, hs in enumerate(stacks):
+        if not _STACK.match(hs) or hs in (".", "..") or hs.startswith((" ", "..")):
+            raise MapFormatError(
+                hpath, f"session {j}: the stack name '{clean_message(hs[:60])}' is not a file name"
+            )
+    nch = _channel_cell(hpath, header, "numChannels")
+    _channel_cell(hpath, header, "defaultChannel")
+    return header, stacks, max(1, nch or 1)
+
+
 def check_contained(folder: Path) -> None:
-    """Refuse a map folder with a symbolic link that leads outside it (a map is the files
-    inside its folder; links inside it are allowed).
+    """Refuse a map folder holding a symbolic link that leads outside it (a map is the
+    files inside its folder; links inside it are allowed) or a special file (FIFO, socket,
+    device: opening one could block a worker forever).
 
     Raises
     ------
     MapFormatError
-        Naming the link.
+        Naming the entry.
     """
     root = os.path.realpath(folder)
     todo = [folder]
@@ -359,8 +445,19 @@ def check_contained(folder: Path) -> None:
                 real = os.path.realpath(e.path)
                 if os.path.commonpath([real, root]) != root:
                     raise MapFormatError(e.path, "is a symbolic link leading outside the map folder")
+                try:
+                    mode = os.stat(e.path).st_mode
+                except OSError:  # a loop or a dangling link: the load names it if it reads it
+                    continue
             elif e.is_dir(follow_symlinks=False):
                 todo.append(Path(e.path))
+                continue
+            elif e.is_file(follow_symlinks=False):
+                continue
+            else:
+                mode = e.stat(follow_symlinks=False).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise MapFormatError(e.path, "is not a regular file (a FIFO, socket or device)")
 
 
 def get_map(ref: MapRef, version: str | None = None) -> Map:
@@ -380,6 +477,7 @@ def get_map(ref: MapRef, version: str | None = None) -> Map:
             counters().incr("map_store_hit")
             return m
     with map_errors(ref):
+        check_header(folder, ref.name)
         check_contained(folder)
         m = load_map(folder)
         for link in (m.objmap, m.segmap):  # every link, so no route meets a bad one later

@@ -67,6 +67,11 @@ def _stackdb_file(folder: Path) -> None:
     (folder / "stackdb").write_text("not a folder\n")
 
 
+def _fifo(p: Path) -> None:
+    p.unlink()
+    os.mkfifo(p)
+
+
 def _control_chars(p: Path) -> None:
     """A number on line 4 replaced by ``0x1F`` followed by escape and bell characters."""
     lines = p.read_bytes().split(b"\n")
@@ -92,6 +97,8 @@ BREAKS: dict[str, Callable[[Path], None]] = {
     "num_channels_inf": lambda f: _set_header_cell(f, "numChannels", 0, "inf"),
     "num_channels_1e400": lambda f: _set_header_cell(f, "numChannels", 0, "1e400"),
     "default_channel_inf": lambda f: _set_header_cell(f, "defaultChannel", 0, "inf"),
+    "num_channels_huge": lambda f: _set_header_cell(f, "numChannels", 0, "1000000"),
+    "fifo_as_table": lambda f: _fifo(f / "stackdb" / f"{f.name}_s1_Int1.txt"),
     "stackdb_symlink_loop": _stackdb_loop,
     "stackdb_plain_file": _stackdb_file,
     "absolute_stack_name": lambda f: _set_header_cell(f, "hsStack", 1, "/etc/passwd_ch1"),
