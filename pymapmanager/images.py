@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 import threading
 import zlib
 from dataclasses import dataclass
@@ -85,13 +86,23 @@ logger = logging.getLogger(__name__)
 #: Values of :attr:`PlaneRequest.projection`.
 PROJECTIONS: tuple[str, ...] = ("none", "max", "sliding")
 
-#: Errors tifffile (or the codecs it calls) raises on a damaged file.
+#: Errors tifffile (or the codecs it calls) raises on a damaged file (bad IFDs, offsets
+#: past the end, tags of the wrong type, codecs failing): all become MapFormatError.
 _READ_ERRORS: tuple[type[BaseException], ...] = (
     tifffile.TiffFileError,
     ValueError,
     OSError,
     EOFError,
     zlib.error,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    RuntimeError,
+    OverflowError,
+    NotImplementedError,
+    MemoryError,
 )
 
 #: :func:`auto_contrast` looks at no more pixels than this by default.
@@ -112,6 +123,7 @@ class _Layout:
     dtype: np.dtype[Any]  # native byte order
     file_dtype: np.dtype[Any]  # byte order of the file
     offsets: tuple[int, ...] | None  # byte offset of each plane, when directly readable
+    complete: int  # planes whose data is inside the file (the others: file truncated)
 
 
 class ImageStack:
@@ -125,11 +137,16 @@ class ImageStack:
     path : str or Path
         A TIFF file holding one 2D image (one plane) or one 3D stack
         (plane, row, column) of one channel.
+    name : str, optional
+        How messages name the file (e.g. ``raw/a_ch1.tif``, relative to the map folder);
+        default the file name. Messages never show the full path.
 
     Attributes
     ----------
     path : Path
         The file.
+    name : str
+        The file as messages name it.
 
     Raises
     ------
@@ -148,8 +165,9 @@ class ImageStack:
     ...     png_ready = to_uint8(plane, lo, hi)
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, name: str | None = None) -> None:
         self.path = Path(path)
+        self.name = name or self.path.name
         self._lock = threading.RLock()
         self._tif: tifffile.TiffFile | None = None
         self._series: list[tifffile.TiffPageSeries] = []
@@ -212,29 +230,31 @@ class ImageStack:
 
     def _open_file(self) -> None:
         path = self.path
+        if not path.exists():
+            raise MapNotFoundError(f"image file not found: {self.name}")
         if not path.is_file():
-            raise MapNotFoundError(f"image file not found: {path}")
+            raise MapFormatError(self.name, "is not a regular file")
         try:
             tif = tifffile.TiffFile(path)
         except tifffile.TiffFileError as exc:
-            raise MapFormatError(path, f"is not a readable TIFF file ({exc})") from exc
-        except OSError as exc:
-            raise MapFormatError(path, f"cannot be read ({exc})") from exc
+            raise MapFormatError(self.name, f"is not a readable TIFF file ({self._why(exc)})") from exc
+        except _READ_ERRORS as exc:
+            raise MapFormatError(self.name, f"cannot be read ({self._why(exc)})") from exc
         try:
-            series, layout = _inspect(tif, path)
+            series, layout = _inspect(tif, path, self.name)
         except MapFormatError:
             tif.close()
             raise
         except _READ_ERRORS as exc:
             tif.close()
-            raise MapFormatError(path, f"is not a readable TIFF file ({exc})") from exc
+            raise MapFormatError(self.name, f"is not a readable TIFF file ({self._why(exc)})") from exc
         mmap = None
         if layout.offsets is not None:
             try:
                 mmap = np.memmap(path, dtype=np.uint8, mode="r")
             except (OSError, ValueError) as exc:  # e.g. no mmap on this file system
                 logger.info("%s: cannot memory-map (%s); decoding pages instead", path, exc)
-                layout = _Layout(layout.shape, layout.dtype, layout.file_dtype, None)
+                layout = _Layout(layout.shape, layout.dtype, layout.file_dtype, None, layout.complete)
         self._tif, self._series, self._layout, self._mmap = tif, series, layout, mmap
         logger.debug(
             "opened %s: shape %s, %s, %s",
@@ -298,13 +318,17 @@ class ImageStack:
             raise InvalidParameterError(f"plane index must be an integer, got {z!r}")
         if not 0 <= z < n:
             raise MapNotFoundError(
-                f"plane {z} does not exist in {self.path}: valid planes are 0..{n - 1}"
+                f"plane {z} does not exist in {self.name}: valid planes are 0..{n - 1}"
             )
 
     def _read(self, z: int, *, copy: bool) -> np.ndarray:
         """Plane ``z``; a read-only view of the memory map when ``copy`` is False."""
         layout = self._ensure_open()
         _, rows, cols = layout.shape
+        if z >= layout.complete:
+            raise MapFormatError(
+                self.name, "the file ends before this plane's data (file truncated?)", plane=z
+            )
         mm = self._mmap
         if mm is not None and layout.offsets is not None:
             start = layout.offsets[z]
@@ -328,11 +352,55 @@ class ImageStack:
                     key = None if layout.shape[0] == 1 else z
                     data = tif.asarray(key=key, series=self._series[0])
             except _READ_ERRORS as exc:
-                raise MapFormatError(self.path, f"plane {z} cannot be read ({exc})") from exc
-        data = np.asarray(data).reshape(rows, cols)
+                raise MapFormatError(self.name, f"cannot be read ({self._why(exc)})", plane=z) from exc
+        data = np.asarray(data)
+        if data.size != rows * cols:
+            raise MapFormatError(self.name, f"holds {data.size} pixels, not {rows} x {cols}", plane=z)
+        data = data.reshape(rows, cols)
         if data.dtype != layout.dtype:
             data = data.astype(layout.dtype)
         return data
+
+    def _why(self, exc: BaseException) -> str:
+        """An exception's text without the file's full path."""
+        return str(exc).replace(str(self.path), self.name) or type(exc).__name__
+
+    def check(self, *, decode: bool = False) -> None:
+        """Check the file's header and plane layout (and decode every plane).
+
+        Every plane's data must lie inside the file (a truncated file is found without
+        reading pixels). With ``decode`` every plane is read as well.
+
+        Parameters
+        ----------
+        decode : bool
+            Also read every plane.
+
+        Raises
+        ------
+        MapFormatError
+            The file is not a readable single-channel TIFF, or a plane is cut off or
+            cannot be decoded; the message names the plane.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, numpy as np, tifffile
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a_ch1.tif"
+        >>> tifffile.imwrite(p, np.zeros((3, 8, 8), np.uint8))
+        >>> _ = p.write_bytes(p.read_bytes()[:-70])
+        >>> ImageStack(p, name="raw/a_ch1.tif").check()
+        Traceback (most recent call last):
+        ...
+        pymapmanager.errors.MapFormatError: raw/a_ch1.tif: plane 1: the file ends before this plane's data (file truncated?)
+        """
+        layout = self._ensure_open()
+        if layout.complete < layout.shape[0]:
+            raise MapFormatError(
+                self.name, "the file ends before this plane's data (file truncated?)", plane=layout.complete
+            )
+        if decode:
+            for z in range(layout.shape[0]):
+                self._read(z, copy=False)
 
     def max_projection(self) -> np.ndarray:
         """Maximum over all planes, computed one plane at a time.
@@ -441,15 +509,17 @@ class ImageStack:
         return total, edges
 
 
-def _inspect(tif: tifffile.TiffFile, path: Path) -> tuple[list[tifffile.TiffPageSeries], _Layout]:
+def _inspect(
+    tif: tifffile.TiffFile, path: Path, name: str
+) -> tuple[list[tifffile.TiffPageSeries], _Layout]:
     """Check that ``tif`` holds one single-channel 2D or 3D image and find its planes."""
     all_series = list(tif.series)
     if not all_series:
-        raise MapFormatError(path, "contains no image")
+        raise MapFormatError(name, "contains no image")
     for s in all_series:
         if "S" in s.axes or s.keyframe.samplesperpixel > 1:
             raise MapFormatError(
-                path,
+                name,
                 f"has {s.keyframe.samplesperpixel} samples per pixel (colour/RGB, shape "
                 f"{s.shape}); expected a single-channel grayscale image",
             )
@@ -465,15 +535,15 @@ def _inspect(tif: tifffile.TiffFile, path: Path) -> tuple[list[tifffile.TiffPage
             shapes = ", ".join(str(s.shape) for s in all_series[:4])
             more = ", ..." if len(all_series) > 4 else ""
             raise MapFormatError(
-                path,
+                name,
                 f"contains {len(all_series)} images of different shapes or types "
                 f"({shapes}{more}); expected one 3D stack (plane, row, column)",
             )
     if first.dtype is None or first.dtype.kind not in "uif":
-        raise MapFormatError(path, f"has an unsupported pixel type ({first.dtype})")
+        raise MapFormatError(name, f"has an unsupported pixel type ({first.dtype})")
     if first.ndim not in (2, 3) or (first.ndim == 3 and len(all_series) > 1):
         raise MapFormatError(
-            path,
+            name,
             f"is a {first.ndim}D image (axes {first.axes}, shape {first.shape}); expected "
             "a 2D image or a 3D stack (plane, row, column) of one channel",
         )
@@ -485,14 +555,18 @@ def _inspect(tif: tifffile.TiffFile, path: Path) -> tuple[list[tifffile.TiffPage
     dtype = np.dtype(first.dtype).newbyteorder("=")
     file_dtype = np.dtype(first.dtype).newbyteorder(tif.byteorder)
     plane_bytes = rows * cols * dtype.itemsize
-    offsets = _plane_offsets(all_series, planes, plane_bytes, path)
-    return all_series, _Layout((planes, rows, cols), dtype, file_dtype, offsets)
+    offsets, complete = _plane_offsets(all_series, planes, plane_bytes, path)
+    return all_series, _Layout((planes, rows, cols), dtype, file_dtype, offsets, complete)
 
 
 def _plane_offsets(
     all_series: list[tifffile.TiffPageSeries], planes: int, plane_bytes: int, path: Path
-) -> tuple[int, ...] | None:
-    """Byte offset of every plane when all are stored uncompressed in one block each."""
+) -> tuple[tuple[int, ...] | None, int]:
+    """Byte offset of every plane when all are stored uncompressed in one block each.
+
+    Also returns how many planes (from the first) have all their data inside the file:
+    fewer than ``planes`` means the file was cut short.
+    """
     size = path.stat().st_size
     offsets: list[int] | None = None
     if len(all_series) == 1:
@@ -505,18 +579,36 @@ def _plane_offsets(
             for z in range(planes):
                 page = series[z]
                 if not isinstance(page, tifffile.TiffPage) or not page.is_final:
-                    return None
+                    offsets = None
+                    break
                 offsets.append(int(page.dataoffsets[0]))
     else:
         offsets = []
         for s in all_series:
             start = s.dataoffset
             if start is None:
-                return None
+                offsets = None
+                break
             offsets.append(int(start))
-    if offsets is None or any(o + plane_bytes > size for o in offsets):
-        return None
-    return tuple(int(o) for o in offsets)
+    if offsets is not None:
+        complete = next((z for z, o in enumerate(offsets) if o + plane_bytes > size), planes)
+        return (tuple(int(o) for o in offsets) if complete == planes else None), complete
+    return None, _complete_pages(all_series, planes, size)
+
+
+def _complete_pages(all_series: list[tifffile.TiffPageSeries], planes: int, size: int) -> int:
+    """Planes (from the first) whose pages' data (compressed or not) lie inside the file."""
+    pages = [p for s in all_series for p in s.pages] if len(all_series) > 1 else list(all_series[0].pages)
+    if len(pages) < planes:
+        return len(pages)
+    for z, page in enumerate(pages[:planes]):
+        if page is None:
+            return z
+        offs = getattr(page, "dataoffsets", ()) or ()
+        counts = getattr(page, "databytecounts", ()) or ()
+        if any(o + c > size for o, c in zip(offs, counts, strict=False)):
+            return z
+    return planes
 
 
 def open_stack(path: str | Path) -> ImageStack:

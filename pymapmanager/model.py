@@ -26,10 +26,32 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidParameterError, MapFormatError, MapNotFoundError
-from .io.text import CsvTable, HeaderTable, LinkMap, Tracing, detect_eol, read_text
+from .errors import (
+    InvalidParameterError,
+    MapFormatError,
+    MapHeaderMissingError,
+    MapNotFoundError,
+    UnsafeMapPathError,
+)
+from .io.folder import FileStat, MapFolder, check_name
+from .io.text import CsvTable, HeaderTable, LinkMap, Tracing, detect_eol
 
-__all__ = ["ROI_TYPES", "Map", "Session", "load_map", "stack_base_name"]
+__all__ = [
+    "MAX_CHANNELS",
+    "MAX_SESSIONS",
+    "REQUIRED_HEADER_ROWS",
+    "ROI_TYPES",
+    "DerivedCache",
+    "FileStat",
+    "Map",
+    "Session",
+    "load_map",
+    "looks_like_map_folder",
+    "map_files",
+    "map_folder_error",
+    "recover",
+    "stack_base_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +88,7 @@ def _to_float(text: str) -> float:
 def _to_int(text: str, default: int | None = None) -> int | None:
     try:
         return int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):
         return default
 
 
@@ -164,21 +186,21 @@ class _LazyTables(Mapping[int, CsvTable]):
     """Channel -> intensity table, each parsed on first use (loading only counts rows)."""
 
     def __init__(self) -> None:
-        self._texts: dict[int, tuple[str, Path]] = {}
+        self._texts: dict[int, tuple[str, str, str]] = {}
         self._tables: dict[int, CsvTable] = {}
 
-    def add(self, channel: int, text: str, path: Path) -> None:
-        self._texts[channel] = (text, path)
+    def add(self, channel: int, text: str, path: str, encoding: str = "utf-8") -> None:
+        self._texts[channel] = (text, path, encoding)
 
     def set(self, channel: int, table: CsvTable) -> None:
-        self._texts[channel] = ("", Path(table.path))
+        self._texts[channel] = ("", table.path, table.encoding)
         self._tables[channel] = table
 
     def __getitem__(self, channel: int) -> CsvTable:
         t = self._tables.get(channel)
         if t is None:
-            text, path = self._texts[channel]
-            t = CsvTable.parse(text, path, all_numeric=True)
+            text, path, encoding = self._texts[channel]
+            t = CsvTable.parse(text, path, all_numeric=True, finite=("*",), encoding=encoding)
             self._tables[channel] = t
         return t
 
@@ -332,6 +354,8 @@ class Map:
         self.derived = DerivedCache()
         #: why the map cannot be written (None when it can)
         self.read_only: str | None = None
+        #: the files the map reads (set by :func:`load_map`)
+        self._plan: _Plan | None = None
 
     # ------------------------------------------------------------------ description
 
@@ -667,53 +691,130 @@ class Map:
         return b == 1
 
     def tracing(self, session: int) -> Tracing | None:
-        """The session's dendrite tracing (read on first use), or None when absent."""
+        """The session's dendrite tracing (read on first use).
+
+        Parameters
+        ----------
+        session : int
+            Session index.
+
+        Returns
+        -------
+        Tracing or None
+            None when the map has no ``line/<stack>_l.txt`` for the session.
+
+        Raises
+        ------
+        MapFormatError
+            The tracing file is malformed or unsafe.
+        """
         s = self._check_session(session)
         if s not in self._tracings:
-            lpath = self.path / "line" / f"{self.sessions[s].stack}_l.txt"
-            text = read_text(lpath) if lpath.is_file() else None
-            self._tracings[s] = None if text is None else Tracing.parse(text, lpath)
+            rel = f"line/{self.sessions[s].stack}_l.txt"
+            got = MapFolder(self.path).read_text(rel)
+            self._tracings[s] = None if got is None else Tracing.parse(got[0], rel, got[1])
         return self._tracings[s]
 
     def image_path(self, session: int, channel: int) -> Path | None:
-        """``raw/<stack>_ch<c>.tif`` of a session and channel, or None when absent."""
+        """``raw/<stack>_ch<c>.tif`` (or ``.tiff``) of a session and channel.
+
+        Parameters
+        ----------
+        session : int
+            Session index.
+        channel : int
+            Channel, from 1.
+
+        Returns
+        -------
+        Path or None
+            The file inside the map folder, or None when the map has no such image.
+
+        Raises
+        ------
+        MapNotFoundError
+            No such session or channel.
+        UnsafeMapPathError
+            The name is a link leaving the map folder, or not a regular file.
+        """
         s = self._check_session(session)
         if not 1 <= channel <= max(self.num_channels, self.sessions[s].num_channels):
             raise MapNotFoundError(
                 f"map {self.name} has no channel {channel} (channels 1..{self.num_channels})"
             )
+        rel = self.image_name(s, channel)
+        return None if rel is None else self.path / rel
+
+    def image_name(self, session: int, channel: int) -> str | None:
+        """The image file of a session and channel relative to the map folder, or None.
+
+        Parameters
+        ----------
+        session : int
+            Session index.
+        channel : int
+            Channel, from 1.
+
+        Returns
+        -------
+        str or None
+            ``raw/<stack>_ch<c>.tif`` (or ``.tiff``) when that regular file exists.
+        """
+        folder = MapFolder(self.path)
         for ext in (".tif", ".tiff"):
-            p = self.path / "raw" / f"{self.sessions[s].stack}_ch{channel}{ext}"
-            if p.is_file():
-                return p
+            rel = f"raw/{self.sessions[session].stack}_ch{channel}{ext}"
+            if folder.exists(rel):
+                return rel
         return None
 
-    def validate(self) -> list[str]:
+    def validate(self, *, images: bool = False) -> list[str]:
         """Read every value of every file; return one line per problem (empty when clean).
 
-        Loading checks the structure of every file; this also converts every column (so
-        text in a number column is found) and reads every tracing.
+        Loading checks the structure of every file; this also converts every column of
+        every table (so text in a number column is found), every link, every tracing,
+        and opens every image: its header and the layout of its planes (each plane's data
+        inside the file). With ``images=True`` every plane is also decoded.
+
+        Parameters
+        ----------
+        images : bool
+            Also decode every plane of every image (slow on real-size stacks).
+
+        Returns
+        -------
+        list of str
+            One line per problem, naming the file relative to the map folder.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> p = generate_map(tempfile.mkdtemp(), name="ex", sessions=2, shape=(3, 32, 32))
+        >>> load_map(p).validate(images=True)
+        []
         """
         problems: list[str] = []
+
+        def check(fn: Callable[[], object]) -> None:
+            try:
+                fn()
+            except MapFormatError as e:
+                problems.append(str(e))
+
         for lm in (self.objmap, self.segmap):
             if lm is not None:
-                try:
-                    lm.data  # noqa: B018 - parses every block
-                except MapFormatError as e:
-                    problems.append(str(e))
+                check(lambda lm=lm: lm.data)
         tables: list[CsvTable] = []
         for j in range(self.num_sessions):
             tables.append(self.db2[j])
-            tables.extend(self.intensity[j].values())
+            for ch in list(self.intensity[j]):
+                try:
+                    tables.append(self.intensity[j][ch])
+                except MapFormatError as e:
+                    problems.append(str(e))
             u = self.user[j]
             if u is not None:
                 tables.append(u)
-        for t in tables:
-            for name in t.columns:
-                try:
-                    t.column(name)
-                except MapFormatError as e:
-                    problems.append(str(e))
         for j in range(self.num_sessions):
             try:
                 tr = self.tracing(j)
@@ -721,39 +822,89 @@ class Map:
                 problems.append(str(e))
                 continue
             if tr is not None:
-                for t in (tr.segments, tr.points):
-                    for name in t.columns:
-                        try:
-                            t.column(name)
-                        except MapFormatError as e:
-                            problems.append(str(e))
+                tables.extend((tr.segments, tr.points))
+        for t in tables:
+            for name in t.columns:
+                check(lambda t=t, name=name: t.column(name))
+        for j in range(self.num_sessions):
+            for ch in range(1, max(self.num_channels, self.sessions[j].num_channels) + 1):
+                check(lambda j=j, ch=ch: self._check_image(j, ch, images))
         return problems
+
+    def _check_image(self, session: int, channel: int, decode: bool) -> None:
+        from .images import ImageStack
+
+        rel = self.image_name(session, channel)
+        if rel is None:
+            return
+        with ImageStack(self.path / rel, name=rel) as stack:
+            stack.check(decode=decode)
 
     # ------------------------------------------------------------------ files
 
     def _set_tracings(self, tracings: list[Tracing | None]) -> None:
         self._tracings = dict(enumerate(tracings))
 
-    def files(self) -> dict[str, str]:
-        """Every text file of the map as ``relative path -> text`` (what :meth:`save` writes)."""
+    def _text_objects(self) -> dict[str, HeaderTable | LinkMap | CsvTable | Tracing]:
         if self.read_only:
             raise InvalidParameterError(f"map {self.name} cannot be written: {self.read_only}")
-        out: dict[str, str] = {
-            f"{self.name}.txt": self.header.to_text(),
-            f"{self.name}_objMap.txt": self.objmap.to_text(),
+        out: dict[str, HeaderTable | LinkMap | CsvTable | Tracing] = {
+            f"{self.name}.txt": self.header,
+            f"{self.name}_objMap.txt": self.objmap,
         }
         if self.segmap is not None:
-            out[f"{self.name}_segMap.txt"] = self.segmap.to_text()
+            out[f"{self.name}_segMap.txt"] = self.segmap
         for j, s in enumerate(self.sessions):
-            out[f"stackdb/{s.stack}_db2.txt"] = self.db2[j].to_text()
+            out[f"stackdb/{s.stack}_db2.txt"] = self.db2[j]
             for ch, t in sorted(self.intensity[j].items()):
-                out[f"stackdb/{s.stack}_Int{ch}.txt"] = t.to_text()
+                out[f"stackdb/{s.stack}_Int{ch}.txt"] = t
             u = self.user[j]
             if u is not None:
-                out[f"stackdb/{s.stack}_user.txt"] = u.to_text()
+                out[f"stackdb/{s.stack}_user.txt"] = u
             tr = self.tracing(j)
             if tr is not None:
-                out[f"line/{s.stack}_l.txt"] = tr.to_text()
+                out[f"line/{s.stack}_l.txt"] = tr
+        return out
+
+    def files(self) -> dict[str, str]:
+        """Every text file of the map as ``relative path -> text``.
+
+        Returns
+        -------
+        dict of str to str
+            What :meth:`save` writes (see :meth:`file_bytes` for the bytes).
+
+        Raises
+        ------
+        InvalidParameterError
+            The map is read-only (:attr:`read_only` says why).
+        """
+        return {rel: obj.to_text() for rel, obj in self._text_objects().items()}
+
+    def file_bytes(self) -> dict[str, bytes]:
+        """Every text file of the map as ``relative path -> bytes``, each in its encoding.
+
+        A file read as Latin-1 (Igor's notes) is written back in Latin-1, so a file
+        nobody edited comes back byte for byte.
+
+        Returns
+        -------
+        dict of str to bytes
+
+        Raises
+        ------
+        InvalidParameterError
+            The map is read-only, or an edited value cannot be written in its file's
+            encoding.
+        """
+        out: dict[str, bytes] = {}
+        for rel, obj in self._text_objects().items():
+            try:
+                out[rel] = obj.to_text().encode(obj.encoding)
+            except UnicodeEncodeError as e:
+                raise InvalidParameterError(
+                    f"{rel}: '{e.object[e.start : e.end]}' cannot be written in the file's encoding ({obj.encoding})"
+                ) from None
         return out
 
     def save(self, dest: str | Path | None = None, *, backup: bool = True) -> Path:
@@ -774,23 +925,139 @@ class Map:
 
 # --------------------------------------------------------------------------- loading
 
+#: Rows every header has (a header cut short loses some of them).
+REQUIRED_HEADER_ROWS = (
+    "hsStack", "hsdb", "date", "time", "numChannels", "defaultChannel", "px", "py", "pz",
+    "dx", "dy", "dz", "importedStackName", "condStr", "days", "hours", "mapCond",
+)  # fmt: skip
+#: Most image channels a map may have.
+MAX_CHANNELS = 16
+#: Most sessions a map may have.
+MAX_SESSIONS = 10_000
+#: Header rows holding one whole number (or nothing) per session, with their bounds.
+_INT_ROWS = {
+    "numChannels": (1, MAX_CHANNELS),
+    "defaultChannel": (1, MAX_CHANNELS),
+    "px": (0, 1 << 20),
+    "py": (0, 1 << 20),
+    "pz": (0, 1 << 20),
+}
+#: Header rows holding one finite number (or nothing) per session.
+_FLOAT_ROWS = ("dx", "dy", "dz", "days", "hours")
+
+
+def looks_like_map_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a map's files (a header, an objMap or a ``stackdb`` folder).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Any folder.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> looks_like_map_folder(tempfile.mkdtemp())
+    False
+    """
+    p = Path(folder)
+    try:
+        names = os.listdir(p)
+    except OSError:
+        return False
+    return (
+        f"{p.name}.txt" in names
+        or "stackdb" in names
+        or any(n.endswith("_objMap.txt") for n in names)
+    )
+
+
+def map_folder_error(folder: str | Path) -> MapHeaderMissingError | None:
+    """Why ``folder`` cannot be opened as a map because its header is missing, or None.
+
+    A folder renamed without renaming its files (``fz005/`` holding ``fz004.txt``,
+    ``fz004_objMap.txt``...) has no header named like it. The catalog lists such a folder
+    with this error instead of leaving it out.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A map folder.
+
+    Returns
+    -------
+    MapHeaderMissingError or None
+        None when ``folder/<folder>.txt`` exists (the header may still be wrong: load
+        the map to check it) or the folder does not look like a map at all.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "fz005"
+    >>> d.mkdir(); _ = (d / "fz004.txt").write_text("\\t\\n"); _ = (d / "fz004_objMap.txt").write_text("")
+    >>> print(map_folder_error(d))
+    fz005.txt: the map header is missing: the folder holds the files of map 'fz004' (fz004.txt, fz004_objMap.txt); rename the folder to 'fz004' or rename its files to start with 'fz005'
+    """
+    p = Path(folder)
+    if not looks_like_map_folder(p) or (p / f"{p.name}.txt").exists() or (p / f"{p.name}.txt").is_symlink():
+        return None
+    return _missing_header(p)
+
+
+def _missing_header(p: Path) -> MapHeaderMissingError:
+    name = p.name
+    try:
+        names = sorted(os.listdir(p))
+    except OSError:
+        names = []
+    others = sorted({n[: -len("_objMap.txt")] for n in names if n.endswith("_objMap.txt")})
+    others = [o for o in others if o and f"{o}.txt" in names] or others
+    if len(others) == 1:
+        other = others[0]
+        files = ", ".join(n for n in (f"{other}.txt", f"{other}_objMap.txt") if n in names)
+        hint = (
+            f": the folder holds the files of map '{other}' ({files}); rename the folder to "
+            f"'{other}' or rename its files to start with '{name}'"
+        )
+    else:
+        hint = f" (a map folder holds <name>.txt named like the folder: {name}.txt)"
+    return MapHeaderMissingError(f"{name}.txt", "the map header is missing" + hint)
+
 
 def _resolve(path: str | Path) -> tuple[Path, str]:
     p = Path(path)
-    if p.is_file() and p.suffix == ".txt":
-        return p.parent, p.stem
+    shown = p.name or str(p)
+    if p.suffix == ".txt" and not p.is_dir():
+        if not p.exists() and not p.is_symlink():
+            raise MapNotFoundError(f"{shown}: no such map header")
+        folder, name = p.parent, p.stem
+        if p.name != f"{folder.name}.txt" and not (folder / f"{name}_objMap.txt").exists():
+            raise MapFormatError(
+                p.name, "not a map header (a map header is <map>.txt beside <map>_objMap.txt)"
+            )
+        return folder, name
     if not p.exists():
-        raise MapNotFoundError(f"{p}: no such map folder")
+        raise MapNotFoundError(f"{shown}: no such map folder")
     if not p.is_dir():
-        raise MapNotFoundError(f"{p}: not a map folder")
+        raise MapNotFoundError(f"{shown}: not a map folder")
     name = p.name
-    if not (p / f"{name}.txt").is_file():
-        raise MapFormatError(p / f"{name}.txt", "the map header file is missing")
+    if not (p / f"{name}.txt").exists() and not (p / f"{name}.txt").is_symlink():
+        raise _missing_header(p)
     return p, name
 
 
 def load_map(path: str | Path, *, channels: Iterable[int] | None = None) -> Map:
     """Read a map folder (or its ``<map>.txt``).
+
+    A map is the regular files inside its folder: names that leave it (``..``, absolute
+    names, symbolic links whose target is outside the folder) and files that are not
+    regular files (folders, FIFOs) are refused; symbolic links whose target is inside
+    the map folder are followed. Every count read from a file is checked against sane
+    limits and against the files present before it is used.
 
     Parameters
     ----------
@@ -810,9 +1077,20 @@ def load_map(path: str | Path, *, channels: Iterable[int] | None = None) -> Map:
     MapNotFoundError
         No such folder.
     MapFormatError
-        A file is missing or malformed; the message names the file and line.
+        A file is missing, malformed, unsafe (:class:`~pymapmanager.errors.UnsafeMapPathError`)
+        or the header is missing (:class:`~pymapmanager.errors.MapHeaderMissingError`);
+        the message names the file relative to the map folder, and the line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pymapmanager.synthetic.maps import generate_map
+    >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, images=False))
+    >>> m.num_sessions, m.num_channels
+    (2, 2)
     """
     folder, name = _resolve(path)
+    recover(folder)
     wanted = None if channels is None else frozenset(int(c) for c in channels)
     m = _load(folder, name, wanted)
     if wanted is not None:
@@ -821,100 +1099,346 @@ def load_map(path: str | Path, *, channels: Iterable[int] | None = None) -> Map:
     return m
 
 
-def _load(folder: Path, name: str, channels: frozenset[int] | None = None) -> Map:
-    root = str(folder)
+def recover(path: str | Path) -> bool:
+    """Finish or undo a save that was interrupted (see :func:`pymapmanager.io.writer.recover`).
 
-    def text_of(rel: str, required: bool) -> str | None:
-        try:
-            return read_text(os.path.join(root, rel))
-        except FileNotFoundError:
-            if required:
-                raise MapFormatError(folder / rel, "file is missing") from None
-            return None
+    Parameters
+    ----------
+    path : str or Path
+        A map folder (it need not exist: a crash may have left only its backup).
 
-    hpath = folder / f"{name}.txt"
-    htext = text_of(f"{name}.txt", True)
-    assert htext is not None
-    header = HeaderTable.parse(htext, hpath)
+    Returns
+    -------
+    bool
+        Whether anything was repaired or cleaned up.
+    """
+    from .io.writer import recover as _recover
+
+    return _recover(Path(path))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which files a map reads, from its header and its folders' listings."""
+
+    name: str
+    header: str
+    objmap: str
+    segmap: str | None
+    stacks: tuple[str, ...]
+    db2: tuple[str, ...]
+    intensity: tuple[dict[int, str], ...]
+    user: tuple[str | None, ...]
+    line: tuple[str | None, ...]
+    images: tuple[dict[int, str], ...]
+
+    def text_files(self) -> list[str]:
+        """Every text file the map reads."""
+        out = [self.header, self.objmap] + ([self.segmap] if self.segmap else [])
+        for j in range(len(self.stacks)):
+            out.append(self.db2[j])
+            out.extend(self.intensity[j][c] for c in sorted(self.intensity[j]))
+            out.extend(f for f in (self.user[j], self.line[j]) if f)
+        return out
+
+    def all_files(self) -> list[str]:
+        """Every file the map reads, images included."""
+        out = self.text_files()
+        for imgs in self.images:
+            out.extend(imgs[c] for c in sorted(imgs))
+        return out
+
+
+def _header_int(cell: str, row: str, lo: int, hi: int, hrel: str, line: int) -> int | None:
+    """A header cell holding a whole number in ``lo..hi`` (None when empty)."""
+    text = cell.strip()
+    if not text:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v.is_integer() and lo <= v <= hi):
+        raise MapFormatError(hrel, f"{row} must be a whole number from {lo} to {hi}, found '{text}'", line)
+    return int(v)
+
+
+def _check_header(header: HeaderTable, hrel: str) -> tuple[list[str], int]:
+    """The stack names (one per session) and the channel count, checked."""
+    for row in REQUIRED_HEADER_ROWS:
+        if row not in header:
+            raise MapFormatError(hrel, f"the header has no '{row}' row (file truncated?)")
+    line_of = {name: k + 2 for k, name in reversed(list(enumerate(header.row_names())))}
     stacks = [c for c in header.cells("hsStack") if c.strip()]
-    if "hsStack" not in header:
-        raise MapFormatError(hpath, "the header has no 'hsStack' row")
+    if len(stacks) > MAX_SESSIONS:
+        raise MapFormatError(hrel, f"names {len(stacks)} sessions, more than {MAX_SESSIONS}", line_of["hsStack"])
+    seen: set[str] = set()
+    for j, hs in enumerate(stacks):
+        if "/" in hs or "\\" in hs or hs.strip() in (".", "..") or hs != hs.strip():
+            raise UnsafeMapPathError(
+                hrel, f"hsStack of session {j} is '{hs}': a stack name must be a plain name, not a path"
+            )
+        base = stack_base_name(hs)
+        check_name(f"stackdb/{base}_db2.txt", "stack name")
+        if base in seen:
+            raise MapFormatError(hrel, f"hsStack names stack '{hs}' twice", line_of["hsStack"])
+        seen.add(base)
     nses = len(stacks)
+    for row, (lo, hi) in _INT_ROWS.items():
+        for j, cell in enumerate(header.cells(row)[: max(nses, 1)]):
+            _header_int(cell, row, lo, hi, hrel, line_of.get(row, 0))
+    for row, allowed in (("date", "0123456789"), ("time", "0123456789:")):
+        for cell in header.cells(row)[:nses]:
+            if cell.strip(allowed + " "):
+                raise MapFormatError(
+                    hrel, f"{row} must be written with the characters {allowed}, found '{cell}'", line_of.get(row, 0)
+                )
+    for row in _FLOAT_ROWS:
+        for cell in header.cells(row)[:nses]:
+            text = cell.strip()
+            if text and not math.isfinite(_to_float(text)) and text.lower() != "nan":
+                raise MapFormatError(hrel, f"{row} must hold numbers, found '{text}'", line_of.get(row, 0))
+    nch = _header_int(header.get("numChannels", 0), "numChannels", 1, MAX_CHANNELS, hrel, line_of["numChannels"]) or 1
+    dch = _header_int(header.get("defaultChannel", 0), "defaultChannel", 1, MAX_CHANNELS, hrel, line_of.get("defaultChannel", 0))
+    if dch is not None and dch > nch:
+        raise MapFormatError(
+            hrel, f"defaultChannel is {dch} but the map has {nch} channels", line_of.get("defaultChannel", 0)
+        )
+    return stacks, nch
 
-    otext = text_of(f"{name}_objMap.txt", True)
-    assert otext is not None
-    objmap = LinkMap.parse(otext, folder / f"{name}_objMap.txt")
-    stext = text_of(f"{name}_segMap.txt", False)
-    segmap = None if stext is None else LinkMap.parse(stext, folder / f"{name}_segMap.txt")
+
+def _plan(folder: MapFolder, name: str, stacks: Sequence[str], nch: int) -> _Plan:
+    """Which files the map reads, found in the folder listings (no file is opened)."""
+    for sub in ("stackdb", "line", "raw"):
+        why = folder.folder_problem(sub)
+        if why is not None:
+            raise UnsafeMapPathError(sub, why.split(" ", 1)[1] if why.startswith(sub) else why)
+    listing = folder.listdir("stackdb")
+    lines = folder.listdir("line")
+    raw = folder.listdir("raw")
+    bases = [stack_base_name(hs) for hs in stacks]
+    db2, intensity, user, line, images = [], [], [], [], []
+    for j, (hs, base) in enumerate(zip(stacks, bases, strict=True)):
+        if f"{base}_db2.txt" not in listing:
+            raise MapFormatError(
+                f"stackdb/{base}_db2.txt",
+                f"the header names stack '{hs}' for session {j} but its db2 file is missing",
+            )
+        db2.append(f"stackdb/{base}_db2.txt")
+        ints: dict[int, str] = {}
+        ch = 1
+        while ch <= MAX_CHANNELS:  # channels 1..nch when present, then any that follow
+            present = f"{base}_Int{ch}.txt" in listing
+            if present:
+                ints[ch] = f"stackdb/{base}_Int{ch}.txt"
+            elif ch > nch:
+                break
+            ch += 1
+        intensity.append(ints)
+        user.append(f"stackdb/{base}_user.txt" if f"{base}_user.txt" in listing else None)
+        line.append(f"line/{base}_l.txt" if f"{base}_l.txt" in lines else None)
+        imgs: dict[int, str] = {}
+        for c in range(1, MAX_CHANNELS + 1):
+            for ext in (".tif", ".tiff"):
+                if f"{base}_ch{c}{ext}" in raw:
+                    imgs[c] = f"raw/{base}_ch{c}{ext}"
+                    break
+        images.append(imgs)
+    segmap = f"{name}_segMap.txt" if f"{name}_segMap.txt" in folder.listdir() else None
+    return _Plan(
+        name, f"{name}.txt", f"{name}_objMap.txt", segmap, tuple(bases), tuple(db2),
+        tuple(intensity), tuple(user), tuple(line), tuple(images),
+    )  # fmt: skip
+
+
+def _read_header(folder: MapFolder, name: str) -> tuple[HeaderTable, list[str], int]:
+    hrel = f"{name}.txt"
+    htext, enc = folder.require_text(hrel, "the map header file is missing")
+    header = HeaderTable.parse(htext, hrel, enc)
+    stacks, nch = _check_header(header, hrel)
+    return header, stacks, nch
+
+
+def _read_links(folder: MapFolder, plan: _Plan, nses: int) -> tuple[LinkMap, LinkMap | None]:
+    otext, oenc = folder.require_text(plan.objmap)
+    objmap = LinkMap.parse(otext, plan.objmap, oenc, min_blocks=LinkMap.NODE_TYPE + 1)
+    segmap = None
+    if plan.segmap is not None:
+        got = folder.read_text(plan.segmap)
+        if got is not None:
+            segmap = LinkMap.parse(got[0], plan.segmap, got[1], min_blocks=LinkMap.PREV + 1)
     for lm in (objmap, segmap):
         if lm is not None and lm.shape[1] > 0 and lm.shape[2] != nses:
             raise MapFormatError(
+                lm.path, f"has {lm.shape[2]} session columns but the header names {nses} sessions", 1
+            )
+    return objmap, segmap
+
+
+def _read_session(
+    folder: MapFolder, plan: _Plan, j: int, channels: frozenset[int] | None, nobj: int, objmap_path: str
+) -> tuple[CsvTable, _LazyTables, CsvTable | None]:
+    rel = plan.db2[j]
+    stack = plan.stacks[j]
+    dtext, denc = folder.require_text(rel)
+    t = CsvTable.parse(dtext, rel, numeric=DB2_NUMERIC, finite=("*",), encoding=denc)
+    if "roiType" not in t.data:
+        raise MapFormatError(rel, "the table has no 'roiType' column", 2)
+    if nobj and len(t) > nobj:
+        raise MapFormatError(objmap_path, f"has {nobj} rows but session {j} ({stack}) has {len(t)} objects", 1)
+    ints = _LazyTables()
+    for ch, irel in sorted(plan.intensity[j].items()):
+        if channels is not None and ch not in channels:
+            continue
+        got = folder.read_text(irel)
+        if got is None:
+            continue
+        itext, ienc = got
+        # a channel asked for by number is about to be used: parse it now (that counts
+        # its rows too); others only have their rows counted until first use
+        if channels is not None or _count_rows(itext) != len(t):  # parse now for a precise message
+            it = CsvTable.parse(itext, irel, all_numeric=True, finite=("*",), encoding=ienc)
+            if len(it) != len(t):
+                raise MapFormatError(
+                    irel, f"has {len(it)} rows but {stack}_db2.txt has {len(t)} (rows match by position)"
+                )
+            ints.set(ch, it)
+            continue
+        ints.add(ch, itext, irel, ienc)
+    user = None
+    urel = plan.user[j]
+    if urel is not None:
+        got = folder.read_text(urel)
+        if got is not None:
+            user = CsvTable.parse(got[0], urel, has_meta=False, encoding=got[1])
+    return t, ints, user
+
+
+def _check_link_ranges(lm: LinkMap, nses: int) -> None:
+    """Rows in ``next``/``prev`` and sessions in ``nextTP``/``prevTP`` point inside the map."""
+    _, nrow, _ = lm.shape
+    if not nrow:
+        return
+    for b, top, what in (
+        (LinkMap.NEXT, nrow, "row"), (LinkMap.PREV, nrow, "row"),
+        (LinkMap.NEXT_TP, nses, "session"), (LinkMap.PREV_TP, nses, "session"),
+    ):  # fmt: skip
+        if b >= lm.shape[0]:
+            continue
+        v = lm.block(b)
+        with np.errstate(invalid="ignore"):
+            bad = (v < 0) | (v >= top)
+        if bad.any():
+            i, j = (int(k[0]) for k in np.nonzero(bad))
+            raise MapFormatError(
                 lm.path,
-                f"has {lm.shape[2]} session columns but the header names {nses} sessions",
-                1,
+                f"block {b} links {what} {v[i, j]:g} (row {i}, session {j}); there are {top}",
+                b * nrow + i + 2,
             )
 
-    nch = max(1, _to_int(header.get("numChannels", 0), 1) or 1)
+
+def _check_channels(plan: _Plan) -> None:
+    """Every session has intensity tables for the same channels."""
+    if not plan.intensity:
+        return
+    every = set().union(*(set(t) for t in plan.intensity))
+    for j, ints in enumerate(plan.intensity):
+        missing = sorted(every - set(ints))
+        if missing:
+            raise MapFormatError(
+                f"stackdb/{plan.stacks[j]}_Int{missing[0]}.txt",
+                f"is missing (other sessions have intensities of channel {missing[0]})",
+            )
+
+
+def _check_object_links(objmap: LinkMap, db2: Sequence[CsvTable], stacks: Sequence[str]) -> None:
+    """Each session's ``idx`` column names each of its db2 rows once (whole numbers)."""
+    if not objmap.shape[1]:
+        if any(len(t) for t in db2):
+            raise MapFormatError(objmap.path, "has no rows but the sessions have objects", 1)
+        return
+    idx = objmap.block(LinkMap.IDX)
+    for j, t in enumerate(db2):
+        col = idx[:, j]
+        valid = col[~np.isnan(col)]
+        n = len(t)
+        if valid.size and (valid.max() >= n or valid.min() < 0):
+            worst = valid.max() if valid.max() >= n else valid.min()
+            raise MapFormatError(
+                objmap.path, f"session {j} links row {worst:g} but {stacks[j]} has only {n} objects"
+            )
+        if valid.size != n or np.unique(valid).size != n:
+            raise MapFormatError(
+                objmap.path,
+                f"session {j} ({stacks[j]}) has {n} objects but its idx column names {np.unique(valid).size} "
+                f"different rows in {valid.size} cells (a table row deleted or duplicated?)",
+            )
+
+
+def _load(folder_path: Path, name: str, channels: frozenset[int] | None = None) -> Map:
+    """Read the map ``name`` in ``folder_path``: header, links, then each session."""
+    folder = MapFolder(folder_path)
+    header, stacks, nch = _read_header(folder, name)
+    plan = _plan(folder, name, stacks, nch)
+    _check_channels(plan)
+    objmap, segmap = _read_links(folder, plan, len(stacks))
+    for lm in (objmap, segmap):
+        if lm is not None:
+            _check_link_ranges(lm, len(stacks))
     db2: list[CsvTable] = []
     intensity: list[Mapping[int, CsvTable]] = []
     user: list[CsvTable | None] = []
-    for j, hs in enumerate(stacks):
-        stack = stack_base_name(hs)
-        rel = f"stackdb/{stack}_db2.txt"
-        dtext = text_of(rel, False)
-        if dtext is None:
-            raise MapFormatError(
-                folder / rel, f"the header names stack '{hs}' for session {j} but its db2 file is missing"
-            )
-        t = CsvTable.parse(dtext, folder / rel, numeric=DB2_NUMERIC)
-        if "roiType" not in t.data:
-            raise MapFormatError(folder / rel, "the table has no 'roiType' column", 2)
+    for j in range(len(stacks)):
+        t, ints, u = _read_session(folder, plan, j, channels, objmap.shape[1], objmap.path)
         db2.append(t)
-        nobj = objmap.shape[1]
-        if nobj and len(t) > nobj:
-            raise MapFormatError(
-                objmap.path,
-                f"has {nobj} rows but session {j} ({stack}) has {len(t)} objects",
-                1,
-            )
-        ints = _LazyTables()
-        for ch in range(1, nch + 4):
-            irel = f"stackdb/{stack}_Int{ch}.txt"
-            if channels is not None and ch not in channels:
-                if ch > nch and not os.path.isfile(os.path.join(root, irel)):
-                    break  # where reading every channel stops
-                continue
-            itext = text_of(irel, False)
-            if itext is None:
-                if ch > nch:
-                    break
-                continue
-            # a channel asked for by number is about to be used: parse it now (that counts
-            # its rows too); others only have their rows counted until first use
-            eager = channels is not None
-            if eager or _count_rows(itext) != len(t):  # parse now for a precise message
-                it = CsvTable.parse(itext, folder / irel, all_numeric=True)
-                if len(it) != len(t):
-                    raise MapFormatError(
-                        folder / irel,
-                        f"has {len(it)} rows but {stack}_db2.txt has {len(t)} (rows match by position)",
-                    )
-                ints.set(ch, it)
-                continue
-            ints.add(ch, itext, folder / irel)
         intensity.append(ints)
-        urel = f"stackdb/{stack}_user.txt"
-        utext = text_of(urel, False)
-        user.append(None if utext is None else CsvTable.parse(utext, folder / urel, has_meta=False))
-
-    m = Map(folder, name, header, objmap, segmap, db2, intensity, user)
-    # validate objMap indices point into the tables
-    for j in range(nses):
-        col = objmap.block(LinkMap.IDX)[:, j] if objmap.shape[1] else np.empty(0)
-        valid = col[col >= 0]
-        if valid.size and valid.max() >= len(db2[j]):
-            raise MapFormatError(
-                objmap.path,
-                f"session {j} links row {int(valid.max())} but {stacks[j]} has only {len(db2[j])} objects",
-            )
+        user.append(u)
+    _check_object_links(objmap, db2, stacks)
+    m = Map(folder.root, name, header, objmap, segmap, db2, intensity, user)
+    m._plan = plan
     return m
+
+
+def map_files(path: str | Path) -> dict[str, FileStat]:
+    """Exactly the files a map reads, with their size and modification time.
+
+    Only the header is opened (to learn the sessions and channels); the other files
+    are found in the folder listings, as :func:`load_map` finds them. A data version
+    computed from this covers everything a load or an image request reads, and no
+    other file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The map folder.
+
+    Returns
+    -------
+    dict of str to FileStat
+        ``relative path -> FileStat(size, mtime_ns)`` (of a link's target), sorted by
+        path: the header, objMap, segMap, every session's db2/Int/user/line files
+        and image files.
+
+    Raises
+    ------
+    MapNotFoundError, MapFormatError
+        As :func:`load_map` for the header (other files are checked when read).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pymapmanager.synthetic.maps import generate_map
+    >>> p = generate_map(tempfile.mkdtemp(), name="ex", sessions=1, channels=1, images=False)
+    >>> sorted(map_files(p))[:3]
+    ['ex.txt', 'ex_objMap.txt', 'ex_segMap.txt']
+    """
+    folder_path, name = _resolve(path)
+    folder = MapFolder(folder_path)
+    _header, stacks, nch = _read_header(folder, name)
+    plan = _plan(folder, name, stacks, nch)
+    out: dict[str, FileStat] = {}
+    for rel in sorted(plan.all_files()):
+        st = folder.stat(rel)
+        if st is not None:
+            out[rel] = st
+    return out

@@ -467,12 +467,12 @@ class LinkMap:
                     raise MapFormatError(self.path, f"'{cells[bad]}' is not a number", n)
             raise MapFormatError(self.path, "could not read the numbers")  # pragma: no cover
         with np.errstate(invalid="ignore"):
-            odd = ~np.isnan(arr) & ~((arr == np.round(arr)) & (np.abs(arr) < 2.0**53))
+            odd = ~np.isnan(arr) & ~((arr == np.round(arr)) & (arr >= 0) & (arr < 2.0**53))
         if odd.any():
             k = int(np.argmax(odd))
             raise MapFormatError(
                 self.path,
-                f"'{arr[k]:g}' is not a whole number (links hold row numbers and codes)",
+                f"'{arr[k]:g}' is not a whole number from 0 (links hold row numbers and codes; NAN for none)",
                 first + k // cols + 2,
             )
         return arr.reshape(count, cols)
@@ -1067,7 +1067,7 @@ class CsvTable:
                             self.path, f"column '{name}' {bad_text}", self.first_row_line + k
                         )
                 conv = np.array(values, dtype=object)
-        if name in self.finite and conv.dtype != object:
+        if conv.dtype != object and (name in self.finite or "*" in self.finite):
             inf = np.isinf(conv)
             if inf.any():
                 k = int(np.argmax(inf))
@@ -1116,7 +1116,8 @@ class CsvTable:
             The line end (default: the first one found in ``text``, and the text must
             not mix line ends).
         finite : iterable of str
-            Columns whose numbers must be finite (``inf`` there is a :class:`MapFormatError`).
+            Columns whose numbers must be finite (``inf`` there is a :class:`MapFormatError`);
+            ``"*"`` for every column.
         encoding : str
             The encoding the text was read in (kept to write it back).
 
@@ -1423,10 +1424,11 @@ class Tracing:
             numeric=("x", "y", "z", "ID", "sDist", "pDist"),
             first_line_number=3 + nseg,
             eol=eol,
-            finite=("x", "y", "z"),
+            finite=("*",),
             encoding=encoding,
         )
         segments.encoding = encoding
+        segments.finite = frozenset(("*",))
         for col in ("x", "y", "z", "ID"):
             if col not in points.data:
                 raise MapFormatError(path, f"the point table has no '{col}' column", 3 + nseg)
