@@ -1185,7 +1185,7 @@ def _check_header(header: HeaderTable, hrel: str) -> tuple[list[str], int]:
         seen.add(base)
     nses = len(stacks)
     for row, (lo, hi) in _INT_ROWS.items():
-        for j, cell in enumerate(header.cells(row)[: max(nses, 1)]):
+        for cell in header.cells(row)[: max(nses, 1)]:
             _header_int(cell, row, lo, hi, hrel, line_of.get(row, 0))
     for row, allowed in (("date", "0123456789"), ("time", "0123456789:")):
         for cell in header.cells(row)[:nses]:
