@@ -20,6 +20,7 @@ import math
 import os
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -803,7 +804,7 @@ class Map:
 
         for lm in (self.objmap, self.segmap):
             if lm is not None:
-                check(lambda lm=lm: lm.data)
+                check(partial(getattr, lm, "data"))
         tables: list[CsvTable] = []
         for j in range(self.num_sessions):
             tables.append(self.db2[j])
@@ -825,10 +826,10 @@ class Map:
                 tables.extend((tr.segments, tr.points))
         for t in tables:
             for name in t.columns:
-                check(lambda t=t, name=name: t.column(name))
+                check(partial(t.column, name))
         for j in range(self.num_sessions):
             for ch in range(1, max(self.num_channels, self.sessions[j].num_channels) + 1):
-                check(lambda j=j, ch=ch: self._check_image(j, ch, images))
+                check(partial(self._check_image, j, ch, images))
         return problems
 
     def _check_image(self, session: int, channel: int, decode: bool) -> None:
