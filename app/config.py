@@ -45,6 +45,21 @@ class Settings:
     cache_timeout : int
         Seconds a cache entry lives (entries are keyed by data version, so this only
         bounds memory).
+    cache_disk_bytes : int
+        ``CACHE_DISK_BYTES``: byte limit of the embedded on-disk cache (default 1 GiB; the
+        least recently stored entries go first). With Redis, bound it on the server:
+        ``maxmemory`` and ``maxmemory-policy allkeys-lru``.
+    cache_local_bytes : int
+        ``CACHE_LOCAL_BYTES``: byte limit of each worker process's in-memory cache tier
+        (default 64 MiB), which also serves while Redis is away.
+    cache_retry_seconds : float
+        ``CACHE_RETRY_SECONDS``: after a Redis failure, Redis is skipped this long, then
+        tried again (default 5).
+    redis_timeout : float
+        ``REDIS_TIMEOUT``: connect and socket timeout in seconds (default 0.25).
+    map_store_bytes : int
+        ``MAP_STORE_BYTES``: byte limit of each worker's store of parsed maps (estimated
+        from the size of the map's text files; default 256 MiB).
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -53,12 +68,18 @@ class Settings:
     url_prefix: str = "/"
     create_demo: bool = True
     cache_timeout: int = 24 * 3600
+    cache_disk_bytes: int = 1 << 30
+    cache_local_bytes: int = 64 << 20
+    cache_retry_seconds: float = 5.0
+    redis_timeout: float = 0.25
+    map_store_bytes: int = 256 << 20
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Read ``DATA_DIR``, ``REDIS_URL``, ``SECRET_KEY``, ``URL_PREFIX``, ``CREATE_DEMO``."""
+        """Read ``DATA_DIR``, ``REDIS_URL``, ``SECRET_KEY``, ``URL_PREFIX``, ``CREATE_DEMO``,
+        ``CACHE_TIMEOUT`` and the cache limits (see the attributes)."""
         e = dict(os.environ if env is None else env)
         data_dir = Path(e["DATA_DIR"]).expanduser() if e.get("DATA_DIR") else default_data_dir()
         prefix = e.get("URL_PREFIX", "/") or "/"
@@ -73,6 +94,11 @@ class Settings:
             url_prefix=prefix,
             create_demo=_bool(e.get("CREATE_DEMO"), True),
             cache_timeout=int(e.get("CACHE_TIMEOUT", 24 * 3600)),
+            cache_disk_bytes=int(e.get("CACHE_DISK_BYTES") or 1 << 30),
+            cache_local_bytes=int(e.get("CACHE_LOCAL_BYTES") or 64 << 20),
+            cache_retry_seconds=float(e.get("CACHE_RETRY_SECONDS") or 5.0),
+            redis_timeout=float(e.get("REDIS_TIMEOUT") or 0.25),
+            map_store_bytes=int(e.get("MAP_STORE_BYTES") or 256 << 20),
         )
 
     def with_overrides(self, **kw: Any) -> Settings:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from flask_caching import Cache
 
 from .config import Settings
+from .services.cache import DiskTier, RedisTier, SharedCache, Tier
 
 __all__ = [
+    "CACHE_KEY",
     "COUNTERS_KEY",
     "SETTINGS_KEY",
     "Counters",
@@ -20,36 +20,74 @@ __all__ = [
     "init_cache",
     "init_counters",
     "settings_of",
+    "shared_cache",
 ]
-
-cache = Cache()
 
 SETTINGS_KEY = "PMM_SETTINGS"
 COUNTERS_KEY = "pmm_counters"
+CACHE_KEY = "pmm_cache"
 
 
-def init_cache(server: Flask, settings: Settings) -> None:
-    """Bind the cache: Redis when ``REDIS_URL`` is set, else an embedded file cache."""
-    cfg: dict[str, Any] = {"CACHE_DEFAULT_TIMEOUT": settings.cache_timeout}
+def init_cache(server: Flask, settings: Settings) -> SharedCache:
+    """Bind the cache (:mod:`app.services.cache`): Redis when ``REDIS_URL`` is set, else an
+    embedded on-disk cache in ``DATA_DIR/.cache/store``; both behind a per-process memory tier."""
+    tier: Tier
     if settings.redis_url:
-        cfg.update(
-            CACHE_TYPE="RedisCache",
-            CACHE_REDIS_URL=settings.redis_url,
-            CACHE_KEY_PREFIX="pmm:",
-            # a Redis that is down must not hang requests: services fall back to no cache
-            CACHE_OPTIONS={"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
-        )
+        tier = RedisTier(settings.redis_url, timeout=settings.redis_timeout)
     else:
-        cache_dir = settings.data_dir / ".cache"
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        cfg.update(CACHE_TYPE="FileSystemCache", CACHE_DIR=str(cache_dir), CACHE_THRESHOLD=20000)
-    cache.init_app(server, config=cfg)
+        tier = DiskTier(settings.data_dir / ".cache" / "store", settings.cache_disk_bytes)
+    c = SharedCache(tier, settings.cache_local_bytes, settings.cache_retry_seconds,
+                    settings.cache_timeout)  # fmt: skip
+    server.extensions[CACHE_KEY] = c
+    return c
+
+
+class _CacheProxy:
+    """``cache``: the current app's :class:`SharedCache` (a miss outside an app)."""
+
+    def _target(self) -> SharedCache | None:
+        if has_app_context():
+            c = current_app.extensions.get(CACHE_KEY)
+            if isinstance(c, SharedCache):
+                return c
+        return None
+
+    def get(self, key: str) -> bytes | None:
+        """See :meth:`SharedCache.get`."""
+        c = self._target()
+        return c.get(key) if c is not None else None
+
+    def get_many(self, *keys: str) -> list[bytes | None]:
+        """See :meth:`SharedCache.get_many`."""
+        c = self._target()
+        return c.get_many(list(keys)) if c is not None else [None] * len(keys)
+
+    def set(self, key: str, value: bytes, *, shared: bool = True) -> None:
+        """See :meth:`SharedCache.set`."""
+        c = self._target()
+        if c is not None:
+            c.set(key, value, shared=shared)
+
+    def has(self, key: str) -> bool:
+        """See :meth:`SharedCache.has`."""
+        c = self._target()
+        return c.has(key) if c is not None else False
+
+
+cache = _CacheProxy()
+
+
+def shared_cache(server: Flask) -> SharedCache:
+    """The server's :class:`SharedCache`."""
+    c = server.extensions[CACHE_KEY]
+    assert isinstance(c, SharedCache)
+    return c
 
 
 def cache_backend(server: Flask) -> str:
     """``"redis"`` or ``"filesystem"``: which cache backend the server uses."""
-    settings = server.config.get(SETTINGS_KEY)
-    return "redis" if isinstance(settings, Settings) and settings.redis_url else "filesystem"
+    c = server.extensions.get(CACHE_KEY)
+    return c.backend if isinstance(c, SharedCache) else "filesystem"
 
 
 def settings_of(server: Flask) -> Settings:

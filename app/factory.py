@@ -42,8 +42,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     init_cache(server, settings)
     init_counters(server)
     from .services.images import init_stack_pool
+    from .services.maps import init_map_store
 
     init_stack_pool(server)
+    init_map_store(server, settings.map_store_bytes)
 
     from .api import api_blueprint
 

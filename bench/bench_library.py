@@ -40,10 +40,9 @@ log = logging.getLogger("bench")
 REPO = Path(__file__).resolve().parents[1]
 F27A_1 = REPO.parent / "shared" / "data" / "maps" / "F27A_1"
 
-#: targets: new must be this many times faster (time) / at most this fraction (size)
+#: targets: new must be this many times faster
 TARGET_LOAD = 10.0
 TARGET_VALUES = 20.0
-TARGET_SIZE = 0.1
 
 #: generated map: 9 sessions x ~300 objects (db2 rows: ~200 spines, control and pivot
 #: points) x 2 channels; spines_per_segment=69 gives 306 objects/session with seed 0
@@ -101,7 +100,6 @@ def new_timings(path: Path, stats: list[str], reps: dict[str, int]) -> dict[str,
         out["values_warm"][stat] = oldpmm.time_calls(
             partial(_values_unmemoised, m, stat), reps["values_warm"]
         )
-    out["bytes"] = len(load(path).to_bytes())
     return out
 
 
@@ -180,13 +178,6 @@ def rows_for(bm: BenchMap, old: dict[str, Any], new: dict[str, Any]) -> list[dic
               new["values_first"][stat], None)  # fmt: skip
         timed(f"map values {stat}, map parsed in memory (no memo)", old["values_warm"][stat],
               new["values_warm"][stat], TARGET_VALUES)  # fmt: skip
-    frac = new["bytes"] / old["pickle_bytes"]
-    rows.append({
-        "map": bm.label, "measure": "serialised size: pickle(mmMap) / Map.to_bytes()",
-        "old": old["pickle_bytes"], "new": new["bytes"], "ratio": frac,
-        "ratio_text": f"  1/{1 / frac:5.1f} size", "target": f"<= 1/{1 / TARGET_SIZE:g} size",
-        "pass": frac <= TARGET_SIZE, "kind": "size", "old_what": old["pickle_what"],
-    })  # fmt: skip
     return rows
 
 

@@ -21,6 +21,7 @@ import math
 import os
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -927,22 +928,6 @@ class Map:
         from .io.writer import save_map
 
         return save_map(self, dest, backup=backup)
-
-    def to_bytes(self) -> bytes:
-        """The compact serialised form (typed columns, compressed) that caches hold.
-
-        See :mod:`pymapmanager.io.compact`; :meth:`from_bytes` restores a read-only map.
-        """
-        from .io.compact import encode_map
-
-        return encode_map(self)
-
-    @classmethod
-    def from_bytes(cls, blob: bytes) -> Map:
-        """Inverse of :meth:`to_bytes` (values identical; the map cannot be saved)."""
-        from .io.compact import decode_map
-
-        return decode_map(blob)
 
     def __repr__(self) -> str:
         return (

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from pymapmanager import MapManagerError
+
+from ..extensions import SETTINGS_KEY
+from ..services.maps import clean_message
 
 __all__ = ["api_blueprint", "error_response"]
 
@@ -21,6 +24,8 @@ def error_response(e: Exception) -> tuple[Response, int]:
         message = "internal error" if status >= 500 else (e.description or e.name)
     else:  # pragma: no cover - only the two classes above are registered
         status, kind, message = 500, "Internal Server Error", "internal error"
+    settings = current_app.config.get(SETTINGS_KEY)
+    message = clean_message(message, getattr(settings, "data_dir", None))  # no server paths
     resp = jsonify({"error": kind, "message": message, "status": status})
     resp.headers["Cache-Control"] = "no-store"
     return resp, status

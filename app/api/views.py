@@ -8,7 +8,9 @@ revalidates and gets 304 while the map is unchanged); image views are described 
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
@@ -16,11 +18,12 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 import pymapmanager
 
-from ..extensions import cache_backend, counters
+from ..extensions import CACHE_KEY, cache_backend, counters
 from ..services import catalog, images, maps
+from ..services.cache import SharedCache
 from ..services.store import etag_of, ping
 from .blueprint import api_blueprint as bp
-from .params import bool_arg, float_arg, int_arg, str_arg
+from .params import bool_arg, int_arg, str_arg
 
 __all__: list[str] = []
 
@@ -74,16 +77,21 @@ def _image(job: images.ImageJob) -> Response:
     return resp
 
 
-def _contrast() -> images.Contrast:
-    return images.Contrast(float_arg("lo"), float_arg("hi"))
+def _params() -> images.ImageParams:
+    return images.ImageParams.from_query(request.args)
 
 
-def _projection() -> tuple[str, int]:
-    proj = str_arg("projection", "none", images.PROJECTIONS)
-    assert proj is not None
-    k = int_arg("k", 2 if proj == "sliding" else 0, minimum=0)
-    assert k is not None
-    return proj, k
+def map_route(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Run a map's view so that any failure reading that map's files is its 422."""
+
+    @functools.wraps(view)
+    def wrapped(owner: str, name: str, **kw: Any) -> Response:
+        ref = maps.map_ref(owner, name)
+        with maps.map_errors(ref):
+            maps.map_folder(ref)  # a folder that is not a readable map: 422 at once
+            return view(owner, name, **kw)
+
+    return wrapped
 
 
 # --------------------------------------------------------------------------- service
@@ -100,15 +108,25 @@ def index() -> Response:
 
 @bp.get("/status")
 def status() -> Response:
-    """Health, the active cache backend, and this worker process's counters."""
+    """Health, the cache (backend, ``cache_state`` up/degraded/down, sizes) and this worker
+    process's counters. Always answers, whatever state the cache is in."""
+    shared = current_app.extensions.get(CACHE_KEY)
+    reachable = ping()
+    detail = shared.status() if isinstance(shared, SharedCache) else {}
+    counts = counters().snapshot()
+    if isinstance(shared, SharedCache):
+        for k, v in shared.counts.items():
+            counts[k] = counts.get(k, 0) + v
     resp = jsonify(
         {
             "status": "ok",
             "version": pymapmanager.__version__,
             "cache": cache_backend(current_app),
-            "cache_reachable": ping(),
+            "cache_reachable": reachable,
+            "cache_state": detail.get("state", "down"),
+            "cache_detail": detail,
             "pid": os.getpid(),
-            "counters": counters().snapshot(),
+            "counters": dict(sorted(counts.items())),
         }
     )
     resp.headers["Cache-Control"] = "no-store"
@@ -136,6 +154,7 @@ def list_maps() -> Response:
 
 
 @bp.get(MAP)
+@map_route
 def map_info(owner: str, name: str) -> Response:
     """``mapmanager info --json`` plus id, version and images per session."""
     ref = maps.map_ref(owner, name)
@@ -144,6 +163,7 @@ def map_info(owner: str, name: str) -> Response:
 
 
 @bp.get(MAP + "/statistics")
+@map_route
 def statistics(owner: str, name: str) -> Response:
     """The statistics ``values`` accepts."""
     ref = maps.map_ref(owner, name)
@@ -152,6 +172,7 @@ def statistics(owner: str, name: str) -> Response:
 
 
 @bp.get(MAP + "/values")
+@map_route
 def values(owner: str, name: str) -> Response:
     """Map values: ``?stat=`` (required) ``&roi=&segment=&include_bad=``."""
     ref = maps.map_ref(owner, name)
@@ -172,6 +193,7 @@ def values(owner: str, name: str) -> Response:
 
 
 @bp.get(SESSION + "/annotations")
+@map_route
 def session_annotations(owner: str, name: str, session: int) -> Response:
     """Every object of a session (``?roi=`` a type or ``all``)."""
     ref = maps.map_ref(owner, name)
@@ -181,6 +203,7 @@ def session_annotations(owner: str, name: str, session: int) -> Response:
 
 
 @bp.get(SESSION + "/tracing")
+@map_route
 def session_tracing(owner: str, name: str, session: int) -> Response:
     """The session's dendrite tracing, one polyline per segment."""
     ref = maps.map_ref(owner, name)
@@ -192,60 +215,41 @@ def session_tracing(owner: str, name: str, session: int) -> Response:
 
 
 @bp.get(SESSION + "/planes/<int:z>")
+@map_route
 def plane(owner: str, name: str, session: int, z: int) -> Response:
     """An 8-bit PNG of a plane or projection."""
     ref = maps.map_ref(owner, name)
-    proj, k = _projection()
-    job = images.plane_job(
-        ref, session, z, channel=int_arg("channel", minimum=1), projection=proj, k=k,
-        contrast=_contrast(),
-    )  # fmt: skip
-    return _image(job)
+    return _image(images.plane_job(ref, session, z, _params()))
 
 
 @bp.get(SESSION + "/planes/<int:z>/contrast")
+@map_route
 def plane_contrast(owner: str, name: str, session: int, z: int) -> Response:
     """Automatic display range and histogram of a plane or projection."""
     ref = maps.map_ref(owner, name)
-    proj, k = _projection()
-    job = images.plane_job(
-        ref, session, z, channel=int_arg("channel", minimum=1), projection=proj, k=k
-    )
+    p = _params()
+    job = images.plane_job(ref, session, z, images.ImageParams(p.channel, p.projection, p.k))
     return _json(lambda: images.plane_contrast(job), job.version)
 
 
 @bp.get(SESSION + "/tiles/<int:level>/<int:x>/<int:y>.png")
+@map_route
 def tile(owner: str, name: str, session: int, level: int, x: int, y: int) -> Response:
     """One 256 x 256 PNG tile for Leaflet (``crs="Simple"``; see ``app.services.images``)."""
     ref = maps.map_ref(owner, name)
-    proj, k = _projection()
-    plane_z = int_arg("plane", 0, minimum=0)
-    assert plane_z is not None
-    job = images.tile_job(
-        ref, session, level, x, y, plane=plane_z, channel=int_arg("channel", minimum=1),
-        projection=proj, k=k, contrast=_contrast(),
-    )  # fmt: skip
-    return _image(job)
+    return _image(images.tile_job(ref, session, level, x, y, _params()))
 
 
 @bp.get(SESSION + "/crop")
+@map_route
 def crop(owner: str, name: str, session: int) -> Response:
     """A square crop around ``(row, col)`` of plane ``z`` (a cell of a run strip)."""
     ref = maps.map_ref(owner, name)
-    row, col, z = float_arg("row"), float_arg("col"), int_arg("z", minimum=0)
-    if row is None or col is None or z is None:
-        raise pymapmanager.InvalidParameterError("the parameters row, col and z are required")
-    half = int_arg("half", 32, minimum=1)
-    k = int_arg("k", 0, minimum=0)
-    assert half is not None and k is not None
-    job = images.crop_job(
-        ref, session, row, col, z, half=half, channel=int_arg("channel", minimum=1), k=k,
-        contrast=_contrast(),
-    )  # fmt: skip
-    return _image(job)
+    return _image(images.crop_job(ref, session, _params()))
 
 
 @bp.get(MAP + "/thumbnail")
+@map_route
 def thumbnail(owner: str, name: str) -> Response:
     """The map's thumbnail: max projection of session 0 as a small PNG."""
     ref = maps.map_ref(owner, name)

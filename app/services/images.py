@@ -45,7 +45,8 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -71,7 +72,16 @@ from pymapmanager.images import (
 )
 
 from ..extensions import counters, settings_of
-from .maps import TILE_SIZE, MapRef, data_version, image_files, map_folder, map_info
+from .maps import (
+    FILE_ERRORS,
+    TILE_SIZE,
+    MapRef,
+    data_version,
+    image_files,
+    map_errors,
+    map_folder,
+    map_info,
+)
 from .store import etag_of, get_bytes, set_bytes
 
 __all__ = [
@@ -82,6 +92,7 @@ __all__ = [
     "STACKS_KEY",
     "Contrast",
     "ImageJob",
+    "ImageParams",
     "StackPool",
     "crop_job",
     "crop_url",
@@ -143,6 +154,98 @@ class Contrast:
         return self.lo, self.hi
 
 
+_QUERY_INT = ("channel", "k", "plane", "z", "half")
+_QUERY_FLOAT = ("lo", "hi", "row", "col")
+_INT_MIN = {"channel": 1, "k": 0, "plane": 0, "z": 0, "half": 1}
+
+
+@dataclass(frozen=True)
+class ImageParams:
+    """The query of every image URL, defined once: parsed from a request's query
+    (:meth:`from_query`), rendered to one (:meth:`query`), read by the job builders.
+
+    ``channel`` (default: the map's default channel), ``projection`` (``none``, ``max`` or
+    ``sliding``), ``k`` (half width of a sliding projection; default 2 for ``sliding``),
+    ``lo``/``hi`` (display range; both or neither), ``plane`` (tiles: the plane shown),
+    ``row``/``col``/``z``/``half`` (crops), ``v`` (the data version: the URL is then
+    immutable). Empty values count as absent; a bad value is a 400 naming the parameter.
+    """
+
+    channel: int | None = None
+    projection: str = "none"
+    k: int | None = None
+    lo: float | None = None
+    hi: float | None = None
+    plane: int | None = None
+    row: float | None = None
+    col: float | None = None
+    z: int | None = None
+    half: int | None = None
+    v: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.projection not in PROJECTIONS:
+            raise InvalidParameterError(
+                f"projection must be one of {', '.join(PROJECTIONS)}; got '{self.projection}'"
+            )
+        for name in _QUERY_INT:
+            value = getattr(self, name)
+            if value is not None and value < _INT_MIN[name]:
+                raise InvalidParameterError(f"{name} must be >= {_INT_MIN[name]}, got {value}")
+        for name in _QUERY_FLOAT:
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise InvalidParameterError(f"{name} must be a finite number, got '{value}'")
+        self.contrast  # noqa: B018  (checks lo and hi together)
+
+    @classmethod
+    def from_query(cls, args: Mapping[str, str]) -> ImageParams:
+        """Parse a request's query (unknown names are ignored)."""
+        kw: dict[str, Any] = {}
+        for name in _QUERY_INT:
+            text = args.get(name)
+            if text:
+                try:
+                    kw[name] = int(text)
+                except ValueError:
+                    raise InvalidParameterError(f"{name} must be an integer, got '{text}'") from None
+        for name in _QUERY_FLOAT:
+            text = args.get(name)
+            if text:
+                try:
+                    kw[name] = float(text)
+                except ValueError:
+                    raise InvalidParameterError(f"{name} must be a number, got '{text}'") from None
+        if args.get("projection"):
+            kw["projection"] = args["projection"]
+        if args.get("v"):
+            kw["v"] = args["v"]
+        return cls(**kw)
+
+    def query(self) -> str:
+        """``?name=value&...`` of the fields that are set (``projection`` when not ``none``),
+        in a fixed order; the inverse of :meth:`from_query`."""
+        q: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None or (f.name == "projection" and value == "none"):
+                continue
+            q[f.name] = int(value) if isinstance(value, float) and value.is_integer() else value
+        return ("?" + urlencode(q)) if q else ""
+
+    @property
+    def contrast(self) -> Contrast:
+        """The display range."""
+        return Contrast(self.lo, self.hi)
+
+    @property
+    def sliding_k(self) -> int:
+        """``k`` with its default (2 for a sliding projection, else 0)."""
+        if self.k is not None:
+            return self.k
+        return 2 if self.projection == "sliding" else 0
+
+
 @dataclass(frozen=True)
 class ImageJob:
     """One image to serve: what to render and the cache key of its encoded bytes.
@@ -173,63 +276,61 @@ class ImageJob:
         """Strong ETag of the image (hash of :attr:`key`)."""
         return etag_of(self.key)
 
+    @property
+    def cached(self) -> bool:
+        """Whether the encoded image goes to the cache: only images the dashboard asks for
+        again and again (automatic contrast). A chosen display range can take any value,
+        so such images are rendered each time (the browser keeps them: their URLs are
+        immutable) and can never fill the cache with one entry per value."""
+        return self.contrast.auto
+
     mimetype = "image/png"
 
 
 # --------------------------------------------------------------------------- jobs
 
 
-def _canonical(req: PlaneRequest) -> PlaneRequest:
+def _canonical(req: PlaneRequest, planes: int | None) -> PlaneRequest:
     req.validate()
     if req.projection == "max":
         return replace(req, z=0, k=0)
     if req.projection == "none":
         return replace(req, k=0)
+    if planes is not None and req.k > planes:  # a wider window shows the same image
+        return replace(req, k=planes)
     return req
 
 
-def _default_channel(ref: MapRef, version: str) -> int:
-    return int(map_info(ref, version)["default_channel"])
+def _planes_of(info: dict[str, Any], session: int, channel: int) -> int | None:
+    sessions = info["sessions"]
+    if not 0 <= session < len(sessions) or channel not in sessions[session]["channels_with_images"]:
+        return None
+    img = sessions[session]["image"]
+    return int(img["shape"][0]) if img else None
 
 
 def plane_job(
-    ref: MapRef,
-    session: int,
-    z: int,
-    *,
-    channel: int | None = None,
-    projection: str = "none",
-    k: int = 0,
-    contrast: Contrast | None = None,
-    version: str | None = None,
+    ref: MapRef, session: int, z: int, params: ImageParams | None = None, *, version: str | None = None
 ) -> ImageJob:
     """A plane (``projection="none"``), the max projection (``"max"``, z ignored) or a
-    sliding max projection of planes ``z-k..z+k`` (``"sliding"``)."""
+    sliding max projection of planes ``z-k..z+k`` (``"sliding"``), as ``params`` say."""
+    p = params or ImageParams()
     version = version or data_version(ref)
-    ch = channel if channel is not None else _default_channel(ref, version)
-    req = _canonical(PlaneRequest(session, ch, z, projection, k))
-    return ImageJob("plane", ref, version, req, contrast or Contrast())
+    info = map_info(ref, version)
+    ch = p.channel if p.channel is not None else int(info["default_channel"])
+    planes = _planes_of(info, session, ch)
+    req = _canonical(PlaneRequest(session, ch, z, p.projection, p.sliding_k), planes)
+    return ImageJob("plane", ref, version, req, p.contrast)
 
 
 def tile_job(
-    ref: MapRef,
-    session: int,
-    level: int,
-    x: int,
-    y: int,
-    *,
-    plane: int = 0,
-    channel: int | None = None,
-    projection: str = "none",
-    k: int = 0,
-    contrast: Contrast | None = None,
-    version: str | None = None,
-) -> ImageJob:
-    """Tile ``(x, y)`` of pyramid level ``level`` of a plane or projection (see the module doc)."""
-    job = plane_job(
-        ref, session, plane, channel=channel, projection=projection, k=k,
-        contrast=contrast, version=version,
-    )  # fmt: skip
+    ref: MapRef, session: int, level: int, x: int, y: int, params: ImageParams | None = None,
+    *, version: str | None = None,
+) -> ImageJob:  # fmt: skip
+    """Tile ``(x, y)`` of pyramid level ``level`` of plane ``params.plane`` (default 0) or a
+    projection (see the module doc)."""
+    p = params or ImageParams()
+    job = plane_job(ref, session, p.plane or 0, p, version=version)
     for name, v in (("level", level), ("x", x), ("y", y)):
         if v < 0:
             raise MapNotFoundError(f"tile {name}={v} does not exist")
@@ -237,29 +338,20 @@ def tile_job(
 
 
 def crop_job(
-    ref: MapRef,
-    session: int,
-    row: float,
-    col: float,
-    z: int,
-    *,
-    half: int = 32,
-    channel: int | None = None,
-    k: int = 0,
-    contrast: Contrast | None = None,
-    version: str | None = None,
+    ref: MapRef, session: int, params: ImageParams, *, version: str | None = None
 ) -> ImageJob:
-    """A ``2*half`` square around pixel ``(row, col)`` of plane ``z`` (sliding max over
-    ``z-k..z+k`` when ``k > 0``), zero-padded beyond the image: one cell of a run strip."""
+    """A ``2*half`` square (``half`` default 32) around pixel ``(row, col)`` of plane ``z``
+    (sliding max over ``z-k..z+k`` when ``k > 0``), zero-padded beyond the image: one cell
+    of a run strip. ``row``, ``col`` and ``z`` are required; ``projection`` is ignored."""
+    if params.row is None or params.col is None or params.z is None:
+        raise InvalidParameterError("the parameters row, col and z are required")
+    half = 32 if params.half is None else params.half
     if not 1 <= half <= MAX_CROP_HALF:
         raise InvalidParameterError(f"half must be in 1..{MAX_CROP_HALF}, got {half}")
-    if not (math.isfinite(row) and math.isfinite(col)):
-        raise InvalidParameterError("row and col must be finite numbers")
-    job = plane_job(
-        ref, session, z, channel=channel, projection="sliding" if k else "none", k=k,
-        contrast=contrast, version=version,
-    )  # fmt: skip
-    return replace(job, kind="crop", extra=(round(row), round(col), half))
+    k = params.k or 0
+    p = replace(params, projection="sliding" if k else "none", k=k)
+    job = plane_job(ref, session, params.z, p, version=version)
+    return replace(job, kind="crop", extra=(round(params.row), round(params.col), half))
 
 
 def thumbnail_job(ref: MapRef, *, version: str | None = None) -> ImageJob:
@@ -400,9 +492,15 @@ def _image_of(job: ImageJob) -> tuple[np.ndarray, dict[str, Any]]:
         )
     path = map_folder(job.ref) / entry["file"]
     try:
-        image = read_plane(_stack(path, job.version), req)
-    except MapFormatError as e:  # name the file by the map, not by the server's path
-        raise MapFormatError(f"{job.ref.id}/{entry['file']}", e.problem, e.line) from None
+        with map_errors(job.ref):  # any failure reading the file: that map's 422
+            try:
+                image = read_plane(_stack(path, job.version), req)
+            except MapFormatError as e:  # name the file by the map, not by the server's path
+                raise MapFormatError(f"{job.ref.id}/{entry['file']}", e.problem, e.line) from None
+            except FILE_ERRORS as e:
+                raise MapFormatError(
+                    f"{job.ref.id}/{entry['file']}", f"the image cannot be read ({type(e).__name__})"
+                ) from None
     except MapNotFoundError:  # the file went away since the version was taken
         raise MapNotFoundError(
             f"map {job.ref.id} has no images for session {req.session} channel {req.channel}"
@@ -445,6 +543,9 @@ def render(job: ImageJob) -> bytes:
 
 def image_bytes(job: ImageJob) -> bytes:
     """The job's encoded image, from the shared cache or rendered (and then cached)."""
+    if not job.cached:
+        counters().incr("image_render")
+        return render(job)
     key = job.key
     blob = get_bytes(key)
     if blob is not None:
@@ -486,63 +587,21 @@ def _base(ref: MapRef) -> str:
     return f"{prefix}api/v1/maps/{ref.owner}/{ref.name}"
 
 
-def _query(params: dict[str, Any]) -> str:
-    q = {k: v for k, v in params.items() if v is not None}
-    return ("?" + urlencode(q)) if q else ""
+def plane_url(ref: MapRef, session: int, z: int, params: ImageParams | None = None) -> str:
+    """URL of a plane image (give ``v`` in ``params`` for a browser-cacheable URL)."""
+    return f"{_base(ref)}/sessions/{session}/planes/{z}{(params or ImageParams()).query()}"
 
 
-def plane_url(
-    ref: MapRef,
-    session: int,
-    z: int,
-    *,
-    channel: int | None = None,
-    projection: str = "none",
-    k: int | None = None,
-    lo: float | None = None,
-    hi: float | None = None,
-    version: str | None = None,
-) -> str:
-    """URL of a plane image (give ``version`` for a browser-cacheable URL)."""
-    q = {"channel": channel, "projection": None if projection == "none" else projection,
-         "k": k, "lo": lo, "hi": hi, "v": version}  # fmt: skip
-    return f"{_base(ref)}/sessions/{session}/planes/{z}{_query(q)}"
-
-
-def tile_url_template(
-    ref: MapRef,
-    session: int,
-    *,
-    plane: int = 0,
-    channel: int | None = None,
-    projection: str = "none",
-    k: int | None = None,
-    lo: float | None = None,
-    hi: float | None = None,
-    version: str | None = None,
-) -> str:
+def tile_url_template(ref: MapRef, session: int, params: ImageParams | None = None) -> str:
     """Leaflet URL template ``.../tiles/{z}/{x}/{y}.png?...`` of a plane (see the module doc)."""
-    q = {"channel": channel, "plane": plane,
-         "projection": None if projection == "none" else projection,
-         "k": k, "lo": lo, "hi": hi, "v": version}  # fmt: skip
-    return f"{_base(ref)}/sessions/{session}/tiles/{{z}}/{{x}}/{{y}}.png{_query(q)}"
+    q = (params or ImageParams()).query()
+    return f"{_base(ref)}/sessions/{session}/tiles/{{z}}/{{x}}/{{y}}.png{q}"
 
 
-def crop_url(
-    ref: MapRef,
-    session: int,
-    row: float,
-    col: float,
-    z: int,
-    *,
-    half: int = 32,
-    channel: int | None = None,
-    k: int | None = None,
-    lo: float | None = None,
-    hi: float | None = None,
-    version: str | None = None,
-) -> str:
-    """URL of a crop around pixel ``(row, col)`` of plane ``z`` (one cell of a run strip)."""
-    q = {"row": round(row), "col": round(col), "z": z, "half": half, "channel": channel,
-         "k": k, "lo": lo, "hi": hi, "v": version}  # fmt: skip
-    return f"{_base(ref)}/sessions/{session}/crop{_query(q)}"
+def crop_url(ref: MapRef, session: int, params: ImageParams) -> str:
+    """URL of a crop around pixel ``(row, col)`` of plane ``z`` (one cell of a run strip);
+    ``row`` and ``col`` are rounded to whole pixels (what the crop uses)."""
+    p = params
+    if p.row is not None and p.col is not None:
+        p = replace(p, row=float(round(p.row)), col=float(round(p.col)))
+    return f"{_base(ref)}/sessions/{session}/crop{p.query()}"

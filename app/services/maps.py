@@ -2,12 +2,15 @@
 
 A map is identified by ``(owner, name)``; its files are in ``DATA_DIR/<owner>/<name>/``.
 The *data version* is a digest of the size and modification time of every file of the
-map, so any save (or upload) changes it and every cache key that includes it.
+map (symbolic links followed), so any save (or upload) changes it and every cache key that
+includes it.
 
-Every function here returns plain JSON-ready values (``None`` for NaN) and is cached in
-the shared cache as compact bytes keyed by ``(map id, data version, parameters)``: the
-parsed map as :meth:`Map.to_bytes`, every view as JSON text. The dashboard's callbacks
-call these functions directly; the REST API (``app.api``) serves the same dicts.
+Every view here returns plain JSON-ready values (``None`` for NaN) and is cached in the
+shared cache as JSON text keyed by ``(map id, data version, parameters)``. The parsed map
+itself stays in the worker's :class:`MapStore` (bounded by bytes), never in the shared
+cache. Any error reading a map's files becomes a :class:`MapFormatError` of that map only
+(422), naming the file relative to the map folder (:func:`map_errors`). The dashboard's
+callbacks call these functions directly; the REST API (``app.api``) serves the same dicts.
 
 Conventions: sessions and planes count from 0, channels from 1 (as in the file names).
 Positions are given in µm (``x_um``, ``y_um``, as in the db2 tables) and in full-resolution
@@ -24,27 +27,46 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable
+import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flask import current_app
+from flask import Flask, current_app, has_app_context
 
 from pymapmanager import Map, MapNotFoundError, dynamics, load_map, map_values, statistics
 from pymapmanager.analysis import DYNAMICS_NAMES
 from pymapmanager.errors import InvalidParameterError, MapFormatError
 from pymapmanager.images import max_level, open_stack
+from pymapmanager.io.text import HeaderTable
 
 from ..auth import check_readable
 from ..extensions import counters, settings_of
 from .store import get_bytes, set_bytes
 
 __all__ = [
+    "FILE_ERRORS",
+    "MAP_STORE_KEY",
+    "MAX_CHANNELS",
+    "MAX_TABLE_BYTES",
     "TILE_SIZE",
     "MapRef",
+    "MapStore",
+    "check_contained",
+    "check_header",
+    "clean_message",
     "data_version",
+    "header_of_renamed",
+    "init_map_store",
+    "map_errors",
+    "read_limited",
+    "regular_file",
+    "relative_error",
     "get_map",
     "image_files",
     "map_folder",
@@ -62,6 +84,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 #: Side of the square image tiles served to the viewer.
 TILE_SIZE = 256
+
+#: Where ``create_app`` binds the process's :class:`MapStore`.
+MAP_STORE_KEY = "pmm_maps"
 
 
 @dataclass(frozen=True, order=True)
@@ -105,69 +130,362 @@ def _data_dir(data_dir: Path | None) -> Path:
 
 
 def map_folder(ref: MapRef, data_dir: Path | None = None) -> Path:
-    """The folder of a map; :class:`MapNotFoundError` when there is none."""
-    folder = _data_dir(data_dir) / ref.owner / ref.name
-    if not (folder / f"{ref.name}.txt").is_file():
+    """The folder of a map.
+
+    Raises
+    ------
+    MapNotFoundError
+        No such map folder.
+    MapFormatError
+        The folder is there but is not a readable map: a symbolic link (a map is the files
+        inside its owner's folder), a header that is not a regular file, or a folder
+        renamed without its header (the message says what to rename).
+    """
+    owner_dir = _data_dir(data_dir) / ref.owner
+    folder = owner_dir / ref.name
+    if folder.is_symlink():
+        raise MapFormatError(
+            ref.id, "the map folder is a symbolic link; a map must be a real folder inside "
+            "its owner's folder (copy it instead of linking it)",
+        )  # fmt: skip
+    if not folder.is_dir() or owner_dir.is_symlink():
         raise MapNotFoundError(f"no map {ref.id}")
+    header = folder / f"{ref.name}.txt"
+    if not header.exists() and not header.is_symlink():
+        found = header_of_renamed(folder)
+        if found is None:
+            raise MapNotFoundError(f"no map {ref.id}")
+        raise MapFormatError(
+            ref.id, f"the folder holds the map '{found}' (its header is {found}.txt): rename "
+            f"the folder to '{found}', or rename {found}.txt and the other {found}_* files "
+            f"to {ref.name}*",
+        )  # fmt: skip
     return folder
 
 
-def _walk_stats(folder: Path, rel: str, h: Any) -> None:
+_RENAMED = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]{0,127})_objMap\.txt$")
+
+
+def header_of_renamed(folder: Path) -> str | None:
+    """The map name a folder holds when it has no ``<folder>.txt`` header but another
+    map's header and objMap (a folder renamed without its files); else None."""
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except FileNotFoundError:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    for n in sorted(names):
+        m = _RENAMED.match(n)
+        if m and f"{m['name']}.txt" in names:
+            return m["name"]
+    return None
+
+
+def _walk_stats(folder: str, rel: str, out: list[str], seen: set[tuple[int, int]], depth: int = 0) -> None:
+    """Name, size, mtime and inode of every file below ``folder`` into ``out``, following
+    symbolic links (a linked folder's changes change the version; loops are visited once)."""
+    try:
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen or depth > 8:
+            out.append(f"{rel}:loop")
+            return
+        seen.add((st.st_dev, st.st_ino))
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=_name)
+    except OSError as e:  # gone, a loop, not readable: part of the version, not an error
+        out.append(f"{rel}:{type(e).__name__}")
         return
-    for e in entries:
-        if e.name.startswith("."):
+    for entry in entries:
+        name = entry.name
+        if name[0] == ".":
             continue
-        if e.is_dir(follow_symlinks=False):
-            _walk_stats(Path(e.path), f"{rel}{e.name}/", h)
-        else:
-            try:
-                st = e.stat()
-            except FileNotFoundError:  # removed while we looked
+        try:
+            if entry.is_dir():  # follows symbolic links
+                _walk_stats(entry.path, f"{rel}{name}/", out, seen, depth + 1)
                 continue
-            h.update(f"{rel}{e.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+            est = entry.stat()
+        except OSError as err:
+            out.append(f"{rel}{name}:{type(err).__name__}")
+            continue
+        out.append(f"{rel}{name}:{est.st_size}:{est.st_mtime_ns}:{est.st_ino}")
+
+
+def _name(e: os.DirEntry[str]) -> str:
+    return e.name
 
 
 def data_version(ref: MapRef, data_dir: Path | None = None) -> str:
-    """A short digest of every file's size and mtime (changes on any save or upload)."""
-    folder = map_folder(ref, data_dir)
-    h = hashlib.blake2b(digest_size=8)
-    _walk_stats(folder, "", h)
-    return h.hexdigest()
+    """A short digest of the name, size and modification time of every file of the map
+    (following symbolic links): changes on any save, upload or edit of a linked file."""
+    folder = os.path.join(_data_dir(data_dir), ref.owner, ref.name)
+    if not os.path.isdir(folder):
+        raise MapNotFoundError(f"no map {ref.id}")
+    out: list[str] = []
+    _walk_stats(folder, "", out, set())
+    return hashlib.blake2b(";".join(out).encode(), digest_size=8).hexdigest()
 
 
-def _relative_error(e: MapFormatError, ref: MapRef, folder: Path) -> MapFormatError:
-    """The same error with the file named ``owner/map/relative/path``."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ABS_PATH = re.compile(r"(?<![\w.~])/(?:[^\s:'\"/]+/)+([^\s:'\"/]*)")
+
+
+def clean_message(text: str, data_dir: Path | None = None) -> str:
+    """A message safe to show: no server paths (names relative to the data directory,
+    other absolute paths cut to their last part) and no control characters (``\\xNN``)."""
+    if data_dir is not None:
+        for base in {str(data_dir), os.path.realpath(data_dir)}:
+            text = text.replace(base.rstrip("/") + "/", "")
+    text = _ABS_PATH.sub(lambda m: m.group(1) or "/", text)
+    text = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+#: errors a damaged map file can still raise from code not yet hardened (library or here):
+#: they are about that map's files, so they become a MapFormatError of that map (422)
+FILE_ERRORS: tuple[type[Exception], ...] = (
+    OSError, ValueError, ArithmeticError, IndexError, KeyError, RecursionError, MemoryError,
+    EOFError,
+)  # fmt: skip
+
+
+def relative_error(e: Exception, ref: MapRef, folder: Path) -> MapFormatError:
+    """``e`` as a MapFormatError naming the file ``owner/map/relative/path``, safe to show."""
+    if isinstance(e, MapFormatError):
+        p = Path(e.path)
+        try:
+            rel = p.relative_to(folder).as_posix()
+        except ValueError:
+            rel = e.path if not p.is_absolute() else p.name
+        where = rel if rel.startswith(ref.id) else f"{ref.id}/{rel}"
+        return MapFormatError(
+            clean_message(where.rstrip("/"), folder), clean_message(e.problem, folder), e.line
+        )
+    text = clean_message(str(e), folder) or type(e).__name__
+    return MapFormatError(ref.id, f"cannot be read: {text}")
+
+
+@contextmanager
+def map_errors(ref: MapRef, data_dir: Path | None = None) -> Iterator[None]:
+    """Turn any error reading the map's files into a :class:`MapFormatError` of that map
+    (422) with paths relative to the map folder and no control characters."""
     try:
-        rel = Path(e.path).relative_to(folder).as_posix()
+        yield
+    except MapFormatError as e:
+        folder = _data_dir(data_dir) / ref.owner / ref.name
+        raise relative_error(e, ref, folder) from None
+    except FILE_ERRORS as e:
+        log.warning("map %s: unexpected %s reading it", ref.id, type(e).__name__, exc_info=True)
+        folder = _data_dir(data_dir) / ref.owner / ref.name
+        raise relative_error(e, ref, folder) from None
+
+
+class MapStore:
+    """Parsed maps of one worker process, least recently used dropped beyond ``max_bytes``.
+
+    Bound by ``create_app``. A parsed map is never put in the shared cache: measured on a
+    9-session real-size map, encoding it costs many times the parse and decoding it more
+    than the parse (``bench/bench_cache_form.py``), so the shared cache holds only what is
+    derived from it (JSON views, PNGs). A map's size is estimated as twice the bytes of its
+    text files (numbers parsed to float64 take about what their text took, plus indexes).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = int(max_bytes)
+        self._lock = threading.Lock()
+        self._maps: OrderedDict[tuple[MapRef, str], tuple[Map, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, ref: MapRef, version: str) -> Map | None:
+        """The parsed map of ``ref`` at ``version``, if held."""
+        with self._lock:
+            hit = self._maps.get((ref, version))
+            if hit is None:
+                return None
+            self._maps.move_to_end((ref, version))
+            return hit[0]
+
+    def put(self, ref: MapRef, version: str, m: Map, size: int) -> None:
+        """Hold ``m`` (older versions of the same map are dropped)."""
+        with self._lock:
+            for key in [k for k in self._maps if k[0] == ref]:
+                self._bytes -= self._maps.pop(key)[1]
+            if size > self.max_bytes:
+                return
+            self._maps[(ref, version)] = (m, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._bytes -= self._maps.popitem(last=False)[1][1]
+
+    @property
+    def nbytes(self) -> int:
+        """Estimated bytes held."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+
+def init_map_store(server: Flask, max_bytes: int) -> MapStore:
+    """Bind a MapStore to the server (one per process and app)."""
+    store = MapStore(max_bytes)
+    server.extensions[MAP_STORE_KEY] = store
+    return store
+
+
+def _text_bytes(folder: Path) -> int:
+    total = 0
+    for sub in (folder, folder / "stackdb", folder / "line"):
+        try:
+            with os.scandir(sub) as it:
+                for e in it:
+                    if e.name.endswith(".txt") and e.is_file():
+                        total += e.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+#: largest header or link table the server reads itself (bytes); larger is an error
+MAX_TABLE_BYTES = 64 << 20
+#: most channels the server believes a header (more would be a loop over absent files)
+MAX_CHANNELS = 64
+
+_STACK = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
+
+
+def regular_file(folder: Path, rel: str, required: bool) -> Path | None:
+    """``folder/rel`` when it is a regular file inside the folder; None when absent and
+    optional; else a MapFormatError saying why it cannot be read (never opens it)."""
+    p = folder / rel
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        if required:
+            raise MapFormatError(p, "file is missing") from None
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        root = os.path.realpath(folder)
+        if os.path.commonpath([os.path.realpath(p), root]) != root:
+            raise MapFormatError(p, "is a symbolic link leading outside the map folder")
+        st = os.stat(p)  # a loop raises OSError: map_errors names it
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise MapFormatError(p, f"is {kind}")
+    return p
+
+
+def read_limited(p: Path, limit: int) -> bytes:
+    """The bytes of a regular file, refused when larger than ``limit``."""
+    with open(p, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise MapFormatError(p, f"is larger than the {limit} bytes the server reads")
+    return data
+
+
+def _channel_cell(hpath: Path, header: HeaderTable, row: str) -> int | None:
+    text = header.get(row, 0).strip()
+    if not text:
+        return None
+    try:
+        f = float(text)
     except ValueError:
-        rel = Path(e.path).name
-    return MapFormatError(f"{ref.id}/{rel}", e.problem, e.line)
+        return None  # as the library: not a number means the default
+    if not math.isfinite(f) or not 0 <= f <= MAX_CHANNELS:
+        raise MapFormatError(
+            hpath, f"{row}={clean_message(text[:40])} is not a channel number (0..{MAX_CHANNELS})"
+        )
+    return int(f)
+
+
+def check_header(folder: Path, name: str) -> tuple[HeaderTable, list[str], int]:
+    """Read and check a map's header before anything loops over what it says: the header
+    is a regular file, stack names are plain file names, ``numChannels`` and
+    ``defaultChannel`` are sane numbers.
+
+    Returns
+    -------
+    header, stacks (non-empty ``hsStack`` cells), number of channels (at least 1)
+    """
+    hpath = regular_file(folder, f"{name}.txt", True)
+    assert hpath is not None
+    header = HeaderTable.parse(read_limited(hpath, MAX_TABLE_BYTES).decode("latin-1"), hpath)
+    if "hsStack" not in header:
+        raise MapFormatError(hpath, "the header has no 'hsStack' row")
+    stacks = [c for c in header.cells("hsStack") if c.strip()]
+    for j, hs in enumerate(stacks):
+        if not _STACK.match(hs) or hs in (".", "..") or hs.startswith((" ", "..")):
+            raise MapFormatError(
+                hpath, f"session {j}: the stack name '{clean_message(hs[:60])}' is not a file name"
+            )
+    nch = _channel_cell(hpath, header, "numChannels")
+    _channel_cell(hpath, header, "defaultChannel")
+    return header, stacks, max(1, nch or 1)
+
+
+def check_contained(folder: Path) -> None:
+    """Refuse a map folder holding a symbolic link that leads outside it (a map is the
+    files inside its folder; links inside it are allowed) or a special file (FIFO, socket,
+    device: opening one could block a worker forever).
+
+    Raises
+    ------
+    MapFormatError
+        Naming the entry.
+    """
+    root = os.path.realpath(folder)
+    todo = [folder]
+    while todo:
+        d = todo.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:  # not a folder any more, or unreadable: the load names it
+            continue
+        for e in entries:
+            if e.is_symlink():
+                real = os.path.realpath(e.path)
+                if os.path.commonpath([real, root]) != root:
+                    raise MapFormatError(e.path, "is a symbolic link leading outside the map folder")
+                try:
+                    mode = os.stat(e.path).st_mode
+                except OSError:  # a loop or a dangling link: the load names it if it reads it
+                    continue
+            elif e.is_dir(follow_symlinks=False):
+                todo.append(Path(e.path))
+                continue
+            elif e.is_file(follow_symlinks=False):
+                continue
+            else:
+                mode = e.stat(follow_symlinks=False).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise MapFormatError(e.path, "is not a regular file (a FIFO, socket or device)")
 
 
 def get_map(ref: MapRef, version: str | None = None) -> Map:
-    """The parsed map, from the cache when another request (or worker) already read it.
+    """The parsed map, from this worker's :class:`MapStore` when it already read it.
 
-    The cache holds the map's compact serialised form (:meth:`Map.to_bytes`), keyed by
-    map id and data version.
+    Raises
+    ------
+    MapFormatError
+        The map cannot be read (the message names the file relative to the map).
     """
     folder = map_folder(ref)
     version = version or data_version(ref)
-    key = f"map:{ref.id}:{version}"
-    blob = get_bytes(key)
-    if blob is not None:
-        counters().incr("map_cache_hit")
-        m = Map.from_bytes(blob)
-        m.path = folder
-        return m
-    try:
+    store = current_app.extensions.get(MAP_STORE_KEY) if has_app_context() else None
+    if isinstance(store, MapStore):
+        m = store.get(ref, version)
+        if m is not None:
+            counters().incr("map_store_hit")
+            return m
+    with map_errors(ref):
+        check_header(folder, ref.name)
+        check_contained(folder)
         m = load_map(folder)
-    except MapFormatError as e:  # name the file by the map, not by the server's path
-        raise _relative_error(e, ref, folder) from None
+        for link in (m.objmap, m.segmap):  # every link, so no route meets a bad one later
+            if link is not None:
+                link.data  # noqa: B018
     counters().incr("map_parse")
-    set_bytes(key, m.to_bytes())
+    if isinstance(store, MapStore):
+        store.put(ref, version, m, 2 * _text_bytes(folder))
     log.info("parsed map %s (version %s)", ref.id, version)
     return m
 
@@ -193,13 +511,21 @@ def clean(value: Any) -> Any:
     return value
 
 
-def cached_json(key: str, build: Callable[[], Any]) -> Any:
-    """The JSON value under ``key`` in the cache, else ``build()`` cleaned and stored."""
+def cached_json(key: str, build: Callable[[], Any], ref: MapRef | None = None) -> Any:
+    """The JSON value under ``key`` in the cache, else ``build()`` cleaned and stored.
+
+    With ``ref``, ``build`` runs inside :func:`map_errors` (errors reading that map's files
+    become its MapFormatError).
+    """
     blob = get_bytes(key)
     if blob is not None:
         counters().incr("json_cache_hit")
         return json.loads(blob)
-    value = clean(build())
+    if ref is None:
+        value = clean(build())
+    else:
+        with map_errors(ref):
+            value = clean(build())
     counters().incr("json_build")
     set_bytes(key, json.dumps(value, allow_nan=False, separators=(",", ":")).encode())
     return value
@@ -223,17 +549,26 @@ def image_files(ref: MapRef, version: str | None = None) -> list[dict[str, Any]]
 
     def build() -> list[dict[str, Any]]:
         m = get_map(ref, version)
+        try:
+            raw = sorted(os.listdir(m.path / "raw"))
+        except OSError:  # no image folder (or not a folder): no images
+            raw = []
         out = []
         for s in m.sessions:
             chans: dict[str, Any] = {}
-            for c in range(1, max(m.num_channels, s.num_channels) + 1):
+            # the channels whose files exist (never a loop over a count read from a file)
+            pattern = re.compile(re.escape(s.stack) + r"_ch([1-9][0-9]{0,2})\.tiff?$")
+            present = sorted({int(g[1]) for n in raw if (g := pattern.match(n))})
+            for c in present:
+                if c > max(m.num_channels, s.num_channels):
+                    continue
                 p = m.image_path(s.index, c)
                 if p is None:
                     continue
                 try:
                     with open_stack(p) as st:
                         shape, dtype = st.shape, st.dtype
-                except (MapFormatError, MapNotFoundError) as e:
+                except (MapFormatError, MapNotFoundError, OSError, ValueError) as e:
                     log.warning("map %s: image %s is not usable: %s", ref.id, p.name, e)
                     continue
                 chans[str(c)] = {
@@ -247,7 +582,7 @@ def image_files(ref: MapRef, version: str | None = None) -> list[dict[str, Any]]
             )
         return out
 
-    result: list[dict[str, Any]] = cached_json(f"images:{ref.id}:{version}", build)
+    result: list[dict[str, Any]] = cached_json(f"images:{ref.id}:{version}", build, ref)
     return result
 
 
@@ -301,7 +636,7 @@ def map_info(ref: MapRef, version: str | None = None) -> dict[str, Any]:
         )
         return info
 
-    result: dict[str, Any] = cached_json(f"info:{ref.id}:{version}", build)
+    result: dict[str, Any] = cached_json(f"info:{ref.id}:{version}", build, ref)
     return result
 
 
@@ -309,7 +644,7 @@ def map_statistics(ref: MapRef, version: str | None = None) -> list[str]:
     """Every statistic :func:`values` accepts for this map."""
     version = version or data_version(ref)
     result: list[str] = cached_json(
-        f"stats:{ref.id}:{version}", lambda: statistics(get_map(ref, version))
+        f"stats:{ref.id}:{version}", lambda: statistics(get_map(ref, version)), ref
     )
     return result
 
@@ -367,7 +702,7 @@ def values(
             "rows": [[None if math.isnan(v) else int(v) for v in row] for row in mv.rows],
         }
 
-    result: dict[str, Any] = cached_json(key, build)
+    result: dict[str, Any] = cached_json(key, build, ref)
     return result
 
 
@@ -456,7 +791,7 @@ def session_annotations(
             "objects": objects,
         }
 
-    result: dict[str, Any] = cached_json(key, build)
+    result: dict[str, Any] = cached_json(key, build, ref)
     return result
 
 
@@ -503,5 +838,5 @@ def tracing(ref: MapRef, session: int, *, version: str | None = None) -> dict[st
             "segments": segments,
         }
 
-    result: dict[str, Any] = cached_json(f"tracing:{ref.id}:{version}:{session}", build)
+    result: dict[str, Any] = cached_json(f"tracing:{ref.id}:{version}:{session}", build, ref)
     return result

@@ -1,50 +1,37 @@
-"""Get and set compact bytes in the shared cache; a cache that is down is a miss, not an error."""
+"""Get and set bytes in the app's cache; a cache that is down is a miss, never an error.
+
+See :mod:`app.services.cache` for the tiers (per-process memory, then Redis or the
+embedded disk cache), their byte limits and the circuit breaker around Redis.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 
-from redis.exceptions import RedisError
+from flask import current_app, has_app_context
 
-from ..extensions import cache, counters
+from ..extensions import CACHE_KEY, cache
+from .cache import SharedCache
 
 __all__ = ["etag_of", "get_bytes", "get_many_bytes", "ping", "set_bytes"]
-
-log = logging.getLogger(__name__)
 
 
 def get_bytes(key: str) -> bytes | None:
     """The bytes stored under ``key``, or None (missing, or the cache is unreachable)."""
-    try:
-        value = cache.get(key)
-    except RedisError as e:
-        counters().incr("cache_errors")
-        log.warning("cache get %s failed: %s", key, e)
-        return None
-    return value if isinstance(value, bytes) else None
+    return cache.get(key)
 
 
 def get_many_bytes(keys: list[str]) -> list[bytes | None]:
     """Like :func:`get_bytes` for several keys in one round trip."""
     if not keys:
         return []
-    try:
-        values = cache.get_many(*keys)
-    except RedisError as e:
-        counters().incr("cache_errors")
-        log.warning("cache get_many failed: %s", e)
-        return [None] * len(keys)
-    return [v if isinstance(v, bytes) else None for v in values]
+    return cache.get_many(*keys)
 
 
-def set_bytes(key: str, value: bytes) -> None:
-    """Store ``value`` under ``key`` (best effort)."""
-    try:
-        cache.set(key, value)
-    except RedisError as e:
-        counters().incr("cache_errors")
-        log.warning("cache set %s failed: %s", key, e)
+def set_bytes(key: str, value: bytes, *, shared: bool = True) -> None:
+    """Store ``value`` under ``key`` (best effort); ``shared=False`` keeps it in this
+    process's memory tier only."""
+    cache.set(key, value, shared=shared)
 
 
 def etag_of(key: str) -> str:
@@ -53,10 +40,10 @@ def etag_of(key: str) -> str:
 
 
 def ping() -> bool:
-    """Whether the cache answers (a write and a read of a tiny key)."""
-    try:
-        cache.set("ping", b"1", timeout=60)
-        return cache.get("ping") == b"1"
-    except RedisError as e:
-        log.warning("cache ping failed: %s", e)
+    """Whether the shared cache tier answers (False while it is being skipped)."""
+    if not has_app_context():
         return False
+    c = current_app.extensions.get(CACHE_KEY)
+    if not isinstance(c, SharedCache):
+        return False
+    return c.ping()

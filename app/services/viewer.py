@@ -23,7 +23,7 @@ from pymapmanager.errors import InvalidParameterError
 from pymapmanager.navigation import ON_TRACING, PRESENT, UNKNOWN, run_targets, um_per_pixel
 
 from ..state import ViewerMeta
-from .images import crop_url, plane_contrast, plane_job, plane_url, tile_url_template
+from .images import ImageParams, crop_url, plane_contrast, plane_job, plane_url, tile_url_template
 from .maps import (
     MapRef,
     cached_json,
@@ -166,8 +166,8 @@ def viewer_metas(ref: MapRef, version: str, sessions: list[int]) -> list[ViewerM
         si = info["sessions"][s]
         planes, rows, cols = _canvas(ref, version, s, si)
         img = si.get("image")
-        base_plane = plane_url(ref, s, 0, version=version).split("/planes/")[0] + "/planes/"
-        base_tile = tile_url_template(ref, s, version=version).split("/tiles/")[0] + "/tiles/"
+        base_plane = plane_url(ref, s, 0).split("/planes/")[0] + "/planes/"
+        base_tile = tile_url_template(ref, s).split("/tiles/")[0] + "/tiles/"
         out.append(
             ViewerMeta(
                 session=s,
@@ -199,7 +199,7 @@ def _targets_json(ref: MapRef, version: str, roi: str) -> dict[str, Any]:
         t = run_targets(m, roi)
         return {"xyz": t.xyz, "kind": t.kind}
 
-    result: dict[str, Any] = cached_json(f"viewer-targets:{ref.id}:{version}:{roi}", build)
+    result: dict[str, Any] = cached_json(f"viewer-targets:{ref.id}:{version}:{roi}", build, ref)
     return result
 
 
@@ -270,7 +270,7 @@ def spine_layer(ref: MapRef, version: str, session: int, roi: str | None = None)
             )
         return {"type": "FeatureCollection", "features": features}
 
-    result: dict[str, Any] = cached_json(f"viewer-spines:{ref.id}:{version}:{session}:{r}", build)
+    result: dict[str, Any] = cached_json(f"viewer-spines:{ref.id}:{version}:{session}:{r}", build, ref)
     return result
 
 
@@ -301,7 +301,7 @@ def tracing_layer(ref: MapRef, version: str, session: int) -> dict[str, Any]:
             )
         return {"type": "FeatureCollection", "features": features}
 
-    result: dict[str, Any] = cached_json(f"viewer-tracing:{ref.id}:{version}:{session}", build)
+    result: dict[str, Any] = cached_json(f"viewer-tracing:{ref.id}:{version}:{session}", build, ref)
     return result
 
 
@@ -350,7 +350,7 @@ def plot_table(
             "present": present,
         }
 
-    result: dict[str, Any] = cached_json(key, build)
+    result: dict[str, Any] = cached_json(key, build, ref)
     return result
 
 
@@ -393,10 +393,10 @@ def run_strip(
         url = None
         if ok and ch is not None:
             lo, hi = contrast if contrast else (None, None)
-            url = crop_url(
-                ref, s, float(xyz[1]), float(xyz[0]), int(xyz[2]), half=half, channel=ch,
-                k=k or None, lo=lo, hi=hi, version=version,
-            )  # fmt: skip
+            url = crop_url(ref, s, ImageParams(
+                row=float(xyz[1]), col=float(xyz[0]), z=int(xyz[2]), half=half, channel=ch,
+                k=k or None, lo=lo, hi=hi, v=version,
+            ))  # fmt: skip
         code = dyn[run, s]
         out.append(
             {
@@ -432,9 +432,11 @@ def contrast_info(ref: MapRef, version: str, session: int) -> dict[str, Any]:
     def build() -> dict[str, Any]:
         out: dict[str, Any] = {}
         for ch in chans:
-            job = plane_job(ref, session, 0, channel=int(ch), projection="max", version=version)
+            job = plane_job(
+                ref, session, 0, ImageParams(channel=int(ch), projection="max"), version=version
+            )
             out[str(ch)] = plane_contrast(job, bins=48)
         return out
 
-    result: dict[str, Any] = cached_json(f"viewer-contrast:{ref.id}:{version}:{session}", build)
+    result: dict[str, Any] = cached_json(f"viewer-contrast:{ref.id}:{version}:{session}", build, ref)
     return result

@@ -60,7 +60,8 @@ def test_catalog_is_cached_by_data_version(app: dash.Dash, data_dir: Path) -> No
         shutil.rmtree(data_dir / "public" / "wide")
         assert [m["id"] for m in catalog.list_maps()] == ["public/noimg", "public/small"]
     c = app.server.test_client().get("/api/v1/status").get_json()["counters"]
-    assert c["map_parse"] == 3  # each map parsed once
+    assert c["catalog_entry_build"] == 3  # each entry built once
+    assert "map_parse" not in c  # from the header and first lines: no map is parsed
 
 
 def test_plain_functions_for_callbacks(app: dash.Dash) -> None:
@@ -70,16 +71,35 @@ def test_plain_functions_for_callbacks(app: dash.Dash) -> None:
         ref = maps.map_ref("public", "small")
         info = maps.map_info(ref)
         assert catalog.map_summary(ref)["version"] == info["version"]
-        url = images.tile_url_template(ref, 1, plane=2, channel=1, version=info["version"])
+        P = images.ImageParams
+        url = images.tile_url_template(ref, 1, P(plane=2, channel=1, v=info["version"]))
         assert url == (
             "/api/v1/maps/public/small/sessions/1/tiles/{z}/{x}/{y}.png"
             f"?channel=1&plane=2&v={info['version']}"
         )
-        assert images.plane_url(ref, 0, 3, projection="max", version="abc") == (
+        assert images.plane_url(ref, 0, 3, P(projection="max", v="abc")) == (
             "/api/v1/maps/public/small/sessions/0/planes/3?projection=max&v=abc"
         )
-        assert images.crop_url(ref, 0, 10.6, 3.2, 1, half=8) == (
+        assert images.crop_url(ref, 0, P(row=10.6, col=3.2, z=1, half=8)) == (
             "/api/v1/maps/public/small/sessions/0/crop?row=11&col=3&z=1&half=8"
         )
         job = images.plane_job(ref, 0, 1)
         assert images.image_bytes(job).startswith(b"\x89PNG")
+
+
+def test_cheap_entries_equal_the_parsed_maps(app: dash.Dash) -> None:
+    """Each entry (header and first lines only) says what the fully parsed map says."""
+    from app.services import maps
+
+    with app.server.test_request_context():
+        for entry in catalog.list_maps():
+            ref = maps.MapRef.parse(entry["id"])
+            m = maps.get_map(ref)
+            info = maps.map_info(ref)
+            spines = sum(int(m.roi_type_mask(j, "spineROI").sum()) for j in range(m.num_sessions))
+            assert entry["num_spines"] == spines
+            for k in ("num_sessions", "num_objects", "num_runs", "num_map_segments",
+                      "num_channels", "has_images", "map_condition"):  # fmt: skip
+                assert entry[k] == info[k], k
+            assert entry["dates"] == [s["date"] for s in info["sessions"]]
+            assert entry["conditions"] == [s["condition"] for s in info["sessions"]]

@@ -84,60 +84,6 @@ def test_load_from_header_file_path(tiny: pmm.Map) -> None:
     assert m.num_sessions == 3
 
 
-def _assert_same_map(a: pmm.Map, b: pmm.Map) -> None:
-    assert (a.name, a.num_sessions, a.num_channels, a.num_objects) == (b.name, b.num_sessions, b.num_channels, b.num_objects)
-    assert a.info() == b.info()
-    np.testing.assert_array_equal(a.runs, b.runs)
-    np.testing.assert_array_equal(a.segment_runs, b.segment_runs)
-    np.testing.assert_array_equal(a.objmap.data, b.objmap.data)
-    for j in range(a.num_sessions):
-        assert a.columns(j) == b.columns(j)
-        for c in a.columns(j):
-            x, y = a.column(j, c), b.column(j, c)
-            assert x.dtype == y.dtype, c
-            if x.dtype == object:
-                assert list(x) == list(y), c
-            else:
-                np.testing.assert_array_equal(x, y, err_msg=c)  # exact, NaN == NaN
-        ta, tb = a.tracing(j), b.tracing(j)
-        assert (ta is None) == (tb is None)
-        if ta is not None and tb is not None:
-            for c in ta.points.columns:
-                np.testing.assert_array_equal(ta.points.column(c), tb.points.column(c))
-
-
-def test_serialised_form_round_trip(tiny: pmm.Map) -> None:
-    blob = tiny.to_bytes()
-    m2 = pmm.Map.from_bytes(blob)
-    _assert_same_map(tiny, m2)
-    np.testing.assert_array_equal(pmm.map_values(m2, "pDist").values, pmm.map_values(tiny, "pDist").values)
-    with pytest.raises(pmm.InvalidParameterError, match="cannot be written"):
-        m2.save()
-    with pytest.raises(pmm.InvalidParameterError):
-        pmm.Map.from_bytes(b"nonsense")
-    with pytest.raises(pmm.InvalidParameterError, match="damaged"):
-        pmm.Map.from_bytes(blob[:40])
-
-
-def test_serialised_form_is_exact_on_a_generated_map(tmp_path: Path) -> None:
-    from pymapmanager.synthetic.maps import generate_map
-
-    m = pmm.load_map(generate_map(tmp_path, name="g", sessions=4, channels=2, shape=(6, 96, 96), images=False))
-    m.db2[1].set_value(3, "pDist", 1e-12)  # not a short decimal: stored as raw float64
-    m.db2[1].set_value(4, "x", float("inf"))
-    m2 = pmm.Map.from_bytes(m.to_bytes())
-    _assert_same_map(m, m2)
-    assert m2.column(1, "pDist")[3] == 1e-12
-    assert m2.column(1, "x")[4] == float("inf")
-    for stat in ("pDist", "ubssSum_int2", "sLen3d_int1", "days"):
-        np.testing.assert_array_equal(pmm.map_values(m, stat).values, pmm.map_values(m2, stat).values)
-
-
-def test_serialised_form_f27a1(f27a1: Path) -> None:
-    m = pmm.load_map(f27a1)
-    _assert_same_map(m, pmm.Map.from_bytes(m.to_bytes()))
-
-
 def test_other_roi_runs(tiny: pmm.Map) -> None:
     v = pmm.map_values(tiny, "pDist", roi="otherROI")
     np.testing.assert_array_equal(v.values, np.array([[np.nan, np.nan, 5.0]]))
