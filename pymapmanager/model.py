@@ -28,6 +28,7 @@ import pandas as pd
 
 from .errors import InvalidParameterError, MapFormatError, MapNotFoundError
 from .io.text import CsvTable, HeaderTable, LinkMap, Tracing, detect_eol, read_text
+from .jsonable import json_value
 
 __all__ = ["ROI_TYPES", "Map", "Session", "load_map", "stack_base_name"]
 
@@ -88,22 +89,18 @@ class Session:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description (NaN as None)."""
-
-        def clean(v: float) -> float | None:
-            return None if isinstance(v, float) and math.isnan(v) else v
-
         return {
             "index": self.index,
             "stack": self.stack,
             "date": self.date,
             "time": self.time,
-            "days": clean(self.days),
-            "hours": clean(self.hours),
+            "days": json_value(self.days),
+            "hours": json_value(self.hours),
             "condition": self.condition,
             "num_channels": self.num_channels,
             "default_channel": self.default_channel,
             "shape": list(self.shape),
-            "voxel": [clean(v) for v in self.voxel],
+            "voxel": [json_value(v) for v in self.voxel],
             "imported_name": self.imported_name,
         }
 

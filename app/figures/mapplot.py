@@ -8,11 +8,12 @@ another run only redraws shapes, not the WebGL traces.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+
+from pymapmanager.jsonable import json_number
 
 __all__ = [
     "DYNAMICS_COLORS",
@@ -52,11 +53,7 @@ def _axis(stat: str) -> dict[str, Any]:
     return axis
 
 
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
+_num = json_number
 
 
 def empty_figure(message: str = "") -> go.Figure:

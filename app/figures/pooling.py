@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pymapmanager.jsonable import json_number
 from pymapmanager.pooling import DynamicsResult, PoolResult
 
 __all__ = [
@@ -165,7 +166,7 @@ def _ticks_with_n(groups: Sequence[str], ns: Sequence[tuple[str, np.ndarray]]) -
 
 
 def _num_list(a: np.ndarray) -> list[float | None]:
-    return [float(v) if math.isfinite(v) else None for v in a]
+    return [json_number(v) for v in a]
 
 
 def pool_figure(

@@ -28,6 +28,7 @@ from pymapmanager import pooling as P
 from pymapmanager.cli import main
 from pymapmanager.errors import InvalidParameterError
 from pymapmanager.io.text import CsvTable
+from pymapmanager.pooling.workers import _channels_for
 from tests.support.tinymap import write_tiny_map
 
 GROUPS = ["base=c", "late=e1"]
@@ -559,7 +560,7 @@ def test_pool_from_folders_matches_the_row_splitting_reader_on_tiny(tmp_path: Pa
     ref = split_reader_map(folder)
     for stat in ("pDist", "x", "ubssSum_int1", "sLen3d_int1", "session", "days"):
         for kw in ({}, {"include_bad": True}, {"segment": 1}, {"roi": "otherROI"}):
-            lazy = pmm.load_map(folder, channels=P._channels_for(stat))  # what a pool task reads
+            lazy = pmm.load_map(folder, channels=_channels_for(stat))  # what a pool task reads
             same_values(pmm.map_values(lazy, stat, **kw), pmm.map_values(ref, stat, **kw))  # type: ignore[arg-type]
             same_pools(P.pool_paths([folder], stat, GROUPS, **kw), P.pool({"tiny": ref}, stat, GROUPS, **kw))  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(
@@ -582,7 +583,7 @@ def test_pool_from_folders_matches_the_row_splitting_reader_on_generated_and_rea
         for stat in ("pDist", "sLen3d_int1", "sSum_int1", "dbN_int1", "isBad", "cAngle", "zdays"):
             if stat not in pmm.statistics(ref):
                 continue
-            lazy = pmm.load_map(folder, channels=P._channels_for(stat))
+            lazy = pmm.load_map(folder, channels=_channels_for(stat))
             same_values(pmm.map_values(lazy, stat), pmm.map_values(ref, stat))
             same_pools(P.pool_paths({"m": folder}, stat, groups), P.pool({"m": ref}, stat, groups))
         pd.testing.assert_frame_equal(
@@ -594,8 +595,8 @@ def test_pool_reads_only_the_statistics_channel(tmp_path: Path) -> None:
     from pymapmanager.synthetic.maps import generate_map
 
     folder = generate_map(tmp_path, name="g", sessions=3, channels=2, images=False)
-    assert P._channels_for("ubssSum_int2") == (2,)
-    assert P._channels_for("pDist") == P._channels_for(None) == ()
+    assert _channels_for("ubssSum_int2") == (2,)
+    assert _channels_for("pDist") == _channels_for(None) == ()
     m = pmm.load_map(folder, channels=(2,))
     assert all(list(ints) == [2] for ints in m.intensity)
     assert "ubssSum_int2" in pmm.statistics(m) and "ubssSum_int1" not in pmm.statistics(m)
