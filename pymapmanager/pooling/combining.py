@@ -358,53 +358,33 @@ def _group_problems(
     return out, nowhere
 
 
-def combine(
-    per_map: Sequence[MapGroupValues],
-    groups: Sequence[SessionGroup],
-    *,
-    stat: str = "",
-    reference: str | None = None,
-    mode: Mode = "none",
-    cohorts: bool = True,
-) -> PoolResult:
-    """Normalise, stack and summarise per-map group values (second stage of :func:`pool`).
+@dataclass
+class _Stacked:
+    """Every pooled value of the maps used, as parallel arrays (one entry per value)."""
 
-    Parameters
-    ----------
-    per_map : sequence of MapGroupValues
-        From :func:`group_values`, computed with the same ``groups``.
-    groups : sequence of SessionGroup
-    stat : str
-        The statistic's name (for the result).
-    reference : str, optional
-        The reference group's name; required unless ``mode`` is ``"none"``.
-    mode : {"none", "ratio", "percent", "difference"}
-    cohorts : bool
-        Split maps into cohorts by map condition; else one cohort ``all``.
+    unit: np.ndarray  # index of the map in the maps used
+    cohort: np.ndarray  # index into the cohorts
+    run: np.ndarray
+    group: np.ndarray  # index into the groups
+    value: np.ndarray  # normalised
+    raw: np.ndarray
+    n: np.ndarray  # sessions averaged
+    dropped: dict[str, int]  # map label -> runs dropped for lacking the reference value
+    total_runs: int
+    warnings: list[str]
 
-    Returns
-    -------
-    PoolResult
-    """
-    groups = tuple(groups)
-    mode, reference, ref_k = _check_reference(groups, reference, mode)
-    names = tuple(g.name for g in groups)
-    for p in per_map:
-        if p.groups != names:
-            raise InvalidParameterError(
-                f"map {p.label}: its group values are for groups {p.groups}, not {names}"
-            )
-    warnings: list[str] = [w for p in per_map for w in p.problems]
-    gw, _ = _group_problems(per_map, groups)
-    warnings.extend(gw)
-    used = [p for p in per_map if p.included]
-    left_out = tuple(p.label for p in per_map if not p.included)
-    cohort_names = _order_cohorts(cohort_of_condition(p.map_condition, cohorts) for p in used) or (
-        (ALL_COHORT,) if not cohorts else ()
-    )
-    cidx = {c: i for i, c in enumerate(cohort_names)}
-    ng = len(groups)
+
+def _stack(
+    used: Sequence[MapGroupValues],
+    cohort_index: Mapping[str, int],
+    cohorts: bool,
+    mode: Mode,
+    reference: str | None,
+    ref_k: int | None,
+) -> _Stacked:
+    """Normalise each map's runs to the reference group and stack every value."""
     dropped: dict[str, int] = {}
+    warnings: list[str] = []
     total_runs = 0
     cols: dict[str, list[np.ndarray]] = {
         k: [] for k in ("unit", "cohort", "run", "group", "value", "raw", "n")
@@ -425,18 +405,16 @@ def combine(
             normed, raw, cnt, runs = normed[valid], vals[valid], p.counts[valid], p.runs[valid]
         else:
             normed, raw, cnt, runs = vals, vals, p.counts, p.runs
-        ok = ~np.isnan(normed)
-        ri, gi = np.nonzero(ok)
+        ri, gi = np.nonzero(~np.isnan(normed))
+        c = cohort_index[cohort_of_condition(p.map_condition, cohorts)]
         cols["unit"].append(np.full(ri.size, u, dtype=np.int64))
-        cols["cohort"].append(
-            np.full(ri.size, cidx[cohort_of_condition(p.map_condition, cohorts)], dtype=np.int64)
-        )
+        cols["cohort"].append(np.full(ri.size, c, dtype=np.int64))
         cols["run"].append(runs[ri])
         cols["group"].append(gi.astype(np.int64))
         cols["value"].append(normed[ri, gi])
         cols["raw"].append(raw[ri, gi])
         cols["n"].append(cnt[ri, gi])
-    cat: dict[str, np.ndarray] = {
+    cat = {
         k: (
             np.concatenate(v)
             if v
@@ -444,42 +422,129 @@ def combine(
         )
         for k, v in cols.items()
     }
-    labels = np.asarray([p.label for p in used], dtype=object)
-    tidy = pd.DataFrame(
+    return _Stacked(
+        unit=cat["unit"], cohort=cat["cohort"], run=cat["run"].astype(np.int64),
+        group=cat["group"], value=cat["value"].astype(np.float64),
+        raw=cat["raw"].astype(np.float64), n=cat["n"].astype(np.int64),
+        dropped=dropped, total_runs=total_runs, warnings=warnings,
+    )  # fmt: skip
+
+
+def _tidy(st: _Stacked, labels: list[str], cohorts: Sequence[str], groups: Sequence[str]) -> pd.DataFrame:
+    """The tidy table (:data:`TIDY_COLUMNS`) of stacked values."""
+    return pd.DataFrame(
         {
-            "map": _categorical(cat["unit"], list(labels)),
-            "run": cat["run"].astype(np.int64),
-            "cohort": _categorical(cat["cohort"], list(cohort_names)),
-            "group": _categorical(cat["group"], list(names)),
-            "value": cat["value"].astype(np.float64),
-            "raw": cat["raw"].astype(np.float64),
-            "n_sessions": cat["n"].astype(np.int64),
+            "map": _categorical(st.unit, labels),
+            "run": st.run,
+            "cohort": _categorical(st.cohort, list(cohorts)),
+            "group": _categorical(st.group, list(groups)),
+            "value": st.value,
+            "raw": st.raw,
+            "n_sessions": st.n,
         }
     )
-    summary = _summarise(
-        cat["cohort"], cat["group"], cat["value"], cat["unit"], cohort_names, names
-    )
+
+
+def _dropped_note(st: _Stacked, mode: Mode, reference: str | None) -> list[str]:
+    """How many runs normalisation dropped, per map (at most 8 named)."""
+    if not st.dropped:
+        return []
+    why = "no value" if mode == "difference" else "no (or a zero) value"
+    items = list(st.dropped.items())
+    per = ", ".join(f"{k} {v}" for k, v in items[:8])
+    if len(items) > 8:
+        per += f", and {len(items) - 8} more maps (see dropped)"
+    return [
+        f"{sum(st.dropped.values())} of {st.total_runs} runs dropped for {why} in the reference "
+        f"group '{reference}' ({per})"
+    ]
+
+
+def _outcome_warnings(
+    stat: str, used: Sequence[MapGroupValues], tidy: pd.DataFrame,
+    cohort_names: Sequence[str], normalised: bool,
+) -> list[str]:  # fmt: skip
+    """Warnings about the pool as a whole: nothing pooled, no value, an emptied cohort."""
+    out = []
     if not used:
-        warnings.append(
-            f"no map could be pooled for '{stat}'" if stat else "no map could be pooled"
-        )
+        out.append(f"no map could be pooled for '{stat}'" if stat else "no map could be pooled")
     elif not len(tidy):
-        warnings.append("no run has a value in any group")
-    notes: list[str] = []
-    if dropped:
-        why = "no value" if mode == "difference" else "no (or a zero) value"
-        items = list(dropped.items())
-        per = ", ".join(f"{k} {v}" for k, v in items[:8])
-        if len(items) > 8:
-            per += f", and {len(items) - 8} more maps (see dropped)"
-        notes.append(
-            f"{sum(dropped.values())} of {total_runs} runs dropped for {why} in the reference "
-            f"group '{reference}' ({per})"
+        out.append("no run has a value in any group")
+    if normalised:
+        present = set(tidy["cohort"].unique())
+        out.extend(
+            f"cohort {c}: every run was dropped (no reference value)"
+            for c in cohort_names
+            if c not in present
         )
-    if ng and ref_k is not None:
-        for c in cohort_names:
-            if not ((tidy["cohort"] == c).any()):
-                warnings.append(f"cohort {c}: every run was dropped (no reference value)")
+    return out
+
+
+def combine(
+    per_map: Sequence[MapGroupValues],
+    groups: Sequence[SessionGroup],
+    *,
+    stat: str = "",
+    reference: str | None = None,
+    mode: Mode = "none",
+    cohorts: bool = True,
+) -> PoolResult:
+    """Normalise, stack and summarise per-map group values (second stage of :func:`pool`).
+
+    Parameters
+    ----------
+    per_map : sequence of MapGroupValues
+        From :func:`~pymapmanager.pooling.stage.group_values`, computed with the same ``groups``.
+    groups : sequence of SessionGroup
+    stat : str
+        The statistic's name (for the result).
+    reference : str, optional
+        The reference group's name; required unless ``mode`` is ``"none"``.
+    mode : {"none", "ratio", "percent", "difference"}
+    cohorts : bool
+        Split maps into cohorts by map condition; else one cohort ``all``.
+
+    Returns
+    -------
+    PoolResult
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown mode or reference group, or group values computed for other groups.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pymapmanager.pooling import MapGroupValues, SessionGroup
+    >>> gs = (SessionGroup("base", "c"), SessionGroup("late", "e*"))
+    >>> gv = MapGroupValues("m1", "ctrl", ("base", "late"), ((0,), (1, 2)), np.array([0, 1]),
+    ...                     np.array([[2.0, 3.0], [4.0, 2.0]]), np.array([[1, 2], [1, 2]]))
+    >>> res = combine([gv], gs, stat="x", reference="base", mode="ratio")
+    >>> res.summary[["cohort", "group", "mean", "n"]].to_dict(orient="records")
+    [{'cohort': 'ctrl', 'group': 'base', 'mean': 1.0, 'n': 2}, {'cohort': 'ctrl', 'group': 'late', 'mean': 1.0, 'n': 2}]
+    """
+    groups = tuple(groups)
+    mode, reference, ref_k = _check_reference(groups, reference, mode)
+    names = tuple(g.name for g in groups)
+    for p in per_map:
+        if p.groups != names:
+            raise InvalidParameterError(
+                f"map {p.label}: its group values are for groups {p.groups}, not {names}"
+            )
+    used = [p for p in per_map if p.included]
+    cohort_names = _order_cohorts(cohort_of_condition(p.map_condition, cohorts) for p in used) or (
+        (ALL_COHORT,) if not cohorts else ()
+    )
+    st = _stack(used, {c: i for i, c in enumerate(cohort_names)}, cohorts, mode, reference, ref_k)
+    tidy = _tidy(st, [p.label for p in used], cohort_names, names)
+    summary = _summarise(st.cohort, st.group, st.value, st.unit, cohort_names, names)
+    warnings = [w for p in per_map for w in p.problems]
+    warnings.extend(_group_problems(per_map, groups)[0])
+    warnings.extend(st.warnings)
+    warnings.extend(
+        _outcome_warnings(stat, used, tidy, cohort_names, bool(groups) and ref_k is not None)
+    )
     return PoolResult(
         stat=stat,
         groups=groups,
@@ -489,10 +554,10 @@ def combine(
         tidy=tidy,
         summary=summary,
         maps=tuple(p.label for p in used),
-        left_out=left_out,
-        dropped=dropped,
+        left_out=tuple(p.label for p in per_map if not p.included),
+        dropped=st.dropped,
         warnings=tuple(warnings),
-        notes=tuple(notes),
+        notes=tuple(_dropped_note(st, mode, reference)),
     )
 
 
