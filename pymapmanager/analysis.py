@@ -7,6 +7,7 @@ modify the map.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ __all__ = [
     "dynamics",
     "dynamics_summary",
     "map_values",
+    "measures",
     "statistics",
 ]
 
@@ -97,6 +99,59 @@ def statistics(m: Map) -> list[str]:
             if col.dtype != object:
                 seen[c] = None
     return list(seen)
+
+
+_INT_SUFFIX = re.compile(r"_int\d+$")
+#: numeric columns that are bookkeeping, not measurements of an object (indices, types,
+#: links, flags, timestamps, analysis settings)
+BOOKKEEPING = frozenset(
+    {
+        "Idx", "idx", "roiTypeNum", "channel", "groupID", "parentID", "cPnt", "cAuto",
+        "cLineNum", "cSeconds", "mSeconds", "isBad", "isDirty", "dynBad", "intBad",
+        "progType", "madeFrom", "analParam", "userType", "bSpineMap", "bSpineIdx",
+        "intmSeconds", "intManual", "sbxyManual", "zPlusMinus", "error", "warning",
+        "edgeList", "note",
+    }
+)  # fmt: skip
+
+
+def measures(m: Map) -> list[str]:
+    """The statistics that measure objects: what is worth pooling or comparing across maps.
+
+    :func:`statistics` without the per-session values (``session``, ``days``...), the
+    bookkeeping columns (:data:`BOOKKEEPING`: indices, types, links, flags, timestamps;
+    ``ubssSum_int2``'s base name decides for intensity columns) and the columns with no
+    value in any session.
+
+    Parameters
+    ----------
+    m : Map
+
+    Returns
+    -------
+    list of str
+        In the order of :func:`statistics`.
+
+    Examples
+    --------
+    >>> from pymapmanager.synthetic import generate_map
+    >>> from pymapmanager import load_map
+    >>> m = load_map(generate_map("maps", sessions=2, channels=2, shape=(4, 32, 32), images=False))
+    >>> ms = measures(m)
+    >>> "pDist" in ms and "ubssSum_int2" in ms and "sLen3d_int1" in ms
+    True
+    >>> any(s in ms for s in ("session", "days", "Idx", "isBad", "note", "edgeList", "sLen3d_int2"))
+    False
+    """
+    out = []
+    for s in statistics(m):
+        base = _INT_SUFFIX.sub("", s)
+        if s in SESSION_STATS or s in BOOKKEEPING or base in BOOKKEEPING:
+            continue
+        col = m.stacked(s)
+        if col.dtype != object and col.size and not np.isnan(col.astype(float)).all():
+            out.append(s)
+    return out
 
 
 def _session_value(m: Map, stat: str, j: int) -> float:

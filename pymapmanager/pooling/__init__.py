@@ -121,6 +121,7 @@ from .groups import (
     check_groups,
     default_groups,
     default_groups_for,
+    is_default_group,
     parse_group,
     parse_groups,
 )
@@ -155,6 +156,7 @@ __all__ = [
     "frame_csv",
     "group_values",
     "header_info",
+    "is_default_group",
     "label_folders",
     "load_maps",
     "map_dynamics",

@@ -21,6 +21,7 @@ __all__ = [
     "check_groups",
     "default_groups",
     "default_groups_for",
+    "is_default_group",
     "parse_group",
     "parse_groups",
 ]
@@ -381,6 +382,30 @@ def parse_groups(
 def _escape(condition: str) -> str:
     """A pattern matching exactly ``condition`` (wildcards and commas escaped)."""
     return "".join(f"[{c}]" if c in "*?[]," else c for c in condition)
+
+
+def is_default_group(name: str, pattern: str) -> bool:
+    """Whether a group is one :func:`default_groups_for` makes (``c=c``, ``s2=#2``).
+
+    Parameters
+    ----------
+    name, pattern : str
+
+    Returns
+    -------
+    bool
+        True for a condition's own group or a session index's group.
+
+    Examples
+    --------
+    >>> is_default_group("e1", "e1"), is_default_group("s3", "#3"), is_default_group("late", "e*")
+    (True, True, False)
+    """
+    name, pattern = name.strip(), pattern.strip()
+    if not name:
+        return False
+    return pattern == _escape(name) or (name == f"s{pattern[1:]}" and pattern[1:].isdigit()
+                                        and pattern.startswith("#"))  # fmt: skip
 
 
 def default_groups(maps: Iterable[Map]) -> tuple[SessionGroup, ...]:
