@@ -17,6 +17,7 @@ from flask import current_app
 
 from pymapmanager import MapNotFoundError
 from pymapmanager.errors import InvalidParameterError, MapFormatError
+from pymapmanager.io.folders import is_map_folder
 
 from ..auth import visible_owners
 from ..extensions import settings_of
@@ -26,15 +27,6 @@ from .store import get_many_bytes
 __all__ = ["list_maps", "map_refs", "map_summary", "thumbnail_url"]
 
 log = logging.getLogger(__name__)
-
-
-def _is_map_dir(entry: os.DirEntry[str]) -> bool:
-    return (
-        not entry.name.startswith(".")
-        and not entry.name.endswith(".previous")
-        and entry.is_dir()
-        and os.path.isfile(os.path.join(entry.path, f"{entry.name}.txt"))
-    )
 
 
 def map_refs(owners: list[str] | None = None, data_dir: Path | None = None) -> list[MapRef]:
@@ -47,7 +39,7 @@ def map_refs(owners: list[str] | None = None, data_dir: Path | None = None) -> l
             continue
         with os.scandir(folder) as it:
             for e in it:
-                if _is_map_dir(e):
+                if is_map_folder(e.path):
                     try:
                         refs.append(MapRef(owner, e.name))
                     except InvalidParameterError:  # a name we cannot serve

@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MapManagerError
+from ..io.folders import is_map_folder
 from ..io.text import HeaderTable, read_text
 from ..model import Map, load_map
 
 __all__ = ["HeaderInfo", "find_maps", "header_info", "label_folders", "load_maps"]
 
 log = logging.getLogger(__name__)
-
-
-def _is_map_folder(p: Path) -> bool:
-    return p.is_dir() and (p / f"{p.name}.txt").is_file()
 
 
 def find_maps(path: str | Path) -> list[Path]:
@@ -28,9 +25,9 @@ def find_maps(path: str | Path) -> list[Path]:
     and skips hidden folders (such as the ``.<map>.previous`` backups).
     """
     p = Path(path)
-    if p.is_file() and p.suffix == ".txt" and _is_map_folder(p.parent) and p.stem == p.parent.name:
+    if p.is_file() and p.suffix == ".txt" and is_map_folder(p.parent) and p.stem == p.parent.name:
         return [p.parent]
-    if _is_map_folder(p):
+    if is_map_folder(p):
         return [p]
     if not p.is_dir():
         return []
@@ -44,7 +41,7 @@ def find_maps(path: str | Path) -> list[Path]:
             log.warning("cannot list %s: %s", d, e)
             continue
         for c in children:
-            if _is_map_folder(c):
+            if is_map_folder(c):
                 found.append(c)
             else:
                 stack.append(c)
