@@ -128,7 +128,14 @@ def cohort_of(m: Map, cohorts: bool = True) -> str:
 def normalize_values(
     values: np.ndarray, ref: np.ndarray, mode: Mode
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Normalise rows of ``values`` (runs, groups) to ``ref`` (runs,).
+    """Normalise rows of ``values`` to each row's reference value.
+
+    Parameters
+    ----------
+    values : ndarray, shape (runs, groups)
+    ref : ndarray, shape (runs,)
+        Each run's value in the reference group.
+    mode : {"none", "ratio", "percent", "difference"}
 
     Returns
     -------
@@ -136,6 +143,19 @@ def normalize_values(
     valid : ndarray of bool, shape (runs,)
         Rows with a usable reference (not NaN; not 0 for ratio and percent). Other rows of
         ``normalised`` are NaN.
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown mode.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.array([[2.0, 3.0], [0.0, 1.0]])
+    >>> out, ok = normalize_values(v, v[:, 0], "percent")
+    >>> out[0].tolist(), ok.tolist()
+    ([0.0, 50.0], [True, False])
     """
     if mode not in NORMALIZE_MODES:
         raise InvalidParameterError(
@@ -178,7 +198,26 @@ def _fmt(v: Any) -> str:
 
 
 def frame_csv(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """A DataFrame as CSV: exact floats (``repr``), empty cells for NaN, ``\\n`` line ends."""
+    """A DataFrame as CSV: exact floats (``repr``), empty cells for NaN, ``\\n`` line ends.
+
+    Parameters
+    ----------
+    df : DataFrame
+    columns : sequence of str, optional
+        The columns to write, in order (default all).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(frame_csv(pd.DataFrame({"g": ["a", "b,c"], "v": [0.1, float("nan")], "n": [3, 0]})), end="")
+    g,v,n
+    a,0.1,3
+    "b,c",,0
+    """
     cols = list(columns) if columns is not None else list(df.columns)
     lines = [",".join(cols)]
     arrays = [df[c].to_numpy() for c in cols]
@@ -290,15 +329,34 @@ class PoolResult:
         return tuple(g.name for g in self.groups)
 
     def summary_csv(self) -> str:
-        """The summary as CSV with exactly the columns ``cohort,group,mean,sd,sem,n``."""
+        """The summary as CSV with exactly the columns ``cohort,group,mean,sd,sem,n``.
+
+        Returns
+        -------
+        str
+            See :func:`frame_csv`.
+        """
         return frame_csv(self.summary, SUMMARY_COLUMNS)
 
     def tidy_csv(self) -> str:
-        """The tidy table as CSV (``map,run,cohort,group,value,raw,n_sessions``)."""
+        """The tidy table as CSV (``map,run,cohort,group,value,raw,n_sessions``).
+
+        Returns
+        -------
+        str
+            See :func:`frame_csv`.
+        """
         return frame_csv(self.tidy, TIDY_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly description (summary records; the tidy table is not included)."""
+        """A JSON-friendly description (summary records; the tidy table is not included).
+
+        Returns
+        -------
+        dict
+            ``stat, groups, cohorts, mode, reference, maps, left_out, dropped, warnings, notes,
+            summary``; NaN as None.
+        """
         return {
             "stat": self.stat,
             "groups": [g.to_dict() for g in self.groups],

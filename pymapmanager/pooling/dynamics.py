@@ -55,7 +55,13 @@ class MapDynamics:
     included: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (for caches)."""
+        """JSON-friendly form (for caches; NaN as None).
+
+        Returns
+        -------
+        dict
+            Read back with :meth:`from_dict`.
+        """
         return {
             "label": self.label,
             "map_condition": self.map_condition,
@@ -84,6 +90,26 @@ def session_dynamics(
     Sums :func:`~pymapmanager.analysis.dynamics_summary` over the map's segments (or keeps
     ``segment``). Percentages are relative to the previous session's count (NaN for
     session 0); density is spines per µm of traced dendrite (NaN without a tracing).
+
+    Parameters
+    ----------
+    m : Map
+    roi, segment, include_bad
+        As for :func:`~pymapmanager.analysis.map_values`.
+
+    Returns
+    -------
+    DataFrame
+        One row per session.
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("sd", sessions=3, shape=(4, 64, 64), images=False))
+    >>> df = session_dynamics(m)
+    >>> list(df["session"]), bool(df["pct_added"].isna()[0]), bool((df["density"] > 0).all())
+    ([0, 1, 2], True, True)
     """
     df = dynamics_summary(m, roi=roi, include_bad=include_bad)
     if segment is not None:
@@ -126,7 +152,23 @@ def map_dynamics(
     segment: int | None = None,
     include_bad: bool = False,
 ) -> MapDynamics:
-    """One map's % added, % subtracted and density averaged over each group's sessions."""
+    """One map's % added, % subtracted and density averaged over each group's sessions.
+
+    Parameters
+    ----------
+    m : Map
+    groups : sequence of SessionGroup
+    label : str, optional
+        The map's label in the pool (default its name).
+    roi, segment, include_bad
+        As for :func:`~pymapmanager.analysis.map_values`.
+
+    Returns
+    -------
+    MapDynamics
+        Never raises for data problems: a map matching no group or without the segment comes
+        back with ``included=False`` and a problem.
+    """
     label = label or m.name
     names = tuple(g.name for g in groups)
     empty = np.full((len(groups), len(DYNAMICS_MEASURES)), np.nan)
@@ -181,7 +223,21 @@ def combine_dynamics(
     *,
     cohorts: bool = True,
 ) -> DynamicsResult:
-    """Mean, SD, SEM and n across maps per cohort, group and measure."""
+    """Mean, SD, SEM and n across maps per cohort, group and measure.
+
+    Parameters
+    ----------
+    per_map : sequence of MapDynamics
+        From :func:`map_dynamics`, with the same groups.
+    groups : sequence of SessionGroup or str
+        The groups (or their names), in order.
+    cohorts : bool
+        Split maps into cohorts by map condition; else one cohort ``all``.
+
+    Returns
+    -------
+    DynamicsResult
+    """
     names = tuple(g.name if isinstance(g, SessionGroup) else g for g in groups)
     used = [p for p in per_map if p.included]
     warnings = [w for p in per_map for w in p.problems]
@@ -223,8 +279,27 @@ def pooled_dynamics(
 ) -> DynamicsResult:
     """Pooled dynamics: per group, % added, % subtracted and density, mean ± SEM across maps.
 
-    Parameters are as for :func:`pool`. Per map, each measure is averaged over the group's
-    sessions (see :func:`session_dynamics`), then summarised across the maps of a cohort.
+    Per map, each measure is averaged over the group's sessions (see :func:`session_dynamics`),
+    then summarised across the maps of a cohort.
+
+    Parameters
+    ----------
+    maps, groups, roi, segment, include_bad, cohorts
+        As for :func:`~pymapmanager.pooling.pool`.
+
+    Returns
+    -------
+    DynamicsResult
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> maps = [load_map(generate_map("pd", name=f"m{k}", sessions=4, seed=k, shape=(4, 64, 64),
+    ...                               images=False)) for k in range(3)]
+    >>> res = pooled_dynamics(maps, ["base=c", "after=e*"], cohorts=False)
+    >>> res.summary[["group", "measure", "n"]].head(2).to_dict(orient="records")
+    [{'group': 'base', 'measure': 'pct_added', 'n': 3}, {'group': 'after', 'measure': 'pct_added', 'n': 3}]
     """
     labelled = _labelled(maps)
     gs = parse_groups(groups) if groups is not None else default_groups(labelled.values())

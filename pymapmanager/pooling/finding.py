@@ -19,10 +19,29 @@ log = logging.getLogger(__name__)
 
 
 def find_maps(path: str | Path) -> list[Path]:
-    """Map folders at ``path``: the map itself, or every map below a folder (sorted).
+    """Map folders at ``path``: the map itself, or every map below a folder.
 
-    A map folder is a folder ``X`` holding ``X.txt``; the search does not descend into maps
-    and skips hidden folders (such as the ``.<map>.previous`` backups).
+    A map folder is what :func:`~pymapmanager.io.folders.is_map_folder` says (a folder ``X``
+    holding ``X.txt``, not hidden); the search does not descend into maps and skips hidden
+    folders (such as the ``.<map>.previous`` backups).
+
+    Parameters
+    ----------
+    path : str or Path
+        A map folder, its header ``X.txt``, or a folder of maps (at any depth).
+
+    Returns
+    -------
+    list of Path
+        Sorted; empty when there is no map.
+
+    Examples
+    --------
+    >>> from pymapmanager.synthetic import generate_map
+    >>> a = generate_map("pool/ctrl", name="m1", sessions=2, shape=(2, 32, 32), images=False)
+    >>> b = generate_map("pool/drug", name="m2", sessions=2, shape=(2, 32, 32), images=False)
+    >>> [p.name for p in find_maps("pool")], find_maps(a / "m1.txt") == [a]
+    (['m1', 'm2'], True)
     """
     p = Path(path)
     if p.is_file() and p.suffix == ".txt" and is_map_folder(p.parent) and p.stem == p.parent.name:
@@ -51,6 +70,11 @@ def find_maps(path: str | Path) -> list[Path]:
 def load_maps(paths: Iterable[str | Path]) -> tuple[dict[str, Map], list[str]]:
     """Load every map at ``paths`` (maps or folders of maps).
 
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Map folders or folders of maps.
+
     Returns
     -------
     maps : dict
@@ -58,6 +82,15 @@ def load_maps(paths: Iterable[str | Path]) -> tuple[dict[str, Map], list[str]]:
         two maps share a name.
     warnings : list of str
         A path with no map, or a map that could not be read (and is left out).
+
+    Examples
+    --------
+    >>> from pymapmanager.synthetic import generate_map
+    >>> _ = generate_map("lm/a", name="m", sessions=2, shape=(2, 32, 32), images=False)
+    >>> _ = generate_map("lm/b", name="m", sessions=2, shape=(2, 32, 32), images=False)
+    >>> maps, warnings = load_maps(["lm", "nowhere"])
+    >>> list(maps), len(warnings)
+    (['a/m', 'b/m'], 1)
     """
     folders, warnings = label_folders(paths)
     maps: dict[str, Map] = {}
@@ -95,7 +128,30 @@ class HeaderInfo:
 
 
 def header_info(folder: str | Path) -> HeaderInfo:
-    """Read only a map's header: map condition, session conditions and days."""
+    """Read only a map's header: map condition, session conditions and days.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The map folder.
+
+    Returns
+    -------
+    HeaderInfo
+
+    Raises
+    ------
+    MapFormatError, OSError
+        The header is missing or malformed.
+
+    Examples
+    --------
+    >>> from pymapmanager.synthetic import generate_map
+    >>> h = header_info(generate_map("hi", sessions=3, shape=(2, 32, 32), images=False,
+    ...                              map_condition="ctrl"))
+    >>> h.name, h.map_condition, h.conditions, h.days[0]
+    ('demo', 'ctrl', ('c', 'e1', 'e2'), 0.0)
+    """
     folder = Path(folder)
     hpath = folder / f"{folder.name}.txt"
     h = HeaderTable.parse(read_text(hpath), hpath)
@@ -116,7 +172,19 @@ def header_info(folder: str | Path) -> HeaderInfo:
 
 
 def label_folders(paths: Iterable[str | Path]) -> tuple[dict[str, Path], list[str]]:
-    """Map folders at ``paths`` (maps or folders of maps), labelled as :func:`load_maps` does."""
+    """Map folders at ``paths`` (maps or folders of maps), labelled as :func:`load_maps` does.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+
+    Returns
+    -------
+    folders : dict
+        Label -> map folder, in path order (each folder once).
+    warnings : list of str
+        The paths with no map.
+    """
     warnings_: list[str] = []
     folders: list[Path] = []
     for path in paths:

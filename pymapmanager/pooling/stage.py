@@ -77,6 +77,11 @@ class MapGroupValues:
         (UTF-8 JSON: label, map condition, groups, sessions, problems, included, number of
         runs), then runs (int64), values (float64, runs x groups) and counts (int32), all
         little-endian. No pickle; reading is a few ``numpy.frombuffer`` calls.
+
+        Returns
+        -------
+        bytes
+            Read back with :meth:`from_bytes`.
         """
         meta = {
             "label": self.label,

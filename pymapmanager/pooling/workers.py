@@ -55,7 +55,17 @@ class PoolTask:
 def run_pool_task(task: PoolTask) -> tuple[MapGroupValues | None, MapDynamics | None]:
     """Read one map folder (only what is needed) and compute its group values and dynamics.
 
-    A map that cannot be read comes back left out, with the reason as its problem.
+    Parameters
+    ----------
+    task : PoolTask
+
+    Returns
+    -------
+    values : MapGroupValues or None
+        None when the task has no statistic.
+    dynamics : MapDynamics or None
+        None unless the task asks for dynamics. A map that cannot be read comes back left
+        out, with the reason as its problem.
     """
     gs = task.groups
     roi = list(task.roi) if isinstance(task.roi, tuple) else task.roi
@@ -98,6 +108,11 @@ def run_pool_tasks(
         scales with the cores available.
     progress : callable, optional
         Called as ``progress(done, total)`` after each map.
+
+    Returns
+    -------
+    list of (MapGroupValues or None, MapDynamics or None)
+        One per task, in order.
     """
     total = len(tasks)
     out: list[tuple[MapGroupValues | None, MapDynamics | None]] = []
