@@ -664,6 +664,16 @@ def pool(
     InvalidParameterError
         Bad group syntax, unknown reference group or mode. Data problems never raise:
         they are in :attr:`PoolResult.warnings`.
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> maps = [load_map(generate_map("pl", name=f"m{k}", sessions=4, seed=k, shape=(4, 64, 64),
+    ...                               images=False, map_condition=c)) for k, c in enumerate("aab")]
+    >>> res = pool(maps, "pDist", ["base=c", "after=e*"], reference="base")
+    >>> res.mode, res.cohorts, res.summary[["cohort", "group", "n_maps"]].values.tolist()
+    ('ratio', ('a', 'b'), [['a', 'base', 2], ['a', 'after', 2], ['b', 'base', 1], ['b', 'after', 1]])
     """
     labelled = _labelled(maps)
     gs = parse_groups(groups) if groups is not None else default_groups(labelled.values())

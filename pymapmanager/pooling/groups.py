@@ -419,6 +419,14 @@ def default_groups(maps: Iterable[Map]) -> tuple[SessionGroup, ...]:
     -------
     tuple of SessionGroup
         Ordered as the sessions are (see :func:`default_groups_for`).
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("dg", sessions=4, shape=(2, 32, 32), images=False))
+    >>> [str(g) for g in default_groups([m])]
+    ['c=c', 'e1=e1', 'e2=e2']
     """
     return default_groups_for([s.condition for s in m.sessions] for m in maps)
 

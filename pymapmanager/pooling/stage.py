@@ -181,6 +181,16 @@ def group_values(
         Never raises for data problems: a map without the statistic, the segment, any
         matching session or any value comes back with ``included=False`` and a problem.
         Groups matching none of its sessions are listed by :func:`combine`.
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.pooling import parse_groups
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("gv", sessions=4, shape=(4, 64, 64), images=False))
+    >>> gv = group_values(m, "pDist", parse_groups(["base=c", "after=e*"]))
+    >>> gv.groups, gv.sessions, gv.values.shape[1], gv.included
+    (('base', 'after'), ((0, 1), (2, 3)), 2, True)
     """
     label = label or m.name
     sessions = _group_sessions(m, groups)

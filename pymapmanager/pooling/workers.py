@@ -167,6 +167,17 @@ def pool_paths(
     PoolResult
         The same result :func:`pool` gives for the loaded maps; paths with no map and maps
         that cannot be read are in its warnings.
+
+    Examples
+    --------
+    >>> from pymapmanager.synthetic import make_pool
+    >>> demo = make_pool("pp", maps_per_cohort=2, sessions=4, seed=2)
+    >>> res = pool_paths(["pp"], "ubssSum_int2", demo.groups, reference="baseline")
+    >>> res.maps
+    ('pool_control_01', 'pool_control_02', 'pool_treatment_01', 'pool_treatment_02')
+    >>> s = res.summary.set_index(["cohort", "group"])["mean"]
+    >>> bool(1.3 < s["treatment", "treatment"] / s["control", "treatment"] < 1.7)
+    True
     """
     if isinstance(paths, Mapping):
         folders = {k: Path(v) for k, v in paths.items()}

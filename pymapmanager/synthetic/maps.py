@@ -184,6 +184,11 @@ def default_conditions(sessions: int) -> list[str]:
     -------
     list of str
         ``default_conditions(6) == ["c", "c", "c", "e1", "e2", "e3"]``.
+
+    Examples
+    --------
+    >>> default_conditions(5)
+    ['c', 'c', 'e1', 'e2', 'e3']
     """
     if sessions <= 0:
         return []
@@ -665,6 +670,15 @@ def generate_map(
         An argument is out of range.
     FileExistsError
         ``dest/name`` exists and is not empty (nothing is overwritten).
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> folder = generate_map("demo_maps", name="d1", sessions=3, channels=2, shape=(4, 64, 64),
+    ...                       images=False, map_condition="ctrl")
+    >>> m = load_map(folder)
+    >>> folder.name, m.num_sessions, m.num_channels, m.map_condition
+    ('d1', 3, 2, 'ctrl')
     """
     t_start = time.perf_counter()
     conds = list(default_conditions(sessions) if conditions is None else conditions)
