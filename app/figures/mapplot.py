@@ -25,7 +25,8 @@ __all__ = [
     "selected_shapes",
 ]
 
-#: dynamics code -> colour (the same in the image viewers, see app/assets/pmm.css)
+#: dynamics code -> colour: the one definition (pmm.css and the viewer script must match it:
+#: tests/callbacks/test_dynamics_colors.py)
 DYNAMICS_COLORS: dict[int, str] = {1: "#22c55e", 2: "#ef4444", 3: "#3b82f6", 4: "#facc15"}
 DYNAMICS_LABELS: dict[int, str] = {1: "added", 2: "subtracted", 3: "transient", 4: "persistent"}
 SEGMENT_COLORS: tuple[str, ...] = (
