@@ -10,7 +10,8 @@ A pool is computed in two stages (see :mod:`pymapmanager.pooling`):
 2. normalisation, cohorts and the summary: computed from the bundle on every request (a
    few milliseconds), so changing only these never reads a map again.
 
-Cached values are compact bytes (``.npz`` arrays and JSON), never pickled objects.
+Cached values are compact bytes (a JSON description and raw little-endian arrays, see
+:meth:`~pymapmanager.pooling.MapGroupValues.to_bytes`), never pickled objects.
 """
 
 from __future__ import annotations
