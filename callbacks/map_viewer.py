@@ -28,7 +28,7 @@ from app.services.viewer import (
     viewer_metas,
 )
 from app.state import DisplayPrefs, MapKey, Selection, SliceState, ViewState
-from pymapmanager import MapManagerError
+from pymapmanager.errors import MapManagerError
 
 __all__ = [
     "build_viewers",

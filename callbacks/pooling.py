@@ -24,14 +24,7 @@ from app import ids
 from app.components.pooling import group_row, summary_table
 from app.figures.pooling import dynamics_figure, empty_figure, pool_figure
 from app.services import pooling as svc
-from pymapmanager.errors import InvalidParameterError, MapManagerError
-from pymapmanager.pooling import (
-    NORMALIZE_MODES,
-    SUMMARY_COLUMNS,
-    Mode,
-    SessionGroup,
-    frame_csv,
-)
+from pymapmanager.errors import MapManagerError
 
 __all__ = [
     "check_groups",
@@ -109,13 +102,15 @@ def filter_maps(
 def stats_for(
     maps: list[str] | None, current: str | None
 ) -> tuple[list[dict[str, str]], str | None]:
-    """The statistics of the first chosen map; keep the current one when it is offered."""
-    opts = svc.stat_options(maps[0] if maps else None)
-    value = current if current in opts else svc.default_stat(opts)
-    if current and current not in opts and maps:
-        opts = [current, *opts]  # keep a choice the first map lacks: the pool reports it
-        value = current
-    return [{"label": s, "value": s} for s in opts], value
+    """The statistics worth pooling of the chosen maps, each with how many maps have it.
+
+    The value stays when every chosen map has it; else it becomes a statistic they all
+    share (see :func:`app.services.pooling.default_stat`).
+    """
+    choices = svc.stat_choices(maps or [])
+    shared = {c.stat for c in choices if c.maps == c.total}
+    value = current if current in shared else svc.default_stat(choices)
+    return [{"label": c.label, "value": c.stat} for c in choices], value
 
 
 # --------------------------------------------------------------------------- session groups
@@ -130,26 +125,18 @@ def _entries_of(
 
 def check_groups(
     rows: Sequence[tuple[str, str]], entries: Sequence[Mapping[str, Any]]
-) -> list[str]:
-    """What each group matches ("✓ 6 sessions in 3 of 3 maps"), or what is wrong ("✗ ...")."""
-    out = []
-    seen: set[str] = set()
-    maps = [(list(e.get("conditions") or []), list(e.get("days") or [])) for e in entries]
-    for name, pattern in rows:
-        try:
-            g = SessionGroup(name, pattern)
-            if g.name in seen:
-                raise InvalidParameterError(f"two groups are named '{g.name}'")
-            seen.add(g.name)
-            per = [len(g.sessions_of(c, d)) for c, d in maps]
-            hit = sum(1 for n in per if n)
-            if not hit:
-                out.append("✗ matches no session")
-            else:
-                out.append(f"✓ {sum(per)} sessions in {hit} of {len(maps)} maps")
-        except InvalidParameterError as e:
-            out.append("✗ " + re.sub(r"^group '[^']*': ", "", str(e)))
-    return out
+) -> list[svc.GroupCheck]:
+    """What each group matches in the chosen maps, or what is wrong with it."""
+    return list(svc.check_rows(rows, entries))
+
+
+def _match_text(c: svc.GroupCheck) -> str:
+    """The line beside a group: ✓ what it matches, or ✗ why it is not pooled."""
+    if not c.valid:
+        return f"✗ {c.describe()}"
+    if not c.matches:
+        return "✗ matches none of the chosen maps; left out"
+    return f"✓ {c.describe()}"
 
 
 def group_rows(
@@ -161,8 +148,9 @@ def group_rows(
     patterns: list[str | None] | None,
     catalog: list[dict[str, Any]] | None,
 ) -> Any:
-    """Rebuild the list of groups: filled from the maps' conditions (first time, Reset), one
-    added (Add), one removed (×). Typing in a row does not rebuild it."""
+    """Rebuild the list of groups: filled from the maps' conditions (first time, Reset, and
+    when the chosen maps change while the groups are the automatic ones), one added (Add),
+    one removed (×). Typing in a row does not rebuild it."""
     trig = dash.ctx.triggered_id
     rows = [(n or "", p or "") for n, p in zip(names or [], patterns or [], strict=False)]
     entries = _entries_of(maps, catalog)
@@ -180,14 +168,21 @@ def group_rows(
         while f"group{k}" in taken:
             k += 1
         rows.append((f"group{k}", "*"))
-    elif trig == ids.POOL_GROUPS_RESET or not rows:
+    elif trig == ids.POOL_GROUPS_RESET or not rows or (
+        trig == ids.POOL_MAPS and all(svc.is_default_group(n, p) for n, p in rows)
+    ):
+        # first time, Reset, or new maps while the groups are still the automatic ones:
+        # one group per condition of the chosen maps, in session order
         if trig == ids.POOL_GROUPS_RESET and not reset:
             return no_update
-        rows = [(g["name"], g["pattern"]) for g in svc.groups_for(entries)]
+        new = [(g["name"], g["pattern"]) for g in svc.groups_for(entries)]
+        if new == rows:
+            return no_update
+        rows = new
         if not rows and not entries:
             return []
     else:
-        return no_update
+        return no_update  # the user's own groups stay; read_groups flags those left out
     return [group_row(k, n, p) for k, (n, p) in enumerate(rows)]
 
 
@@ -204,15 +199,15 @@ def read_groups(
         ((n or "").strip(), (p or "").strip())
         for n, p in zip(names or [], patterns or [], strict=False)
     ]
-    matches = check_groups(rows, _entries_of(maps, catalog))
-    usable = [
-        n
-        for (n, _), m in zip(rows, matches, strict=True)
-        if n and (not m.startswith("✗") or m == "✗ matches no session")
-    ]
+    checks = check_groups(rows, _entries_of(maps, catalog))
+    matches = [_match_text(c) for c in checks]
+    # the groups to pool: the invalid ones (reported by name when pooling) and those that
+    # match a session of the chosen maps; a valid group matching none of them is left out
+    pooled_rows = [(c.name, c.pattern) for c in checks if not c.valid or c.matches]
+    usable = [c.name for c in checks if c.matches]
     options = [{"label": n, "value": n} for n in usable]
     value = reference if reference in usable else (usable[0] if usable else None)
-    data = [[n, p] for n, p in rows]
+    data = [[n, p] for n, p in pooled_rows]
     return matches, (no_update if data == current else data), options, value
 
 
@@ -246,20 +241,15 @@ def _spec(
         problems.append("Choose at least one map.")
     if not stat:
         problems.append("Choose a statistic.")
+    typed = [
+        (str(r[0] or ""), str(r[1] or "")) if len(r) == 2 else ("", "") for r in rows or []
+    ]
     groups: list[tuple[str, str]] = []
-    for r in rows or []:
-        name, pattern = (
-            (str(r[0] or "").strip(), str(r[1] or "").strip()) if len(r) == 2 else ("", "")
-        )
-        try:
-            SessionGroup(name, pattern)
-        except InvalidParameterError as e:
-            problems.append(f"Session group '{name or '?'}': {str(e).split(': ', 1)[-1]}")
-            continue
-        if name in {g[0] for g in groups}:
-            problems.append(f"Two session groups are named '{name}'.")
-            continue
-        groups.append((name, pattern))
+    for c in svc.check_rows(typed, []):
+        if c.valid:
+            groups.append((c.name, c.pattern))
+        else:
+            problems.append(f"Session group '{c.name or '?'}': {c.problem}")
     if not groups and not problems:
         problems.append("Add at least one session group.")
     if problems or not maps or not stat:
@@ -314,25 +304,19 @@ def compute_pool(server: Flask) -> Callable[..., Any]:
     return compute
 
 
-def _groups_of(spec: Mapping[str, Any]) -> tuple[SessionGroup, ...]:
-    return tuple(SessionGroup(str(n), str(p)) for n, p in spec.get("groups") or [])
-
-
 def _result(ready: Any, mode: str | None, reference: str | None, cohorts: bool | None) -> Any:
     """(pool, dynamics, messages) from a ready store, or (None, None, messages)."""
     if not ready:
         return None, None, []
     if ready.get("error"):
         return None, None, [f"Pooling failed: {ready['error']}"]
-    spec = ready.get("spec") or {}
-    groups = _groups_of(spec)
+    spec = svc.PoolSpec.from_store(ready.get("spec") or {})
     notes: list[str] = []
-    m: Mode = mode if mode in NORMALIZE_MODES else "none"  # type: ignore[assignment]
-    names = [g.name for g in groups]
-    if m != "none" and reference not in names:
+    m = svc.mode_of(mode)
+    if m != "none" and reference not in spec.group_names():
         notes.append("Choose a reference group to normalise to; showing values as they are.")
         m = "none"
-    got = svc.pooled(ready["bundle"], groups, stat=str(spec.get("stat")), mode=m,
+    got = svc.pooled(ready["bundle"], spec.session_groups(), stat=spec.stat, mode=m,
                      reference=reference if m != "none" else None, cohorts=bool(cohorts))  # fmt: skip
     if got is None:
         return None, None, ["The pooled data left the cache; change any setting to pool again."]
@@ -389,7 +373,7 @@ def download(
     stat = re.sub(r"[^A-Za-z0-9_.-]+", "_", res.stat) or "pool"
     if dash.ctx.triggered_id == ids.POOL_EXPORT_TIDY:
         return {"content": res.tidy_csv(), "filename": f"pool_{stat}_tidy.csv", "type": "text/csv"}
-    return {"content": frame_csv(res.summary, SUMMARY_COLUMNS), "filename": f"pool_{stat}_summary.csv",
+    return {"content": res.summary_csv(), "filename": f"pool_{stat}_summary.csv",
             "type": "text/csv"}  # fmt: skip
 
 

@@ -7,6 +7,7 @@ modify the map.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ __all__ = [
     "dynamics",
     "dynamics_summary",
     "map_values",
+    "measures",
     "statistics",
 ]
 
@@ -69,22 +71,58 @@ class MapValues:
         return int(r), int(s)
 
     def counts(self) -> list[int]:
-        """Number of non-NaN values per session."""
+        """Number of non-NaN values per session.
+
+        Returns
+        -------
+        list of int
+        """
         return [int(c) for c in (~np.isnan(self.values)).sum(axis=0)]
 
     def present(self) -> np.ndarray:
-        """Boolean (runs, sessions): an object is there (after filters)."""
+        """Whether each run's object is there in each session (after the filters).
+
+        Returns
+        -------
+        ndarray of bool, shape (runs, sessions)
+        """
         return ~np.isnan(self.rows)
 
     def to_frame(self) -> pd.DataFrame:
-        """Runs x sessions DataFrame indexed by run."""
+        """The values as a DataFrame indexed by run.
+
+        Returns
+        -------
+        DataFrame
+            Runs x sessions (columns ``0 .. sessions-1``).
+        """
         return pd.DataFrame(
             self.values, index=pd.Index(self.runs, name="run"), columns=range(self.shape[1])
         )
 
 
 def statistics(m: Map) -> list[str]:
-    """Every statistic the map offers for :func:`map_values` (numeric columns only)."""
+    """Every statistic the map offers for :func:`map_values` (numeric columns only).
+
+    Parameters
+    ----------
+    m : Map
+
+    Returns
+    -------
+    list of str
+        ``session, days, hours, zdays``, then every numeric column of the db2 tables and
+        the intensity tables (``<col>_int<c>``), in the order the sessions list them.
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("st", sessions=2, channels=1, shape=(2, 32, 32), images=False))
+    >>> s = statistics(m)
+    >>> s[:4], "pDist" in s, "ubssSum_int1" in s, "roiType" in s
+    (['session', 'days', 'hours', 'zdays'], True, True, False)
+    """
     seen: dict[str, None] = {s: None for s in SESSION_STATS}
     for j in range(m.num_sessions):
         for c in m.columns(j):
@@ -97,6 +135,59 @@ def statistics(m: Map) -> list[str]:
             if col.dtype != object:
                 seen[c] = None
     return list(seen)
+
+
+_INT_SUFFIX = re.compile(r"_int\d+$")
+#: numeric columns that are bookkeeping, not measurements of an object (indices, types,
+#: links, flags, timestamps, analysis settings)
+BOOKKEEPING = frozenset(
+    {
+        "Idx", "idx", "roiTypeNum", "channel", "groupID", "parentID", "cPnt", "cAuto",
+        "cLineNum", "cSeconds", "mSeconds", "isBad", "isDirty", "dynBad", "intBad",
+        "progType", "madeFrom", "analParam", "userType", "bSpineMap", "bSpineIdx",
+        "intmSeconds", "intManual", "sbxyManual", "zPlusMinus", "error", "warning",
+        "edgeList", "note",
+    }
+)  # fmt: skip
+
+
+def measures(m: Map) -> list[str]:
+    """The statistics that measure objects: what is worth pooling or comparing across maps.
+
+    :func:`statistics` without the per-session values (``session``, ``days``...), the
+    bookkeeping columns (:data:`BOOKKEEPING`: indices, types, links, flags, timestamps;
+    ``ubssSum_int2``'s base name decides for intensity columns) and the columns with no
+    value in any session.
+
+    Parameters
+    ----------
+    m : Map
+
+    Returns
+    -------
+    list of str
+        In the order of :func:`statistics`.
+
+    Examples
+    --------
+    >>> from pymapmanager.synthetic import generate_map
+    >>> from pymapmanager import load_map
+    >>> m = load_map(generate_map("maps", sessions=2, channels=2, shape=(4, 32, 32), images=False))
+    >>> ms = measures(m)
+    >>> "pDist" in ms and "ubssSum_int2" in ms and "sLen3d_int1" in ms
+    True
+    >>> any(s in ms for s in ("session", "days", "Idx", "isBad", "note", "edgeList", "sLen3d_int2"))
+    False
+    """
+    out = []
+    for s in statistics(m):
+        base = _INT_SUFFIX.sub("", s)
+        if s in SESSION_STATS or s in BOOKKEEPING or base in BOOKKEEPING:
+            continue
+        col = m.stacked(s)
+        if col.dtype != object and col.size and not np.isnan(col.astype(float)).all():
+            out.append(s)
+    return out
 
 
 def _session_value(m: Map, stat: str, j: int) -> float:
@@ -145,6 +236,17 @@ def map_values(
     -------
     MapValues
         Runs that have no object left after filtering are dropped.
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("mv", sessions=3, shape=(4, 64, 64), images=False))
+    >>> v = map_values(m, "pDist")
+    >>> v.shape[1], v.counts() == [int(n) for n in (~np.isnan(v.values)).sum(axis=0)]
+    (3, True)
+    >>> map_values(m, "days").values[0].tolist() == [m.sessions[j].days for j in range(3)]
+    True
     """
     nses = m.num_sessions
     if roi is None:
@@ -253,6 +355,12 @@ def dynamics(present: np.ndarray) -> np.ndarray:
         1 added (absent before), 2 subtracted (absent after), 3 transient (both),
         4 persistent (neither); NaN where absent. The first session only looks after,
         the last only before.
+
+    Examples
+    --------
+    >>> dynamics(np.array([[True, True, True], [False, True, True], [True, False, False],
+    ...                    [False, True, False]])).tolist()
+    [[4.0, 4.0, 4.0], [nan, 1.0, 4.0], [2.0, nan, nan], [nan, 3.0, nan]]
     """
     p = np.asarray(present, dtype=bool)
     nrun, nses = p.shape
@@ -293,6 +401,23 @@ def dynamics_summary(
         objects of the previous session absent now; percentages are relative to the
         previous session's count. A map without segments gives one row per session with
         ``segment`` = -1 (all objects).
+
+    Parameters
+    ----------
+    m : Map
+    roi : str or list of str, optional
+        ROI type(s); default the map's default annotation (``spineROI``).
+    include_bad : bool
+        Count objects marked bad in ``n`` (``n_bad`` counts them always).
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("ds", sessions=3, segments=2, shape=(4, 64, 64), images=False))
+    >>> df = dynamics_summary(m)
+    >>> df[["segment", "session"]].values.tolist()
+    [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
     """
     if roi is None:
         roi = m.default_roi

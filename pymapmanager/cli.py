@@ -26,6 +26,7 @@ import numpy as np
 from . import __version__
 from .analysis import dynamics, dynamics_summary, map_values, statistics
 from .errors import InvalidParameterError, MapFormatError, MapManagerError, MapNotFoundError
+from .jsonable import json_value
 from .model import load_map
 
 __all__ = ["main"]
@@ -35,17 +36,12 @@ log = logging.getLogger(__name__)
 
 
 def _json_default(o: object) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return None if math.isnan(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
+    if isinstance(o, np.integer | np.floating | np.ndarray):
+        return json_value(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _clean(v: float) -> float | None:
-    return None if isinstance(v, float) and math.isnan(v) else v
+_clean = json_value
 
 
 def _num(v: float) -> str:
@@ -266,13 +262,13 @@ def cmd_pool(args: argparse.Namespace, out: TextIO) -> int:
     Warnings (maps left out, groups matching nothing, runs dropped) go to stderr, one line
     each; the exit status is 1 when no map could be pooled.
     """
-    from .pooling import Mode, parse_groups, pool_paths
+    from .pooling import Mode, default_mode, parse_groups, pool_paths
 
     if args.mode is not None and args.normalize is None:
         sys.stderr.write("mapmanager: error: --mode needs --normalize REF (the reference group)\n")
         return 2
     groups = parse_groups(args.group) if args.group else None
-    mode: Mode = args.mode or ("ratio" if args.normalize else "none")
+    mode: Mode = default_mode(args.normalize, args.mode)
     res = pool_paths(
         args.paths,
         args.stat,

@@ -21,7 +21,6 @@ import math
 import os
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +36,7 @@ from .errors import (
 )
 from .io.folder import FileStat, MapFolder, check_name
 from .io.text import CsvTable, HeaderTable, LinkMap, Tracing, detect_eol
+from .jsonable import json_value
 
 __all__ = [
     "MAX_CHANNELS",
@@ -114,22 +114,18 @@ class Session:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description (NaN as None)."""
-
-        def clean(v: float) -> float | None:
-            return None if isinstance(v, float) and math.isnan(v) else v
-
         return {
             "index": self.index,
             "stack": self.stack,
             "date": self.date,
             "time": self.time,
-            "days": clean(self.days),
-            "hours": clean(self.hours),
+            "days": json_value(self.days),
+            "hours": json_value(self.hours),
             "condition": self.condition,
             "num_channels": self.num_channels,
             "default_channel": self.default_channel,
             "shape": list(self.shape),
-            "voxel": [clean(v) for v in self.voxel],
+            "voxel": [json_value(v) for v in self.voxel],
             "imported_name": self.imported_name,
         }
 

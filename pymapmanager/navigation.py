@@ -50,6 +50,14 @@ def um_per_pixel(m: Map, session: int) -> tuple[float, float]:
     Returns
     -------
     dx, dy : float
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("nav", sessions=2, shape=(4, 512, 512), images=False))
+    >>> um_per_pixel(m, 0)
+    (0.12, 0.12)
     """
     dx, dy, _ = m.session(session).voxel
     ok = [v if (isinstance(v, float) and math.isfinite(v) and v > 0) else 1.0 for v in (dx, dy)]
@@ -69,6 +77,15 @@ def spine_pixels(m: Map, session: int) -> np.ndarray:
     ndarray, shape (rows, 3)
         ``column (x px), row (y px), z (slice)`` per db2 row, in row order (NaN where the
         table has no value).
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("nav2", sessions=2, shape=(4, 64, 64), images=False))
+    >>> px = spine_pixels(m, 0)
+    >>> px.shape == (len(m.table(0)), 3), bool(np.allclose(px[:, 0] * um_per_pixel(m, 0)[0], m.column(0, "x")))
+    (True, True)
     """
     dx, dy = um_per_pixel(m, session)
     x = np.asarray(m.column(session, "x"), dtype=float)
@@ -132,6 +149,12 @@ def point_at_pdist(segment: np.ndarray, pdist: float) -> tuple[float, float, flo
         None for an empty segment or NaN ``pdist``. Without pDist values, ``pdist`` is
         taken as the distance along the segment from its first point (in the segment's
         own units).
+
+    Examples
+    --------
+    >>> seg = np.array([[0.0, 0.0, 1.0, -2.0], [10.0, 0.0, 1.0, 0.0], [20.0, 0.0, 3.0, 2.0]])
+    >>> point_at_pdist(seg, 1.0), point_at_pdist(seg, 9.0)
+    ((15.0, 0.0, 2.0), (20.0, 0.0, 3.0))
     """
     seg = np.asarray(segment, dtype=float)
     if seg.ndim != 2 or len(seg) == 0 or not math.isfinite(pdist):
@@ -197,6 +220,15 @@ def run_targets(m: Map, roi: str | None = None) -> RunTargets:
         session's tracing on the same map segment at the object's pDist, both taken from
         the nearest session (earlier first on a tie) where it is present; without a
         tracing or that segment, the object's position in that nearest session.
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("nav3", sessions=3, shape=(4, 64, 64), images=False))
+    >>> t = run_targets(m)
+    >>> t.xyz.shape == (len(m.runs), 3, 3), bool((t.kind[m.runs >= 0] == PRESENT).all())
+    (True, True)
     """
     runs = m.runs_of(m.default_roi if roi is None else roi)
     nrun, nses = runs.shape

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.support.paths import F27A_1 as SHARED_F27A_1
+from tests.support.paths import IN_CI, require_f27a1
+
+__all__ = ["IN_CI", "SHARED_F27A_1", "f27a1"]
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_F27A_1 = REPO.parent / "shared" / "data" / "maps" / "F27A_1"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(scope="session")
 def f27a1() -> Path:
-    """The real map F27A_1 (read-only), when ../shared is present beside the repo."""
-    if not SHARED_F27A_1.is_dir():
-        pytest.skip("../shared/data/maps/F27A_1 is not present")
-    return SHARED_F27A_1
+    """The real map F27A_1 (read-only); missing ../shared is a failure under ``CI=true``."""
+    return require_f27a1()

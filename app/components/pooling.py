@@ -15,7 +15,7 @@ __all__ = ["group_row", "summary_table"]
 def group_row(index: int, name: str, pattern: str) -> html.Div:
     """One editable session group: name, pattern, what it matches, and a delete button."""
     return html.Div(
-        className="pmm-pool-group d-flex align-items-center gap-1 mb-1",
+        className="pmm-pool-group d-flex flex-wrap align-items-center gap-1 mb-1",
         children=[
             dbc.Input(
                 id=ids.pool_group_name(index),
@@ -24,7 +24,7 @@ def group_row(index: int, name: str, pattern: str) -> html.Div:
                 debounce=True,
                 placeholder="name",
                 className="pmm-pool-group-name",
-                style={"width": "30%"},
+                style={"width": "38%"},
             ),  # fmt: skip
             dbc.Input(
                 id=ids.pool_group_pattern(index),
@@ -33,12 +33,12 @@ def group_row(index: int, name: str, pattern: str) -> html.Div:
                 debounce=True,
                 placeholder="pattern, e.g. c*",
                 className="pmm-pool-group-pattern",
-                style={"width": "38%", "fontFamily": "monospace"},
+                style={"width": "50%", "fontFamily": "monospace"},
             ),  # fmt: skip
             html.Span(
                 id=ids.pool_group_match(index),
                 className="pmm-pool-group-match small text-muted",
-                style={"width": "26%", "lineHeight": "1.1"},
+                style={"width": "100%", "order": 3, "lineHeight": "1.1", "paddingLeft": "2px"},
             ),  # fmt: skip
             dbc.Button(
                 "×",

@@ -8,11 +8,12 @@ another run only redraws shapes, not the WebGL traces.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+
+from pymapmanager.jsonable import json_number
 
 __all__ = [
     "DYNAMICS_COLORS",
@@ -24,7 +25,8 @@ __all__ = [
     "selected_shapes",
 ]
 
-#: dynamics code -> colour (the same in the image viewers, see app/assets/pmm.css)
+#: dynamics code -> colour: the one definition (pmm.css and the viewer script must match it:
+#: tests/callbacks/test_dynamics_colors.py)
 DYNAMICS_COLORS: dict[int, str] = {1: "#22c55e", 2: "#ef4444", 3: "#3b82f6", 4: "#facc15"}
 DYNAMICS_LABELS: dict[int, str] = {1: "added", 2: "subtracted", 3: "transient", 4: "persistent"}
 SEGMENT_COLORS: tuple[str, ...] = (
@@ -52,11 +54,7 @@ def _axis(stat: str) -> dict[str, Any]:
     return axis
 
 
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
+_num = json_number
 
 
 def empty_figure(message: str = "") -> go.Figure:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pymapmanager.jsonable import json_number
 from pymapmanager.pooling import DynamicsResult, PoolResult
 
 __all__ = [
@@ -67,8 +68,9 @@ def _base_layout(height: int) -> dict[str, Any]:
         "paper_bgcolor": "#fff",
         "plot_bgcolor": "#fff",
         "hovermode": "closest",
-        "legend": {"x": 0.01, "y": 1.0, "xanchor": "left", "yanchor": "top",
-                   "bgcolor": "rgba(255,255,255,0.7)", "borderwidth": 0, "font": {"size": 13}},
+        # above the plot, never over the data (the margin grows to hold it)
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "xanchor": "left", "yanchor": "bottom",
+                   "bgcolor": "rgba(255,255,255,0)", "borderwidth": 0, "font": {"size": 13}},
         "annotations": [],
         "shapes": [],
     }  # fmt: skip
@@ -164,8 +166,31 @@ def _ticks_with_n(groups: Sequence[str], ns: Sequence[tuple[str, np.ndarray]]) -
     return out
 
 
+#: with more groups than this, tick labels are turned so that neighbours never overlap
+MAX_LEVEL_GROUPS = 5
+
+
+def _group_ticks(groups: Sequence[str], text: Sequence[str]) -> dict[str, Any]:
+    """The x axis of session groups: every label (and its ``n =`` line) shown whole.
+
+    ``automargin`` lets the bottom margin grow to hold the labels; with many groups (or long
+    names) the labels are turned by 30° at a fixed angle, so they never overlap their
+    neighbours and Plotly does not drop or clip any of them.
+    """
+    longest = max((len(g) for g in groups), default=0)
+    turn = len(groups) > MAX_LEVEL_GROUPS or longest * len(groups) > 48
+    return {
+        "tickmode": "array",
+        "tickvals": list(range(len(groups))),
+        "ticktext": list(text),
+        "range": [-0.5, len(groups) - 0.5],
+        "tickangle": -30 if turn else 0,
+        "automargin": True,
+    }
+
+
 def _num_list(a: np.ndarray) -> list[float | None]:
-    return [float(v) if math.isfinite(v) else None for v in a]
+    return [json_number(v) for v in a]
 
 
 def pool_figure(
@@ -238,8 +263,7 @@ def pool_figure(
             "hovertext": hover, "hoverinfo": "text",
         })  # fmt: skip
         ns.append((color, n))
-    layout["xaxis"] = {**_AXIS, "tickmode": "array", "tickvals": list(range(len(groups))),
-                       "ticktext": _ticks_with_n(groups, ns), "range": [-0.5, len(groups) - 0.5],
+    layout["xaxis"] = {**_AXIS, **_group_ticks(groups, _ticks_with_n(groups, ns)),
                        "title": {"text": "session group", "standoff": 4}}  # fmt: skip
     layout["margin"] = {**layout["margin"], "b": 72}
     layout["yaxis"] = {**_AXIS, "title": {"text": y_title(res.stat, res.mode, res.reference)}}
@@ -249,7 +273,9 @@ def pool_figure(
                                  "y0": ref, "y1": ref, "layer": "below",
                                  "line": {"color": "#888", "width": 1, "dash": "dash"}})  # fmt: skip
     label = "mean ± SEM" if error == "sem" else "mean ± SD"
-    layout["annotations"].append(_note(label + ("; " + "; ".join(notes) if notes else "")))
+    # what the points are heads the legend (a note in the corner would sit on the legend)
+    title = label + ("; " + "; ".join(notes) if notes else "") + ":"
+    layout["legend"] = {**layout["legend"], "title": {"text": title, "side": "left"}}
     return {"data": data, "layout": layout}
 
 
@@ -279,8 +305,7 @@ def dynamics_figure(
     s = dres.summary
     order = list(cohorts) if cohorts is not None else list(dres.cohorts)
     domains = ([0.72, 1.0], [0.36, 0.64], [0.0, 0.28])
-    ticks = {"tickmode": "array", "tickvals": list(range(len(groups))), "ticktext": groups,
-             "range": [-0.5, len(groups) - 0.5]}  # fmt: skip
+    ticks = _group_ticks(groups, groups)
     for r, meas in enumerate(_DYN_TITLES):
         ax = "" if r == 0 else str(r + 1)
         for k, cohort in enumerate(dres.cohorts):

@@ -44,6 +44,7 @@ from pymapmanager.analysis import DYNAMICS_NAMES
 from pymapmanager.errors import InvalidParameterError, MapFormatError
 from pymapmanager.images import max_level, open_stack
 from pymapmanager.io.text import HeaderTable
+from pymapmanager.jsonable import json_value
 
 from ..auth import check_readable
 from ..extensions import counters, settings_of
@@ -494,21 +495,8 @@ def get_map(ref: MapRef, version: str | None = None) -> Map:
 
 
 def clean(value: Any) -> Any:
-    """``value`` made JSON-ready: NaN/inf -> None, numpy scalars -> Python, recursively."""
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [clean(v) for v in value.tolist()]
-    return value
+    """``value`` made JSON-ready (:func:`pymapmanager.jsonable.json_value`: NaN/inf -> None)."""
+    return json_value(value)
 
 
 def cached_json(key: str, build: Callable[[], Any], ref: MapRef | None = None) -> Any:

@@ -10,7 +10,8 @@ A pool is computed in two stages (see :mod:`pymapmanager.pooling`):
 2. normalisation, cohorts and the summary: computed from the bundle on every request (a
    few milliseconds), so changing only these never reads a map again.
 
-Cached values are compact bytes (``.npz`` arrays and JSON), never pickled objects.
+Cached values are compact bytes (a JSON description and raw little-endian arrays, see
+:meth:`~pymapmanager.pooling.MapGroupValues.to_bytes`), never pickled objects.
 """
 
 from __future__ import annotations
@@ -28,19 +29,24 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from pymapmanager import MapNotFoundError
+from pymapmanager.analysis import measures
 from pymapmanager.errors import InvalidParameterError, MapManagerError
 from pymapmanager.pooling import (
+    NORMALIZE_MODES,
     DynamicsResult,
+    GroupCheck,
     MapDynamics,
     MapGroupValues,
     Mode,
     PoolResult,
     PoolTask,
     SessionGroup,
+    check_groups,
     combine,
     combine_dynamics,
     default_groups_for,
     header_info,
+    is_default_group,
     run_pool_tasks,
 )
 
@@ -48,22 +54,27 @@ from ..auth import visible_owners
 from ..config import Settings
 from ..extensions import cache, settings_of
 from .catalog import map_refs
-from .maps import MapRef, cached_json, data_version, map_folder, map_ref, map_statistics
+from .maps import MapRef, cached_json, data_version, get_map, map_folder, map_ref
 from .store import get_bytes, get_many_bytes, set_bytes
 
 __all__ = [
+    "GroupCheck",
     "PoolPlan",
     "PoolSpec",
+    "StatChoice",
     "background_manager",
+    "check_rows",
     "compute_bundle",
     "default_stat",
     "groups_for",
+    "is_default_group",
     "is_ready",
     "load_bundle",
+    "mode_of",
     "plan",
     "pool_entries",
     "pooled",
-    "stat_options",
+    "stat_choices",
     "viewer_url",
 ]
 
@@ -140,24 +151,78 @@ def groups_for(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [g.to_dict() for g in gs]
 
 
-def stat_options(map_id: str | None) -> list[str]:
-    """The statistics of one map (the first chosen one), numbers only (cached)."""
-    if not map_id:
-        return []
-    try:
-        ref = MapRef.parse(map_id)
-        return [s for s in map_statistics(map_ref(ref.owner, ref.name)) if s not in ("session",)]
-    except MapManagerError as e:
-        log.info("no statistics for %s: %s", map_id, e)
-        return []
+def check_rows(
+    rows: Sequence[tuple[str, str]], entries: Sequence[Mapping[str, Any]]
+) -> tuple[GroupCheck, ...]:
+    """What each group as typed matches in these maps (entries of :func:`pool_entries`)."""
+    maps = [(list(e.get("conditions") or []), list(e.get("days") or [])) for e in entries]
+    return check_groups(rows, maps)
 
 
-def default_stat(options: Sequence[str]) -> str | None:
-    """The statistic to show first."""
+def _measures(map_id: str) -> list[str]:
+    """The statistics worth pooling of one map (cached by data version)."""
+    ref = MapRef.parse(map_id)
+    ref = map_ref(ref.owner, ref.name)
+    version = data_version(ref)
+    got: list[str] = cached_json(
+        f"measures:{ref.id}:{version}", lambda: measures(get_map(ref, version))
+    )
+    return got
+
+
+@dataclass(frozen=True)
+class StatChoice:
+    """A statistic offered for pooling and how many of the chosen maps have it."""
+
+    stat: str
+    maps: int
+    total: int
+
+    @property
+    def label(self) -> str:
+        """``ubssSum_int2 · all 8 maps`` or ``sLen3d_int1 · 4 of 8 maps``."""
+        if self.maps == self.total:
+            return f"{self.stat} · all {self.total} maps" if self.total > 1 else self.stat
+        return f"{self.stat} · {self.maps} of {self.total} maps"
+
+
+def mode_of(value: Any) -> Mode:
+    """A normalisation mode from the page (``"none"`` for anything else)."""
+    return value if value in NORMALIZE_MODES else "none"  # type: ignore[no-any-return]
+
+
+def stat_choices(map_ids: Sequence[str]) -> list[StatChoice]:
+    """The statistics worth pooling of the chosen maps, each with how many maps have it.
+
+    Only measurements (:func:`pymapmanager.analysis.measures`: numbers that measure objects,
+    not bookkeeping, with at least one value). Those every map has come first, then by how
+    many maps have them; in each part in the order the maps list them.
+    """
+    counts: dict[str, int] = {}
+    readable = 0
+    for mid in map_ids:
+        try:
+            got = _measures(mid)
+        except MapManagerError as e:
+            log.info("no statistics for %s: %s", mid, e)
+            continue
+        readable += 1
+        for st in got:
+            counts[st] = counts.get(st, 0) + 1
+    order = {st: k for k, st in enumerate(counts)}
+    ranked = sorted(counts, key=lambda st: (-counts[st], order[st]))
+    return [StatChoice(st, counts[st], readable) for st in ranked]
+
+
+def default_stat(choices: Sequence[StatChoice]) -> str | None:
+    """The statistic to show first: a preferred one every map has, else the most common."""
+    shared = [c.stat for c in choices if c.maps == c.total]
     for s in PREFERRED_STATS:
-        if s in options:
+        if s in shared:
             return s
-    return options[0] if options else None
+    if shared:
+        return shared[0]
+    return choices[0].stat if choices else None
 
 
 # --------------------------------------------------------------------------- what to pool
@@ -177,6 +242,10 @@ class PoolSpec:
     def session_groups(self) -> tuple[SessionGroup, ...]:
         """The groups (:class:`InvalidParameterError` on bad syntax)."""
         return tuple(SessionGroup(n, p) for n, p in self.groups)
+
+    def group_names(self) -> list[str]:
+        """The groups' names, in order."""
+        return [n.strip() for n, _ in self.groups]
 
     def params_key(self) -> str:
         """A digest of everything but the maps."""

@@ -288,6 +288,15 @@ def render_stack(
         No such session or channel.
     InvalidParameterError
         Bad ``shape``/``dtype``, or no shape given and none in the header.
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic import generate_map
+    >>> m = load_map(generate_map("rs", sessions=1, shape=(3, 48, 64), images=False))
+    >>> stack = render_stack(m, 0, 1, seed=0)
+    >>> stack.shape, stack.dtype.name
+    ((3, 48, 64), 'uint16')
     """
     if dtype not in _FULL_SCALE:
         raise InvalidParameterError(f"dtype must be one of {', '.join(_FULL_SCALE)}, not {dtype!r}")
@@ -350,6 +359,13 @@ def write_stack(path: str | Path, data: np.ndarray) -> Path:
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import numpy as np, tifffile
+    >>> p = write_stack("raw/s_ch1.tif", np.zeros((2, 8, 8), dtype=np.uint16))
+    >>> tifffile.imread(p).shape
+    (2, 8, 8)
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -184,6 +184,11 @@ def default_conditions(sessions: int) -> list[str]:
     -------
     list of str
         ``default_conditions(6) == ["c", "c", "c", "e1", "e2", "e3"]``.
+
+    Examples
+    --------
+    >>> default_conditions(5)
+    ['c', 'c', 'e1', 'e2', 'e3']
     """
     if sessions <= 0:
         return []
@@ -665,6 +670,15 @@ def generate_map(
         An argument is out of range.
     FileExistsError
         ``dest/name`` exists and is not empty (nothing is overwritten).
+
+    Examples
+    --------
+    >>> from pymapmanager import load_map
+    >>> folder = generate_map("demo_maps", name="d1", sessions=3, channels=2, shape=(4, 64, 64),
+    ...                       images=False, map_condition="ctrl")
+    >>> m = load_map(folder)
+    >>> folder.name, m.num_sessions, m.num_channels, m.map_condition
+    ('d1', 3, 2, 'ctrl')
     """
     t_start = time.perf_counter()
     conds = list(default_conditions(sessions) if conditions is None else conditions)
@@ -734,6 +748,70 @@ def _write_images(folder: Path, seed: int, dtype: str) -> None:
             write_stack(folder / "raw" / f"{s.stack}_ch{c}.tif", arr)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The map's fixed parameters and the sizes derived from them."""
+
+    name: str
+    sessions: int
+    channels: int
+    planes: int
+    rows: int
+    cols: int
+    conds: list[str]
+    map_condition: str
+    segments: int
+    spines_per_segment: int
+    dx: float  # µm per pixel
+    dz: float  # µm per slice
+
+    @property
+    def width(self) -> float:
+        return self.cols * self.dx
+
+    @property
+    def height(self) -> float:
+        return self.rows * self.dx
+
+    @property
+    def stacks(self) -> list[str]:
+        return [f"{self.name}_s{j}" for j in range(self.sessions)]
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """The dendrites: base curves and each session's registration jitter and trims."""
+
+    curves: list[_Curve]
+    lengths: list[float]
+    pivots_u: list[float]
+    perms: list[np.ndarray]  # per session: map segment -> stack segment ID
+    shifts: list[tuple[float, float]]
+    rots: list[float]
+    zshifts: list[int]
+    trims: np.ndarray  # (sessions, segments, 2)
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """The spine runs and every per-run, per-session random number drawn for them."""
+
+    runs: list[_Run]
+    jit_s: np.ndarray
+    jit_len: np.ndarray
+    jit_ang: np.ndarray
+    jit_xy: np.ndarray
+    size_rj: np.ndarray
+    n_s: np.ndarray
+    n_sb: np.ndarray
+    n_d: np.ndarray
+    ch_noise: np.ndarray
+    sd_frac: np.ndarray
+    bg_level: np.ndarray
+    dend_level: np.ndarray
+    ctrl_jit: np.ndarray
+
+
 def _generate_texts(
     name: str,
     sessions: int,
@@ -746,15 +824,36 @@ def _generate_texts(
     spines_per_segment: int,
     effect: Effect | None,
 ) -> dict[str, str]:
-    """Every text file of the map, ``relative path -> text``."""
+    """Every text file of the map, ``relative path -> text``.
+
+    The random numbers are drawn in one fixed order (acquisition times, geometry, spines);
+    everything after is computed from them, and the planted effect comes last.
+    """
     rng = np.random.default_rng(seed)
     planes, rows, cols = shape
-    dx = _pixel_size(shape, segments, spines_per_segment)
-    dz = 1.0
-    width, height = cols * dx, rows * dx
-    stacks = [f"{name}_s{j}" for j in range(sessions)]
+    lay = _Layout(name, sessions, channels, planes, rows, cols, conds, map_condition, segments,
+                  spines_per_segment, _pixel_size(shape, segments, spines_per_segment), 1.0)  # fmt: skip
+    times, secs = _acquisition_times(rng, sessions)
+    geo = _geometry(rng, lay)
+    draws = _spine_draws(rng, lay, geo.lengths)
+    db2_rows, tracings_all, spine_geo = _session_rows(lay, geo, draws)
+    obj, seg = _links(db2_rows, sessions, segments, geo.perms)
+    # timestamps of the annotations
+    annot0 = [t + timedelta(days=2, hours=1) for t in times]
+    save_str = f"{_igor_seconds(annot0[-1] + timedelta(days=3)):f}"
+    db2_values = _db2_values(db2_rows, annot0)
+    int_values = _int_values(lay, db2_rows, spine_geo, draws)
+    if effect is not None:
+        _apply_effect(effect, db2_rows, db2_values, int_values)
+    files = _table_files(lay, db2_rows, db2_values, int_values, tracings_all, save_str)
+    files[f"{name}_objMap.txt"] = _link_text(obj)
+    files[f"{name}_segMap.txt"] = _link_text(seg)
+    files[f"{name}.txt"] = _header_file(lay, times, secs, db2_rows)
+    return dict(sorted(files.items()))
 
-    # --- acquisition times: a few days apart, mid-day
+
+def _acquisition_times(rng: np.random.Generator, sessions: int) -> tuple[list[datetime], list[float]]:
+    """Acquisition times a few days apart, mid-day; and as Igor seconds."""
     t0 = datetime(2016, 1, 4, 10, 0, 0) + timedelta(
         days=int(rng.integers(0, 300)), seconds=int(rng.integers(0, 5 * 3600))
     )
@@ -764,7 +863,13 @@ def _generate_texts(
         times.append(times[-1] + gap)
     secs = [_igor_seconds(t) for t in times]
 
-    # --- geometry
+    return times, secs
+
+
+def _geometry(rng: np.random.Generator, lay: _Layout) -> _Geometry:
+    """Each segment's base curve, pivot, and per session: shift, rotation, z shift, trims."""
+    sessions, segments, spines_per_segment = lay.sessions, lay.segments, lay.spines_per_segment
+    width, height, planes = lay.width, lay.height, lay.planes
     length = max(12.0, spines_per_segment * _SPINE_SPACING + _SEGMENT_MARGIN)
     curves = [_base_curve(rng, k, segments, length, width, height, planes) for k in range(segments)]
     lengths = [c.length for c in curves]
@@ -780,7 +885,13 @@ def _generate_texts(
     trims = rng.uniform(0.0, 1.5, size=(sessions, segments, 2))
     trims[0] *= 0.3
 
-    # --- spines
+    return _Geometry(curves, lengths, pivots_u, perms, shifts, rots, zshifts, trims)
+
+
+def _spine_draws(rng: np.random.Generator, lay: _Layout, lengths: list[float]) -> _Draws:
+    """The spine runs, their per-session jitter, sizes and intensity noise."""
+    sessions, channels, segments = lay.sessions, lay.channels, lay.segments
+    spines_per_segment = lay.spines_per_segment
     runs = _plan_runs(rng, sessions, lengths, spines_per_segment)
     nrun = len(runs)
     jit_s = rng.normal(0.0, 0.1, size=(nrun, sessions))
@@ -799,7 +910,22 @@ def _generate_texts(
     dend_level = rng.lognormal(0.0, 0.08, size=(channels, sessions, segments))
     ctrl_jit = rng.normal(0.0, 0.02, size=(sessions, segments, 64, 2))
 
-    # --- per session: tracings, rows
+    return _Draws(runs, jit_s, jit_len, jit_ang, jit_xy, size_rj, n_s, n_sb, n_d, ch_noise,
+                  sd_frac, bg_level, dend_level, ctrl_jit)  # fmt: skip
+
+
+def _session_rows(
+    lay: _Layout, geo: _Geometry, draws: _Draws
+) -> tuple[list[list[_Row]], list[list[_Tracing]], list[dict[int, dict[str, float]]]]:
+    """Per session: the tracings, the db2 rows (global pivot, pivots, control points,
+    spines) and each spine's geometry (for the intensity tables)."""
+    sessions, segments, planes = lay.sessions, lay.segments, lay.planes
+    width, height, dx, dz = lay.width, lay.height, lay.dx, lay.dz
+    curves, perms, shifts, rots = geo.curves, geo.perms, geo.shifts, geo.rots
+    zshifts, trims, pivots_u = geo.zshifts, geo.trims, geo.pivots_u
+    runs, ctrl_jit = draws.runs, draws.ctrl_jit
+    jit_s, jit_len, jit_ang, jit_xy = draws.jit_s, draws.jit_len, draws.jit_ang, draws.jit_xy
+    nrun = len(runs)
     db2_rows: list[list[_Row]] = []
     tracings_all: list[list[_Tracing]] = []
     spine_geo: list[dict[int, dict[str, float]]] = []
@@ -923,7 +1049,13 @@ def _generate_texts(
         db2_rows.append(rows_j)
         spine_geo.append(geo_j)
 
-    # --- object and segment links
+    return db2_rows, tracings_all, spine_geo
+
+
+def _links(
+    db2_rows: list[list[_Row]], sessions: int, segments: int, perms: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The objMap (objects followed across sessions) and segMap (segments) blocks."""
     nrows = [len(rs) for rs in db2_rows]
     R = max(nrows)
     obj = np.full((12, R, sessions), np.nan)
@@ -964,13 +1096,11 @@ def _generate_texts(
             if j > 0:
                 seg[3, sid, j], seg[4, sid, j] = perms[j - 1][k], j - 1
 
-    # --- timestamps of the annotations
-    annot0 = [t + timedelta(days=2, hours=1) for t in times]
-    save_time = _igor_seconds(annot0[-1] + timedelta(days=3))
-    save_str = f"{save_time:f}"
+    return obj, seg
 
-    # --- db2 tables
-    files: dict[str, str] = {}
+
+def _db2_values(db2_rows: list[list[_Row]], annot0: list[datetime]) -> list[dict[str, list[object]]]:
+    """Each session's db2 columns (creation and modification stamps 7 s apart)."""
     db2_values: list[dict[str, list[object]]] = []
     for j, rs in enumerate(db2_rows):
         colvals: dict[str, list[object]] = {c: [None] * len(rs) for c in DB2_COLUMNS}
@@ -995,6 +1125,18 @@ def _generate_texts(
             for name_, v in cells.items():
                 colvals[name_][i] = v
         db2_values.append(colvals)
+    return db2_values
+
+
+def _int_values(
+    lay: _Layout, db2_rows: list[list[_Row]], spine_geo: list[dict[int, dict[str, float]]],
+    draws: _Draws,
+) -> list[dict[int, dict[str, list[float]]]]:  # fmt: skip
+    """Each session's and channel's ``Int<c>`` columns (spine, background, dendrite sums...)."""
+    channels, runs = lay.channels, draws.runs
+    bg_level, ch_noise, sd_frac = draws.bg_level, draws.ch_noise, draws.sd_frac
+    n_s, n_sb, n_d = draws.n_s, draws.n_sb, draws.n_d
+    size_rj, dend_level = draws.size_rj, draws.dend_level
     int_values: list[dict[int, dict[str, list[float]]]] = []
     for j, rs in enumerate(db2_rows):
         per_ch: dict[int, dict[str, list[float]]] = {}
@@ -1053,20 +1195,37 @@ def _generate_texts(
             per_ch[c] = ivals
         int_values.append(per_ch)
 
-    # --- the planted effect: applied last, after every random draw
-    if effect is not None:
-        stat_base, sep, ch = effect.stat.rpartition("_int")
-        for j in sorted(set(effect.sessions)):
-            column: list[Any]
-            if sep and ch.isdigit():
-                column = int_values[j][int(ch)][stat_base]
-            else:
-                column = db2_values[j][effect.stat]
-            for i, row in enumerate(db2_rows[j]):
-                v = column[i]
-                if row.kind == "spineROI" and isinstance(v, float):
-                    column[i] = v * effect.factor
+    return int_values
 
+
+def _apply_effect(
+    effect: Effect, db2_rows: list[list[_Row]], db2_values: list[dict[str, list[object]]],
+    int_values: list[dict[int, dict[str, list[float]]]],
+) -> None:  # fmt: skip
+    """Multiply the effect's statistic on spine rows of its sessions (after every draw)."""
+    stat_base, sep, ch = effect.stat.rpartition("_int")
+    for j in sorted(set(effect.sessions)):
+        column: list[Any]
+        if sep and ch.isdigit():
+            column = int_values[j][int(ch)][stat_base]
+        else:
+            column = db2_values[j][effect.stat]
+        for i, row in enumerate(db2_rows[j]):
+            v = column[i]
+            if row.kind == "spineROI" and isinstance(v, float):
+                column[i] = v * effect.factor
+
+
+
+def _table_files(
+    lay: _Layout, db2_rows: list[list[_Row]], db2_values: list[dict[str, list[object]]],
+    int_values: list[dict[int, dict[str, list[float]]]], tracings_all: list[list[_Tracing]],
+    save_str: str,
+) -> dict[str, str]:  # fmt: skip
+    """The db2, Int<c> and line files of every session."""
+    stacks, conds, channels, segments = lay.stacks, lay.conds, lay.channels, lay.segments
+    cols, rows, planes, dx, dz = lay.cols, lay.rows, lay.planes, lay.dx, lay.dz
+    files: dict[str, str] = {}
     db2_formats = {"cSeconds": "%f", "mSeconds": "%f", "Idx": "%g", "cPnt": "%g"}
     for j, rs in enumerate(db2_rows):
         stack = stacks[j]
@@ -1114,10 +1273,17 @@ def _generate_texts(
         ]
         files[f"line/{stack}_l.txt"] = _line_text(stack, save_str, tracings_all[j], n_obj)
 
-    files[f"{name}_objMap.txt"] = _link_text(obj)
-    files[f"{name}_segMap.txt"] = _link_text(seg)
+    return files
 
-    # --- the header
+
+def _header_file(
+    lay: _Layout, times: list[datetime], secs: list[float], db2_rows: list[list[_Row]]
+) -> str:
+    """The map's header (``<name>.txt``), padded as F27A_1 is."""
+    name, sessions, channels, segments = lay.name, lay.sessions, lay.channels, lay.segments
+    stacks, conds, map_condition = lay.stacks, lay.conds, lay.map_condition
+    cols, rows, planes, dx, dz = lay.cols, lay.rows, lay.planes, lay.dx, lay.dz
+    nrows = [len(rs) for rs in db2_rows]
     width = max(HEADER_WIDTH, sessions)
     idx = [str(j) for j in range(sessions)]
     days = [(s - secs[0]) / 86400 for s in secs]
@@ -1173,5 +1339,4 @@ def _generate_texts(
         ("mapCond", [map_condition]),
         ("mapWinPos", ["40;40;840;640;"]),
     ]
-    files[f"{name}.txt"] = _header_text(header_rows, width)
-    return dict(sorted(files.items()))
+    return _header_text(header_rows, width)

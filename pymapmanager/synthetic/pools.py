@@ -86,7 +86,14 @@ class DemoPool:
         return [p for c in (self.control, self.treatment) for p in self.maps[c]]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly description."""
+        """A JSON-friendly description.
+
+        Returns
+        -------
+        dict
+            ``root``, ``maps`` (cohort -> folders as text), the cohorts, the effect, the
+            conditions, the baseline sessions and the groups.
+        """
         return {
             "root": str(self.root),
             "maps": {c: [str(p) for p in ps] for c, ps in self.maps.items()},
@@ -158,6 +165,12 @@ def make_pool(
     InvalidParameterError
         Fewer than one map per cohort, fewer than 2 sessions, no baseline or no treatment
         session, equal cohort names.
+
+    Examples
+    --------
+    >>> p = make_pool("demo_pool", maps_per_cohort=2, sessions=4, seed=1)
+    >>> sorted(p.maps), [f.name for f in p.maps[p.treatment]], p.groups
+    (['control', 'treatment'], ['pool_treatment_01', 'pool_treatment_02'], ('baseline=c', 'treatment=e1,e2'))
     """
     if maps_per_cohort < 1:
         raise InvalidParameterError("a pool needs at least one map per cohort")

@@ -59,11 +59,22 @@ def test_pool_page_in_chromium(browser: Any, pool_url: str, tmp_path: Path) -> N
         return gd && gd.data && gd.data.some(t => t.mode === 'lines+markers');
     }""")  # fmt: skip
     traces = _mean_traces(page)
-    assert [t["name"] for t in traces] == ["control (3 maps)", "treatment (3 maps)"]
+    assert [t["name"] for t in traces] == ["control (3 maps)", "mc1 (1 maps)", "treatment (3 maps)"]
     assert page.locator(".pmm-pool-group-name").count() == 4  # c, e1, e2, e3
     assert page.locator(".pmm-pool-group-name").first.input_value() == "c"
-    # the tiny map lacks ubssSum_int2: said by name
+    # the first statistic is one every chosen map has; the one the pool is built for says
+    # how many maps have it, and choosing it names the map that lacks it
+    stat = page.locator("#pmm-pool-stat")
+    assert stat.inner_text().strip().endswith("· all 7 maps"), stat.inner_text()
+    stat.click()
+    option = page.get_by_text("ubssSum_int2 · 6 of 7 maps", exact=True)
+    option.scroll_into_view_if_needed()
+    option.click()
     page.wait_for_selector("text=map public/tiny has no statistic 'ubssSum_int2'; left out")
+    page.wait_for_function("""() => {
+        const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+        return gd && gd.data.filter(t => t.mode === 'lines+markers').length === 2;
+    }""")  # fmt: skip
 
     # groups: baseline = c, treatment = e*  (rename, edit, delete)
     names, patterns = page.locator(".pmm-pool-group-name"), page.locator(".pmm-pool-group-pattern")

@@ -1,12 +1,10 @@
 """Fixtures of the callback tests: a fresh app per test on small generated maps, and a
-helper that calls a callback the way the browser does (POST ``/_dash-update-component``)."""
+helper that calls a callback the way the browser does (:mod:`tests.support.dash_caller`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import dash
 import pytest
@@ -15,6 +13,9 @@ from flask.testing import FlaskClient
 from app.config import Settings
 from app.factory import create_app
 from pymapmanager.synthetic.maps import generate_map
+from tests.support.dash_caller import NO_UPDATE, DashCaller
+
+__all__ = ["NO_UPDATE", "DashCaller"]
 
 #: public maps of the callback tests: name -> generate_map keyword arguments
 MAPS: dict[str, dict[str, object]] = {
@@ -46,71 +47,7 @@ def client(app: dash.Dash) -> FlaskClient:
     return app.server.test_client()
 
 
-def _prop(spec: tuple[Any, str] | tuple[Any, str, Any]) -> dict[str, Any]:
-    d: dict[str, Any] = {"id": spec[0], "property": spec[1]}
-    if len(spec) == 3:
-        d["value"] = spec[2]
-    return d
-
-
-def _key(spec: tuple[Any, str]) -> str:
-    cid = spec[0]
-    text = json.dumps(cid, sort_keys=True, separators=(",", ":")) if isinstance(cid, dict) else cid
-    return f"{text}.{spec[1]}"
-
-
-class DashCaller:
-    """Calls server callbacks through ``/_dash-update-component`` like the renderer does."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        self.client = client
-
-    def raw(
-        self,
-        outputs: list[tuple[Any, str]],
-        inputs: list[tuple[Any, str, Any]],
-        state: list[tuple[Any, str, Any]] | None = None,
-        changed: list[str] | None = None,
-    ) -> Any:
-        """The HTTP response of one callback call."""
-        if len(outputs) == 1:
-            output = _key(outputs[0])
-        else:
-            output = ".." + "...".join(_key(o) for o in outputs) + ".."
-        body = {
-            "output": output,
-            "outputs": [_prop(o) for o in outputs] if len(outputs) > 1 else _prop(outputs[0]),
-            "inputs": [_prop(i) for i in inputs],
-            "state": [_prop(s) for s in state or []],
-            "changedPropIds": changed if changed is not None else [_key(inputs[0][:2])],  # type: ignore[index]
-        }
-        return self.client.post("/_dash-update-component", json=body)
-
-    def __call__(
-        self,
-        outputs: list[tuple[Any, str]],
-        inputs: list[tuple[Any, str, Any]],
-        state: list[tuple[Any, str, Any]] | None = None,
-        changed: list[str] | None = None,
-    ) -> list[Any]:
-        """The new values of ``outputs`` (``NO_UPDATE`` where the callback left one alone)."""
-        r = self.raw(outputs, inputs, state, changed)
-        if r.status_code == 204:
-            return [NO_UPDATE] * len(outputs)
-        assert r.status_code == 200, r.get_data(as_text=True)[:2000]
-        resp = r.get_json()["response"]
-        out = []
-        for o in outputs:
-            cid = json.dumps(o[0], sort_keys=True, separators=(",", ":")) if isinstance(o[0], dict) else o[0]
-            out.append(resp.get(cid, {}).get(o[1], NO_UPDATE))
-        return out
-
-
-NO_UPDATE = object()
-
-
 @pytest.fixture
-def call(client: FlaskClient) -> DashCaller:
+def call(app: dash.Dash, client: FlaskClient) -> DashCaller:
     """Call a server callback: ``call(outputs, inputs, state)`` -> output values."""
-    client.get("/")  # lets Dash finish setting up its routes, as a first page load does
-    return DashCaller(client)
+    return DashCaller(app, client)

@@ -102,14 +102,34 @@ def test_catalog_and_filters(call: PoolCaller) -> None:
     assert value == ["public/tiny"]
 
 
-def test_statistics_of_the_first_map(call: PoolCaller) -> None:
+def stats(call: PoolCaller, maps: list[str], current: str | None = None) -> tuple[dict[str, str], str]:
     opts, value = call([(ids.POOL_STAT, "options"), (ids.POOL_STAT, "value")],
-                       [(ids.POOL_MAPS, "value", POOL_IDS)], [(ids.POOL_STAT, "value", None)])  # fmt: skip
+                       [(ids.POOL_MAPS, "value", maps)], [(ids.POOL_STAT, "value", current)])  # fmt: skip
+    return {o["value"]: o["label"] for o in opts}, value
+
+
+def test_statistics_are_measurements_with_how_many_maps_have_them(call: PoolCaller) -> None:
+    labels, value = stats(call, POOL_IDS)
     assert value == "ubssSum_int2"
-    assert {"label": "sLen3d_int1", "value": "sLen3d_int1"} in opts
-    _, value = call([(ids.POOL_STAT, "options"), (ids.POOL_STAT, "value")],
-                    [(ids.POOL_MAPS, "value", POOL_IDS)], [(ids.POOL_STAT, "value", "pDist")])  # fmt: skip
-    assert value == "pDist"
+    assert labels["ubssSum_int2"] == "ubssSum_int2 · all 4 maps"
+    assert labels["sLen3d_int1"] == "sLen3d_int1 · all 4 maps"
+    # numbers that measure spines only: no bookkeeping, text, empty or per-session columns
+    for s in ("note", "edgeList", "isDirty", "error", "Idx", "isBad", "cSeconds", "roiType",
+              "session", "days", "sLen3d_int2", "idx_int1", "isDirty_int2"):  # fmt: skip
+        assert s not in labels, s
+    # the tiny map (one channel, a few columns) chosen too: every statistic says how many
+    # maps have it, those all five share come first, and the default is one of them
+    labels, value = stats(call, [*POOL_IDS, "public/tiny"])
+    assert labels["ubssSum_int2"] == "ubssSum_int2 · 4 of 5 maps"
+    assert labels["pDist"] == "pDist · all 5 maps"
+    order = list(labels)
+    shared = [s for s in order if labels[s].endswith("all 5 maps")]
+    assert order[: len(shared)] == shared and "pDist" in shared
+    assert value in shared and value != "ubssSum_int2"
+    # a choice every chosen map has stays; one some lack is replaced by a shared one
+    assert stats(call, POOL_IDS, "pDist")[1] == "pDist"
+    assert stats(call, [*POOL_IDS, "public/tiny"], "ubssSum_int2")[1] in shared
+    assert stats(call, [])[0] == {} and stats(call, [])[1] is None
 
 
 def test_groups_prefilled_added_deleted_and_checked(call: PoolCaller) -> None:
@@ -148,9 +168,10 @@ def test_groups_prefilled_added_deleted_and_checked(call: PoolCaller) -> None:
     assert matches[0] == "✓ 8 sessions in 4 of 4 maps"
     assert matches[1] == "✓ 8 sessions in 4 of 4 maps"
     assert matches[2].startswith("✗ '#x' is not a session index term")
-    assert matches[3] == "✗ matches no session"
-    assert data == [["base", "c"], ["late", "e1,e2"], ["bad", "#x"], ["none", "zz"]]
-    assert [o["value"] for o in options] == ["base", "late", "none"] and ref == "base"
+    assert matches[3] == "✗ matches none of the chosen maps; left out"
+    # the group matching none of the chosen maps is left out of the pool and the references
+    assert data == [["base", "c"], ["late", "e1,e2"], ["bad", "#x"]]
+    assert [o["value"] for o in options] == ["base", "late"] and ref == "base"
 
 
 # --------------------------------------------------------------------------- pooling
@@ -202,7 +223,7 @@ def test_normalisation_changes_only_the_render(call: PoolCaller, pool_data: tupl
     # cohorts off: one line; SD error bars; no reference chosen -> said so
     fig, _, _, msgs, _ = render(call, ready, mode="ratio", cohorts=False, error="sd")
     assert [t["name"] for t in fig["data"] if t.get("mode") == "lines+markers"] == ["all (4 maps)"]
-    assert "mean ± SD" in json.dumps(fig["layout"]["annotations"], ensure_ascii=False)
+    assert "mean ± SD" in fig["layout"]["legend"]["title"]["text"]
     _, _, _, msgs, _ = render(call, ready, mode="ratio", reference=None)
     assert "Choose a reference group" in json.dumps(msgs)
 
@@ -312,3 +333,81 @@ def test_compute_reports_progress_and_reuses_maps(app: Any) -> None:
     # the background callback is bound with a progress bar, a running state and cancel
     bg = [v for k, v in app.callback_map.items() if k.startswith("pmm-pool-ready.data@")]
     assert len(bg) == 1 and bg[0].get("background")
+
+
+def _group_rows_call(call: PoolCaller, cat: list[dict[str, Any]], maps: list[str],
+                     rows: list[tuple[str, str]]) -> Any:  # fmt: skip
+    """group_rows as the browser calls it when the chosen maps change."""
+    (out,) = call(
+        [(ids.POOL_GROUP_ROWS, "children")],
+        [(ids.POOL_MAPS, "value", maps), (ids.POOL_GROUPS_RESET, "n_clicks", None),
+         (ids.POOL_GROUPS_ADD, "n_clicks", None),
+         ({"type": ids.POOL_GROUP_DELETE, "index": ["ALL"]}, "n_clicks", [None] * len(rows))],
+        [({"type": ids.POOL_GROUP_NAME, "index": ["ALL"]}, "value", [n for n, _ in rows]),
+         ({"type": ids.POOL_GROUP_PATTERN, "index": ["ALL"]}, "value", [p for _, p in rows]),
+         (ids.POOL_CATALOG, "data", cat)],
+    )  # fmt: skip
+    if out is NO_UPDATE:
+        return NO_UPDATE
+    return [(r["props"]["children"][0]["props"]["value"], r["props"]["children"][1]["props"]["value"]) for r in out]
+
+
+def test_groups_follow_the_chosen_maps(call: PoolCaller) -> None:
+    cat = catalog(call)
+    auto = [("c", "c"), ("e1", "e1"), ("e2", "e2")]
+    # automatic groups follow the maps: the tiny map alone has other sessions
+    tiny = next(e for e in cat if e["id"] == "public/tiny")
+    got = _group_rows_call(call, cat, ["public/tiny"], auto)
+    want = [(g, g) for g in dict.fromkeys(c for c in tiny["conditions"] if c)] or [
+        (f"s{j}", f"#{j}") for j in range(len(tiny["conditions"]))
+    ]
+    assert got == want and got != auto
+    # back to the pool: the pool's groups again, in session order
+    assert _group_rows_call(call, cat, POOL_IDS, got) == auto
+    # the same maps again: nothing to redo
+    assert _group_rows_call(call, cat, POOL_IDS, auto) is NO_UPDATE
+    # the user's own groups stay when the maps change ...
+    own = [("baseline", "c"), ("treatment", "e*")]
+    assert _group_rows_call(call, cat, ["public/tiny"], own) is NO_UPDATE
+    # ... and one matching none of the chosen maps is flagged and left out of the pool
+    out = [({"type": ids.POOL_GROUP_MATCH, "index": ["ALL"]}, "children"), (ids.POOL_GROUPS, "data"),
+           (ids.POOL_REFERENCE, "options"), (ids.POOL_REFERENCE, "value")]  # fmt: skip
+    matches, data, options, ref = call(
+        out,
+        [({"type": ids.POOL_GROUP_NAME, "index": ["ALL"]}, "value", ["baseline", "treatment"]),
+         ({"type": ids.POOL_GROUP_PATTERN, "index": ["ALL"]}, "value", ["c", "e*"]),
+         (ids.POOL_MAPS, "value", POOL_IDS[:1])],
+        [(ids.POOL_CATALOG, "data", cat), (ids.POOL_REFERENCE, "value", "baseline"), (ids.POOL_GROUPS, "data", [])],
+    )  # fmt: skip
+    assert matches == ["✓ 2 sessions in 1 of 1 maps", "✓ 2 sessions in 1 of 1 maps"]
+    assert data == [["baseline", "c"], ["treatment", "e*"]] and ref == "baseline"
+    matches, data, options, ref = call(
+        out,
+        [({"type": ids.POOL_GROUP_NAME, "index": ["ALL"]}, "value", ["baseline", "other"]),
+         ({"type": ids.POOL_GROUP_PATTERN, "index": ["ALL"]}, "value", ["c", "zz*"]),
+         (ids.POOL_MAPS, "value", POOL_IDS[:1])],
+        [(ids.POOL_CATALOG, "data", cat), (ids.POOL_REFERENCE, "value", "other"), (ids.POOL_GROUPS, "data", [])],
+    )  # fmt: skip
+    assert matches[1] == "✗ matches none of the chosen maps; left out"
+    assert data == [["baseline", "c"]] and [o["value"] for o in options] == ["baseline"] and ref == "baseline"
+
+
+def test_many_groups_keep_their_labels_and_the_legend_off_the_data(call: PoolCaller) -> None:
+    groups = [[f"group{k}", f"#{k % 4}"] for k in range(7)]
+    ready = pooled(call, groups=groups)
+    fig, dfig, _, _, _ = render(call, ready, reference=None)
+    x = fig["layout"]["xaxis"]
+    # every group is a tick with its n = line; the margin grows to hold them, turned so
+    # neighbours never overlap
+    assert [t.split("<br>")[0] for t in x["ticktext"]] == [g[0] for g in groups]
+    assert all("n = " in t for t in x["ticktext"])
+    assert x["automargin"] is True and x["tickangle"] == -30
+    assert dfig["layout"]["xaxis3"]["automargin"] is True and dfig["layout"]["xaxis3"]["tickangle"] == -30
+    # the legend sits above the plot area (paper y > 1), with what the points are as its title
+    legend = fig["layout"]["legend"]
+    assert legend["y"] > 1 and legend["yanchor"] == "bottom" and legend["orientation"] == "h"
+    assert legend["title"]["text"].startswith("mean ± SEM")
+    assert not any("mean ±" in a["text"] for a in fig["layout"]["annotations"])
+    # two groups: level labels
+    fig, _, _, _, _ = render(call, pooled(call), reference=None)
+    assert fig["layout"]["xaxis"]["tickangle"] == 0

@@ -7,7 +7,6 @@ the test cache lives, and skip-or-fail when the old package cannot be obtained.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,9 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.paths import REPO
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.support.paths import IN_CI, REPO
 
 
 def _load_oldpmm() -> ModuleType:

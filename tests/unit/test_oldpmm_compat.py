@@ -18,7 +18,7 @@ import pytest
 
 import pymapmanager as pmm
 from tests.support.oldpmm import OldPackage, obtain_old_package, oldpmm, require
-from tests.support.paths import F27A_1
+from tests.support.paths import require_f27a1
 
 pytestmark = pytest.mark.oldpmm
 
@@ -35,9 +35,7 @@ def old_pkg() -> OldPackage | str:
 
 @pytest.fixture
 def f27a1_path() -> Path:
-    if not F27A_1.is_dir():
-        pytest.skip(f"{F27A_1} is not present")
-    return F27A_1
+    return require_f27a1()
 
 
 def assert_same_in_old(pkg: OldPackage, folder: Path, stats: list[str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pymapmanager as pmm
 from pymapmanager.errors import InvalidParameterError, MapNotFoundError
 from pymapmanager.synthetic.images import render_images, render_stack
 from pymapmanager.synthetic.maps import generate_map
-from tests.support.paths import F27A_1
+from tests.support.paths import F27A_1, require_f27a1
 
 SHAPE = (8, 128, 128)
 
@@ -170,8 +170,8 @@ def test_render_images_keeps_existing_files(tmp_path: Path) -> None:
     assert len(render_images(p, overwrite=True, seed=1)) == 2
 
 
-@pytest.mark.skipif(not F27A_1.is_dir(), reason="../shared/data/maps/F27A_1 is not present")
 def test_render_images_for_a_real_map_without_images(tmp_path: Path) -> None:
+    require_f27a1()
     copy = tmp_path / "F27A_1"
     shutil.copytree(F27A_1, copy)
     for p in [copy, *copy.rglob("*")]:

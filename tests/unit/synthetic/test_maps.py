@@ -20,7 +20,7 @@ from pymapmanager.synthetic.maps import (
     default_conditions,
     generate_map,
 )
-from tests.support.paths import F27A_1
+from tests.support.paths import F27A_1, require_f27a1
 
 SHAPE = (8, 128, 128)
 
@@ -356,8 +356,8 @@ def test_never_overwrites(tmp_path: Path) -> None:
     assert _hashes(p) == before
 
 
-@pytest.mark.skipif(not F27A_1.is_dir(), reason="../shared/data/maps/F27A_1 is not present")
 def test_header_rows_match_the_real_map() -> None:
+    require_f27a1()
     real = pmm.load_map(F27A_1)
     assert real.header.row_names() == F27A_1_HEADER_ROWS
     assert real.header.width == 27
