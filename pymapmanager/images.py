@@ -1,6 +1,6 @@
 """Image stacks of a map: reading planes, projections, contrast, tiles and crops.
 
-A session's image is one TIFF per channel, ``raw/<stack>_ch<c>.tif`` (see ``FORMAT.md``):
+A session's image is one TIFF per channel, ``raw/<stack>_ch<c>.tif`` (see ``docs/format.md``):
 a 3D single-channel stack described everywhere here as **(plane, row, column)**, usually
 ``uint8`` or ``uint16`` and up to 2048 x 2048 x 80 or more. Single planes are on the hot path
 of the web viewer, so :class:`ImageStack` never reads more of the file than it needs.

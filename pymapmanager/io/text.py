@@ -6,7 +6,7 @@ every header row and cell, and the exact text of every table row. Typed values (
 arrays) are parsed from that text; an edit changes both the typed value and the text of
 that one cell, so rows nobody touched keep their original number formatting.
 
-The file kinds are described in ``FORMAT.md``:
+The file kinds are described in ``docs/format.md`` (the documentation site's "The map folder"):
 
 * :class:`HeaderTable`: ``<map>.txt`` (tab separated, rows of per-session cells)
 * :class:`LinkMap`: ``<map>_objMap.txt`` and ``<map>_segMap.txt`` (3D arrays)

@@ -2,13 +2,24 @@
 
 This module loads that file (it is not a package) and adds what only tests need: where
 the test cache lives, and skip-or-fail when the old package cannot be obtained.
+
+The old package is fetched **once**, by the set-up step of ``./dev test``, which runs
+``python -m tests.support.oldpmm`` (download from PyPI, patch, and a virtual environment
+if this interpreter cannot run it), into a cache that outlives the project's ``.venv``:
+``$PYMAPMANAGER_OLDPMM_DIR``, else ``$XDG_CACHE_HOME/pymapmanager/oldpmm`` (by default
+``~/.cache/pymapmanager/oldpmm``). The tests themselves never download: they use the
+cached copy, with pip's index switched off, and a missing copy is a skip (a failure under
+``CI=true``) that says how to fetch it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
+import os
 import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -38,21 +49,60 @@ else:
     OldPackage = oldpmm.OldPackage
 
 
+FETCH_HINT = "./dev test fetches it once (or run: .venv/bin/python -m tests.support.oldpmm)"
+
+
 def cache_dir() -> Path:
-    """Where tests cache the download and patched copy (``$PYMAPMANAGER_OLDPMM_DIR`` or tmp)."""
-    return oldpmm.work_dir(Path(tempfile.gettempdir()) / "pymapmanager-oldpmm-cache")
+    """Where the download, the patched copy and any venv are cached (see the module doc)."""
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return oldpmm.work_dir(Path(xdg) / "pymapmanager" / "oldpmm")
+
+
+def fetched(work: Path | None = None) -> bool:
+    """Whether the patched copy is in the cache (what the set-up step makes)."""
+    work = work or cache_dir()
+    return (work / f"pymapmanager-{oldpmm.OLD_VERSION}-{oldpmm._RECIPE}" / "READY.json").is_file()
+
+
+@contextlib.contextmanager
+def _no_package_index() -> Iterator[None]:
+    """pip may use nothing but what is cached: the tests never download."""
+    saved = os.environ.get("PIP_NO_INDEX")
+    os.environ["PIP_NO_INDEX"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PIP_NO_INDEX", None)
+        else:
+            os.environ["PIP_NO_INDEX"] = saved
+
+
+def fetch() -> OldPackage:
+    """The set-up step: download, patch and (if needed) install the old package once.
+
+    Raises
+    ------
+    oldpmm.OldPackageError
+        It could not be obtained (no network, no pip, ...).
+    """
+    return oldpmm.obtain(cache_dir(), python=sys.executable)
 
 
 def obtain_old_package() -> OldPackage | str:
-    """The patched old package run by this interpreter (or a cached venv if it must).
+    """The cached old package, run by this interpreter (or the cached venv if it must).
 
-    Returns the reason as a string when it cannot be obtained (no network, no pip, ...),
+    Never downloads. Returns the reason as a string when the copy is missing or broken,
     so that a session fixture can hand it to every test: see :func:`require`.
     """
+    work = cache_dir()
+    if not fetched(work):
+        return f"the old pymapmanager {oldpmm.OLD_VERSION} is not in {work}: {FETCH_HINT}"
     try:
-        return oldpmm.obtain(cache_dir(), python=sys.executable)
+        with _no_package_index():
+            return oldpmm.obtain(work, python=sys.executable)
     except oldpmm.OldPackageError as e:
-        return f"could not obtain the old pymapmanager {oldpmm.OLD_VERSION} from PyPI: {e}"
+        return f"the cached old pymapmanager {oldpmm.OLD_VERSION} in {work} does not run: {e} ({FETCH_HINT})"
 
 
 def require(got: OldPackage | str) -> OldPackage:
@@ -64,3 +114,21 @@ def require(got: OldPackage | str) -> OldPackage:
             pytest.fail(got, pytrace=False)
         pytest.skip(got)
     return got
+
+
+def _main() -> int:
+    """``python -m tests.support.oldpmm``: fetch once (``./dev test`` runs this)."""
+    logging.basicConfig(level=logging.INFO, format="oldpmm: %(message)s")
+    if fetched():
+        logging.info("the old pymapmanager %s is cached in %s", oldpmm.OLD_VERSION, cache_dir())
+    try:
+        pkg = fetch()
+    except oldpmm.OldPackageError as e:
+        logging.error("could not fetch the old pymapmanager %s: %s", oldpmm.OLD_VERSION, e)
+        return 1
+    logging.info("ready: %s (run by %s)", pkg.src, pkg.python)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
