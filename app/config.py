@@ -17,6 +17,16 @@ def default_data_dir() -> Path:
     return Path(base) / "pymapmanager"
 
 
+def _size(value: str | None, default: int) -> int:
+    """A byte count: ``123``, ``500M``, ``20G`` (powers of 1024); empty means ``default``."""
+    if value is None or value.strip() == "":
+        return default
+    text = value.strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(text[-1:], 1)
+    number = text[:-1] if scale != 1 else text
+    return int(float(number) * scale)
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -45,6 +55,16 @@ class Settings:
     cache_timeout : int
         Seconds a cache entry lives (entries are keyed by data version, so this only
         bounds memory).
+    upload_max_bytes : int
+        Largest upload (a zip posted, or one file of a chunked upload): over it, 413.
+    unzip_max_bytes, unzip_max_files, unzip_max_ratio
+        Zip bomb limits: total uncompressed size, number of entries, and uncompressed /
+        compressed size (of the whole zip, and of any entry over 1 MiB).
+    upload_expiry_hours : float
+        Unfinished chunked uploads older than this are removed.
+    incoming_quiet_seconds : float
+        A drop-folder entry is imported only when nothing in it changed for this long (a
+        copy still under way is left for later).
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -54,11 +74,17 @@ class Settings:
     create_demo: bool = True
     cache_timeout: int = 24 * 3600
     testing: bool = False
+    upload_max_bytes: int = 20 << 30
+    unzip_max_bytes: int = 50 << 30
+    unzip_max_files: int = 20000
+    unzip_max_ratio: float = 200.0
+    upload_expiry_hours: float = 7 * 24.0
+    incoming_quiet_seconds: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Read ``DATA_DIR``, ``REDIS_URL``, ``SECRET_KEY``, ``URL_PREFIX``, ``CREATE_DEMO``."""
+        """Read ``DATA_DIR``, ``REDIS_URL``, ``SECRET_KEY``, ``URL_PREFIX``, ``CREATE_DEMO``, upload limits."""
         e = dict(os.environ if env is None else env)
         data_dir = Path(e["DATA_DIR"]).expanduser() if e.get("DATA_DIR") else default_data_dir()
         prefix = e.get("URL_PREFIX", "/") or "/"
@@ -73,6 +99,14 @@ class Settings:
             url_prefix=prefix,
             create_demo=_bool(e.get("CREATE_DEMO"), True),
             cache_timeout=int(e.get("CACHE_TIMEOUT", 24 * 3600)),
+            upload_max_bytes=_size(e.get("UPLOAD_MAX_BYTES"), cls.upload_max_bytes),
+            unzip_max_bytes=_size(e.get("UNZIP_MAX_BYTES"), cls.unzip_max_bytes),
+            unzip_max_files=int(e.get("UNZIP_MAX_FILES") or cls.unzip_max_files),
+            unzip_max_ratio=float(e.get("UNZIP_MAX_RATIO") or cls.unzip_max_ratio),
+            upload_expiry_hours=float(e.get("UPLOAD_EXPIRY_HOURS") or cls.upload_expiry_hours),
+            incoming_quiet_seconds=float(
+                e.get("INCOMING_QUIET_SECONDS") or cls.incoming_quiet_seconds
+            ),
         )
 
     def with_overrides(self, **kw: Any) -> Settings:

@@ -45,9 +45,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
 
     init_stack_pool(server)
 
-    from .api import api_blueprint
+    from .api import api_blueprint, docs_blueprint
 
     server.register_blueprint(api_blueprint, url_prefix=settings.url_prefix.rstrip("/") + "/api/v1")
+    server.register_blueprint(docs_blueprint, url_prefix=settings.url_prefix.rstrip("/") + "/api")
 
     app = dash.Dash(
         __name__,
@@ -55,6 +56,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         use_pages=True,
         pages_folder="",
         assets_folder=str(Path(__file__).resolve().parent / "assets"),
+        # vendored bundles load only on the pages that use them (upload, API docs)
+        assets_path_ignore=["^uppy$", "^swagger-ui$", "^apidocs$"],
         url_base_pathname=settings.url_prefix,
         # Bootstrap's CSS is served from assets/ (no CDN: lab servers are often offline)
         suppress_callback_exceptions=False,

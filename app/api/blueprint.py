@@ -21,7 +21,11 @@ def error_response(e: Exception) -> tuple[Response, int]:
         message = "internal error" if status >= 500 else (e.description or e.name)
     else:  # pragma: no cover - only the two classes above are registered
         status, kind, message = 500, "Internal Server Error", "internal error"
-    resp = jsonify({"error": kind, "message": message, "status": status})
+    body = {"error": kind, "message": message, "status": status}
+    details = getattr(e, "details", None)  # e.g. an invalid upload's problems, file by file
+    if isinstance(details, dict):
+        body |= {k: v for k, v in details.items() if k not in body}
+    resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     return resp, status
 
