@@ -65,6 +65,18 @@ class Settings:
     incoming_quiet_seconds : float
         A drop-folder entry is imported only when nothing in it changed for this long (a
         copy still under way is left for later).
+    database_url : str or None
+        The app database (users, groups, tokens, sharing); default SQLite in
+        ``data_dir/app.db``. ``postgresql://...`` uses psycopg 3.
+    anonymous_read : bool
+        Visitors who are not logged in may browse public maps (``ANONYMOUS_READ``, default on).
+    admin_password : str or None
+        Password of the ``admin`` made on first start (``ADMIN_PASSWORD``); default random,
+        printed once in the log and written to ``data_dir/initial-admin-password``.
+    proxy_fix : int
+        Trust this many proxies' ``X-Forwarded-*`` headers (``PROXY_FIX``; 0: trust none).
+    login_limit : str
+        Login attempts allowed per client address (``LOGIN_RATE_LIMIT``, Flask-Limiter syntax).
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -80,11 +92,19 @@ class Settings:
     unzip_max_ratio: float = 200.0
     upload_expiry_hours: float = 7 * 24.0
     incoming_quiet_seconds: float = 10.0
+    database_url: str | None = None
+    anonymous_read: bool = True
+    admin_password: str | None = field(default=None, repr=False)
+    proxy_fix: int = 0
+    login_limit: str = "10 per minute;50 per hour"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Read ``DATA_DIR``, ``REDIS_URL``, ``SECRET_KEY``, ``URL_PREFIX``, ``CREATE_DEMO``, upload limits."""
+        """Read ``DATA_DIR``, ``REDIS_URL``, ``SECRET_KEY``, ``URL_PREFIX``, ``CREATE_DEMO``,
+        ``DATABASE_URL``, ``ANONYMOUS_READ``, ``ADMIN_PASSWORD``, ``PROXY_FIX``, ``LOGIN_RATE_LIMIT``,
+        ``UPLOAD_MAX_BYTES``, ``UNZIP_MAX_BYTES``, ``UNZIP_MAX_FILES``, ``UNZIP_MAX_RATIO``,
+        ``UPLOAD_EXPIRY_HOURS``, ``INCOMING_QUIET_SECONDS``."""
         e = dict(os.environ if env is None else env)
         data_dir = Path(e["DATA_DIR"]).expanduser() if e.get("DATA_DIR") else default_data_dir()
         prefix = e.get("URL_PREFIX", "/") or "/"
@@ -107,6 +127,11 @@ class Settings:
             incoming_quiet_seconds=float(
                 e.get("INCOMING_QUIET_SECONDS") or cls.incoming_quiet_seconds
             ),
+            database_url=e.get("DATABASE_URL") or None,
+            anonymous_read=_bool(e.get("ANONYMOUS_READ"), True),
+            admin_password=e.get("ADMIN_PASSWORD") or None,
+            proxy_fix=int(e.get("PROXY_FIX", "0") or 0),
+            login_limit=e.get("LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
         )
 
     def with_overrides(self, **kw: Any) -> Settings:
@@ -116,7 +141,11 @@ class Settings:
         return replace(self, **kw)
 
     def resolved_secret_key(self) -> str:
-        """The secret key, creating and keeping one in the data directory when unset."""
+        """The secret key, creating and keeping one in the data directory when unset.
+
+        Every worker and every host sharing ``DATA_DIR`` reads the same key (mode 0600),
+        so a login made through one worker is valid in all of them.
+        """
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / ".secret_key"
@@ -125,7 +154,9 @@ class Settings:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_hex(32)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(key)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
         try:
             os.link(tmp, path)  # first writer wins, others read it
         except FileExistsError:

@@ -41,6 +41,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     server.config["TESTING"] = settings.testing
     init_cache(server, settings)
     init_counters(server)
+    # users, groups, tokens, sharing: migrate the app database, first admin, login, hardening
+    from .auth.login import ensure_admin, init_auth
+    from .db import database_url, init_db
+
+    factory = init_db(server, database_url(settings.data_dir, settings.database_url), settings.data_dir)
+    ensure_admin(factory, settings)
+    dash_app: list[dash.Dash] = []
+    init_auth(server, settings, lambda: list(dash_app[0].csp_hashes()) if dash_app else [])
     from .services.images import init_stack_pool
 
     init_stack_pool(server)
@@ -73,5 +81,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     pages.register(app)
     app.layout = pages.shell()
     callbacks.register(app)
+    dash_app.append(app)
     log.info("app created: data in %s, cache %s", settings.data_dir, "redis" if settings.redis_url else "filesystem")
     return app

@@ -18,7 +18,7 @@ from flask import current_app
 from pymapmanager import MapNotFoundError
 from pymapmanager.errors import InvalidParameterError, MapFormatError
 
-from ..auth import visible_owners
+from ..auth import readable_refs, visible_owners
 from ..extensions import settings_of
 from .maps import MapRef, cached_json, data_version, get_map, map_info
 from .store import get_many_bytes
@@ -38,7 +38,7 @@ def _is_map_dir(entry: os.DirEntry[str]) -> bool:
 
 
 def map_refs(owners: list[str] | None = None, data_dir: Path | None = None) -> list[MapRef]:
-    """Every map folder of the given owners (default: those the request may see), sorted."""
+    """Every map folder of the given owners that the request may read, sorted."""
     base = data_dir if data_dir is not None else settings_of(current_app).data_dir
     refs: list[MapRef] = []
     for owner in owners if owners is not None else visible_owners():
@@ -52,7 +52,7 @@ def map_refs(owners: list[str] | None = None, data_dir: Path | None = None) -> l
                         refs.append(MapRef(owner, e.name))
                     except InvalidParameterError:  # a name we cannot serve
                         log.warning("skipping map folder with an unusable name: %s", e.path)
-    return sorted(refs)
+    return readable_refs(sorted(refs))
 
 
 def thumbnail_url(ref: MapRef, version: str) -> str:
