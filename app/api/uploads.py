@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import Response, current_app, jsonify, request, url_for
-from werkzeug.exceptions import Forbidden, Unauthorized
 from werkzeug.formparser import FormDataParser
 
 from pymapmanager.errors import (
@@ -63,19 +62,21 @@ _MULTIPART_OVERHEAD = 64 << 10
 
 
 def _writer(owner: str) -> str:
-    """The user who may add maps to ``owner`` (the owner, or an admin); else 401/403."""
+    """The user who may add maps to ``owner`` (the owner, or an admin); else 401/403/404.
+
+    ``owner`` must be ``public`` or an existing user: no folder is made for anyone else.
+    """
     uploads.check_owner_name(owner)
-    user = auth.current_user_name()
-    if user is None:
-        raise Unauthorized("log in or send a token (Authorization: Bearer <token>)")
-    if user != owner and not _is_admin():
-        raise Forbidden(f"only {owner} (or an admin) may add maps to {owner}")
-    return user
+    auth.check_can_create(owner)
+    if owner != auth.PUBLIC_OWNER:
+        from ..auth.users import get_user
+        from ..db import session
 
-
-def _is_admin() -> bool:
-    check = getattr(auth, "current_user_is_admin", None)
-    return bool(check()) if callable(check) else False
+        if get_user(session(), owner) is None:
+            raise MapNotFoundError(f"no user {owner}")
+    name = auth.current_user_name()
+    assert name is not None  # check_can_create needs a login
+    return name
 
 
 def _data_dir() -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dash
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app.config import Settings
@@ -55,13 +56,35 @@ def client(app: dash.Dash) -> FlaskClient:
     return app.server.test_client()
 
 
+#: users made in every test app: name -> is admin
+USERS = {"alice": False, "bob": False, "root": True}
+PASSWORD = "correct horse battery staple"
+
+
+def make_tokens(server: Flask, users: dict[str, bool] = USERS) -> dict[str, str]:
+    """Create ``users`` (cheap hashes) and one API token each; name -> token."""
+    from app.auth.users import create_token, create_user
+    from app.db import DB_KEY, session_scope
+
+    tokens: dict[str, str] = {}
+    with server.app_context(), session_scope(server.extensions[DB_KEY]) as db:
+        for name, admin in users.items():
+            create_user(db, name, PASSWORD, admin=admin, cheap_hash=True)
+            tokens[name] = create_token(db, name, "tests")
+    return tokens
+
+
 @pytest.fixture
-def login(monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], dict[str, str]]:
-    """``login(name)``: act as that user (headers to send); ``login(None)``: anonymous."""
-    import app.auth as auth
+def tokens(app: dash.Dash) -> dict[str, str]:
+    """alice and bob (users) and root (admin), with a token each."""
+    return make_tokens(app.server)
 
-    def as_user(name: str | None) -> dict[str, str]:
-        monkeypatch.setattr(auth, "current_user_name", lambda: name)
-        return {}
 
-    return as_user
+@pytest.fixture
+def auth(tokens: dict[str, str]) -> Callable[[str | None], dict[str, str]]:
+    """``auth(name)``: the headers of a request by that user; ``auth(None)``: anonymous."""
+
+    def headers(name: str | None) -> dict[str, str]:
+        return {} if name is None else {"Authorization": f"Bearer {tokens[name]}"}
+
+    return headers
