@@ -32,3 +32,13 @@ def error_response(e: Exception) -> tuple[Response, int]:
 
 api_blueprint.register_error_handler(MapManagerError, error_response)
 api_blueprint.register_error_handler(HTTPException, error_response)
+
+
+@api_blueprint.app_errorhandler(HTTPException)
+def _api_path_error(e: HTTPException) -> Response | HTTPException | tuple[Response, int]:
+    """A URL under the API that no route matches (e.g. a newline in a name): JSON there too."""
+    from flask import request
+
+    if request.blueprint is None and "/api/v1/" in request.path + "/":
+        return error_response(e)
+    return e

@@ -66,7 +66,10 @@ def _writer(owner: str) -> str:
 
     ``owner`` must be ``public`` or an existing user: no folder is made for anyone else.
     """
-    uploads.check_owner_name(owner)
+    try:
+        uploads.check_owner_name(owner)
+    except InvalidParameterError:
+        raise MapNotFoundError(f"no user {owner}") from None
     auth.check_can_create(owner)
     if owner != auth.PUBLIC_OWNER:
         from ..auth.users import get_user
