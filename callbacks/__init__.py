@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 
-from . import catalog, map_viewer, pooling
+from . import catalog, map_viewer, my_maps, pooling
 
 __all__ = ["register"]
 
@@ -14,3 +14,4 @@ def register(app: dash.Dash) -> None:
     catalog.register(app)
     map_viewer.register(app)
     pooling.register(app)
+    my_maps.register(app)

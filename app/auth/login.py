@@ -325,14 +325,17 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def ensure_admin(factory: sessionmaker[Session], settings: Settings) -> bool:
-    """On first start (no user at all) create ``admin``; True when it was made now.
+    """On first start (no admin at all) create ``admin``; True when it was made now.
 
     The password is ``ADMIN_PASSWORD``, else random: logged once and written to
     ``DATA_DIR/initial-admin-password`` (mode 0600).
     """
     try:
         with session_scope(factory) as db:
-            if users.count_users(db) > 0:
+            if db.scalar(select(User.id).where(User.is_admin.is_(True)).limit(1)) is not None:
+                return False
+            if users.get_user(db, "admin") is not None:
+                log.warning("no admin user: make one with `mapmanager user add NAME --admin`")
                 return False
             password = settings.admin_password or new_password()
             users.create_user(db, "admin", password, admin=True, cheap_hash=settings.testing)

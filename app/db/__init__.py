@@ -86,8 +86,11 @@ def _fork_safe(eng: Engine) -> Engine:
 
 
 def engine_for(url: str) -> Engine:
-    """An engine for ``url`` (SQLite: foreign keys on, WAL, a busy timeout)."""
+    """An engine for ``url`` (SQLite: foreign keys on, WAL, a busy timeout; the file 0600)."""
     if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not os.path.exists(path):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # password hashes inside
         eng = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(eng, "connect", _sqlite_pragmas)
         return _fork_safe(eng)
