@@ -239,6 +239,21 @@ MYMAPS_PANEL = "pmm-mymaps-panel"
 MYMAPS_STATUS = "pmm-mymaps-status"
 #: where upload-api's upload widget goes (the page leaves this slot for it)
 MYMAPS_UPLOAD_SLOT = "pmm-mymaps-upload-slot"
+
+# --------------------------------------------------------------------------- the upload widget (app.components.upload)
+
+#: the widget's frame; ``data-api`` is the API's base URL for the browser script
+UPLOAD_WIDGET = "pmm-upload"
+#: where the browser script mounts Uppy's dashboard
+UPLOAD_DASHBOARD = "pmm-upload-dashboard"
+#: the checkbox: replace a map of the same name (the old one is kept as a version)
+UPLOAD_OVERWRITE = "pmm-upload-overwrite"
+#: what the imports said (set by the browser script, and by the drop-folder button)
+UPLOAD_RESULT = "pmm-upload-result"
+#: the button importing the owner's drop folder
+UPLOAD_INCOMING = "pmm-upload-incoming"
+#: dcc.Store the owner choice is mirrored into for the browser script
+UPLOAD_OWNER = "pmm-upload-owner"
 MYMAPS_RENAME_TEXT = "pmm-mymaps-rename-text"
 MYMAPS_RENAME = "pmm-mymaps-rename"
 MYMAPS_PUBLIC = "pmm-mymaps-public"

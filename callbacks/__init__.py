@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dash
 
+from app.components import upload as upload_widget
+
 from . import catalog, map_viewer, my_maps, pooling
 
 __all__ = ["register"]
@@ -15,3 +17,4 @@ def register(app: dash.Dash) -> None:
     map_viewer.register(app)
     pooling.register(app)
     my_maps.register(app)
+    upload_widget.register(app)

@@ -13,6 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
+from app.components.upload import upload_widget
 
 __all__ = ["layout"]
 
@@ -40,7 +41,7 @@ def layout(**_: Any) -> html.Div:
             ),
             html.Div(id=ids.MYMAPS_NOTICE),
             # ---- UPLOAD-API: the upload widget (resumable, zip or folder) goes in this slot ----
-            html.Div(id=ids.MYMAPS_UPLOAD_SLOT, className="pmm-upload-slot mb-3"),
+            html.Div(upload_widget(), id=ids.MYMAPS_UPLOAD_SLOT, className="pmm-upload-slot mb-3"),
             dbc.Row(
                 [
                     dbc.Col(_section("Maps", dcc.Loading(html.Div(id=ids.MYMAPS_LIST), type="dot",

@@ -266,9 +266,15 @@ def prune_uploads(data_dir: Path, owner: str, expiry_hours: float) -> int:
     return removed
 
 
+def _name_of(info: UploadInfo) -> str | None:
+    """The file's path in the map folder (``relativePath``), else its name."""
+    m = {k: v for k, v in info.metadata.items() if v not in ("", "null", "undefined")}
+    return m.get("relativePath") or m.get("filename") or m.get("name")
+
+
 def _is_zip(info: UploadInfo) -> bool:
-    name = info.metadata.get("relativePath") or info.metadata.get("filename") or ""
-    return name.lower().endswith(".zip") or info.metadata.get("filetype") in (
+    name = _name_of(info) or ""
+    return (name.lower().endswith(".zip") and "/" not in name) or info.metadata.get("filetype") in (
         "application/zip",
         "application/x-zip-compressed",
     )
@@ -307,7 +313,7 @@ def import_uploads(
             else:
                 files = []
                 for info in infos:
-                    rel = info.metadata.get("relativePath") or info.metadata.get("filename")
+                    rel = _name_of(info)
                     if not rel:
                         raise InvalidParameterError(
                             f"upload {info.id} has no relativePath or filename metadata"

@@ -397,7 +397,7 @@ def import_folder(
     entries. With ``move`` the files are renamed into the staging folder (they must be on
     the same file system, inside the owner's folder), else copied.
     """
-    from .zipsafety import _clean_path
+    from .zipsafety import _SKIP_DIRS, _SKIP_FILES, _clean_path
 
     folder = owner_dir(data_dir, owner)
     pairs: list[tuple[PurePosixPath, Path]] = []
@@ -406,6 +406,8 @@ def import_folder(
         path = _clean_path(rel)
         if path is None:
             raise UnsafeArchiveError(rel, "not a file path")
+        if path.parts[0] in _SKIP_DIRS or path.name in _SKIP_FILES:
+            continue
         if path.as_posix().casefold() in seen:
             raise UnsafeArchiveError(rel, "two files have this path")
         seen.add(path.as_posix().casefold())

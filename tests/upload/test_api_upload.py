@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import dash
 import pytest
 from flask.testing import FlaskClient
 
@@ -257,15 +258,18 @@ def test_tus_protocol_errors(client: FlaskClient, auth: Auth, settings: Settings
     assert client.head("/api/v1/uploads/alice/..%2F..%2Fetc", headers=h | TUS).status_code == 404
 
 
-def test_tus_access(client: FlaskClient, auth: Auth) -> None:
-    url = _create(client, auth("alice"), 10, filename="a.zip").headers["Location"]
-    assert _create(client, auth(None), 10).status_code == 401
-    assert _create(client, auth("bob"), 10).status_code == 403
-    assert client.head(url, headers=auth("bob") | TUS).status_code == 403
-    assert _patch(client, auth("bob"), url, 0, b"x").status_code == 403
-    assert client.delete(url, headers=auth(None) | TUS).status_code == 401
-    assert client.get("/api/v1/uploads/alice", headers=auth("bob")).status_code == 403
-    assert client.head(url, headers=auth("root") | TUS).status_code == 200
+def test_tus_access(app: dash.Dash, auth: Auth) -> None:
+    def client() -> FlaskClient:  # a fresh one per request: no cookie carried over
+        return app.server.test_client()
+
+    url = _create(client(), auth("alice"), 10, filename="a.zip").headers["Location"]
+    assert _create(client(), auth(None), 10).status_code == 401
+    assert _create(client(), auth("bob"), 10).status_code == 403
+    assert client().head(url, headers=auth("bob") | TUS).status_code == 403
+    assert _patch(client(), auth("bob"), url, 0, b"x").status_code == 403
+    assert client().delete(url, headers=auth(None) | TUS).status_code == 401
+    assert client().get("/api/v1/uploads/alice", headers=auth("bob")).status_code == 403
+    assert client().head(url, headers=auth("root") | TUS).status_code == 200
 
 
 def test_tus_folder_upload(client: FlaskClient, auth: Auth, src_map: Path, data_dir: Path) -> None:
