@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import dash
+import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -88,3 +96,77 @@ def auth(tokens: dict[str, str]) -> Callable[[str | None], dict[str, str]]:
         return {} if name is None else {"Authorization": f"Bearer {tokens[name]}"}
 
     return headers
+
+
+# --------------------------------------------------------------------------- a real gunicorn
+
+
+@dataclass
+class LiveServer:
+    """A gunicorn serving the app on a free loopback port."""
+
+    url: str
+    data_dir: Path
+    tokens: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (children of the gunicorn master)."""
+        import psutil
+
+        return [c.pid for c in psutil.Process(self.process.pid).children()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def gunicorn_server(data_dir: Path, workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """Start gunicorn on ``data_dir`` (users alice, bob, root with tokens); stop it after."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(Settings(data_dir=data_dir, secret_key="live-test", create_demo=False))
+    tokens = make_tokens(app.server)
+    port = free_port()
+    env = os.environ | {
+        "DATA_DIR": str(data_dir), "BIND": f"127.0.0.1:{port}", "CREATE_DEMO": "0",
+        "SECRET_KEY": "live-test", "WEB_CONCURRENCY": str(workers), "ACCESS_LOG": "0",
+        "LOG_LEVEL": "warning", "INCOMING_QUIET_SECONDS": "0",
+    } | (extra_env or {})  # fmt: skip
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "app/gunicorn_conf.py", "app.wsgi:server"],
+        cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/api/v1/status", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"gunicorn did not start: {err[-2000:]}")
+            time.sleep(0.2)
+        yield LiveServer(url, data_dir, tokens, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One gunicorn (2 workers) for the session; a public map ``public/pub`` on it."""
+    data = tmp_path_factory.mktemp("live") / "data"
+    make_map(data / "public", "pub")
+    with gunicorn_server(data) as server:
+        yield server
