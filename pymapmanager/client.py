@@ -336,12 +336,14 @@ class Client:
         failures = 0
         with open(zpath, "rb") as f:
             while offset < size:
-                f.seek(offset)
-                data = f.read(chunk_size)
+                n = min(chunk_size, size - offset)
                 try:
                     resp = self._http.patch(
-                        url, content=data,
-                        headers=TUS | {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+                        url, content=_file_part(f, offset, n),
+                        headers=TUS | {
+                            "Upload-Offset": str(offset), "Content-Length": str(n),
+                            "Content-Type": "application/offset+octet-stream",
+                        },
                     )  # fmt: skip
                     if resp.status_code in (409, 423):  # another offset on the server, or busy
                         raise httpx.TransportError(f"server says {resp.status_code}")
@@ -382,6 +384,19 @@ class Client:
                     raise
                 time.sleep(min(0.2 * 2 ** (attempt + 1), 10.0))
         return None  # pragma: no cover
+
+
+def _file_part(f: Any, offset: int, n: int, piece: int = 1 << 20) -> Iterator[bytes]:
+    """``n`` bytes of the open file ``f`` from ``offset``, 1 MiB at a time (a chunk is never
+    held whole in memory)."""
+    f.seek(offset)
+    left = n
+    while left > 0:
+        data = f.read(min(piece, left))
+        if not data:
+            raise InvalidParameterError("the file got shorter while it was being uploaded")
+        left -= len(data)
+        yield data
 
 
 def _extract(zpath: Path, dest: Path, name: str) -> None:

@@ -233,8 +233,6 @@ def append(
                 log.debug("upload %s: +%d bytes at %d", upload_id, written, size)
         if written == remaining and remaining > 0 and stream.read(1):
             raise InvalidParameterError("the chunk goes beyond the upload's length")
-        if size + written == info.length:
-            os.fsync(fd)
         return size + written
 
 
