@@ -48,6 +48,9 @@ __all__: list[str] = []
 
 log = logging.getLogger(__name__)
 
+#: the chunked protocol for clients (the module's docstring), shown in the OpenAPI document
+_PROTOCOL = (__doc__ or "").split("\n\n", 1)[-1]
+
 TUS_HEADERS = {"Tus-Resumable": tus.TUS_VERSION}
 _TUS_RESUMABLE = Param(
     "Tus-Resumable", required=True, enum=(tus.TUS_VERSION,), where="header",
@@ -292,6 +295,7 @@ def tus_options(owner: str) -> Response:
 @doc(
     tags=["upload"],
     auth=True,
+    description=_PROTOCOL,
     errors=(400, 404, 412, 413),
     query=[
         _TUS_RESUMABLE,
@@ -394,9 +398,11 @@ def tus_patch(owner: str, upload_id: str) -> Response:
     text = request.headers.get("Upload-Offset", "")
     if not text.isdigit():
         raise InvalidParameterError("Upload-Offset (a byte count) is required")
-    offset = tus.append(
-        _data_dir(), owner, upload_id, int(text), request.stream, request.content_length
-    )
+    length = request.content_length
+    # with a Content-Length, read the server's input directly (append never reads past it):
+    # werkzeug's wrapper costs a third of the throughput on large chunks
+    stream = request.environ["wsgi.input"] if length is not None else request.stream
+    offset = tus.append(_data_dir(), owner, upload_id, int(text), stream, length)
     resp = Response(status=204)
     resp.headers["Upload-Offset"] = str(offset)
     return _tus(resp)

@@ -216,22 +216,18 @@ def append(
                 f"({remaining} bytes remain)"
             )
         os.lseek(fd, size, os.SEEK_SET)
+        want = remaining if content_length is None else content_length
         written = 0
-        try:
-            while written < remaining:
-                data = stream.read(min(_CHUNK, remaining - written))
-                if not data:
-                    break
-                view = memoryview(data)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
-                written += len(data)
-        finally:
-            # whatever arrived before a dropped connection stays: the client resumes after it
-            if written:
-                log.debug("upload %s: +%d bytes at %d", upload_id, written, size)
-        if written == remaining and remaining > 0 and stream.read(1):
+        while written < want:
+            data = stream.read(min(_CHUNK, want - written))
+            if not data:  # the connection dropped: what arrived stays, the client resumes after it
+                break
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            written += len(data)
+        if content_length is None and written == remaining and remaining > 0 and stream.read(1):
             raise InvalidParameterError("the chunk goes beyond the upload's length")
         return size + written
 

@@ -461,6 +461,16 @@ def import_incoming(data_dir: Path, owner: str, settings: Settings) -> list[dict
     folder = owner_dir(data_dir, owner)
     incoming = folder / INCOMING
     incoming.mkdir(exist_ok=True)
+    with name_lock(folder, INCOMING):  # one import of the drop folder at a time (workers)
+        results = _import_incoming(data_dir, owner, settings, folder, incoming)
+    for r in results:
+        log.info("drop folder %s/%s: %s %s", owner, r["entry"], r["status"], r["message"])
+    return results
+
+
+def _import_incoming(
+    data_dir: Path, owner: str, settings: Settings, folder: Path, incoming: Path
+) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     now = time.time()
     for entry in sorted(incoming.iterdir()):
@@ -496,8 +506,6 @@ def import_incoming(data_dir: Path, owner: str, settings: Settings) -> list[dict
         ]
         report.write_text("\n".join(lines) + "\n", encoding="utf-8")
         results.append(rec)
-    for r in results:
-        log.info("drop folder %s/%s: %s %s", owner, r["entry"], r["status"], r["message"])
     return results
 
 

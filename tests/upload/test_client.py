@@ -139,3 +139,18 @@ def test_download_is_streamed_by_gunicorn(live: LiveServer, tmp_path: Path) -> N
         data = b"".join(r.iter_bytes())
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert zf.testzip() is None and "pub/pub.txt" in zf.namelist()
+
+
+def test_drop_folder_is_imported_at_start(tmp_path: Path) -> None:
+    """A map copied into incoming/ while the server is down is there once it is up."""
+    from .conftest import gunicorn_server
+
+    data = tmp_path / "data"
+    make_map(data / "alice" / "incoming", "dropped")
+    (data / "alice" / "incoming" / "junk").mkdir()
+    with gunicorn_server(data, workers=2) as live:
+        assert (data / "alice" / "dropped" / "dropped.txt").is_file()
+        assert not (data / "alice" / "incoming" / "dropped").exists()
+        assert "junk.problems.txt" in {p.name for p in (data / "alice" / "incoming").iterdir()}
+        with _client(live, "alice", tmp_path) as c:
+            assert c.info("alice", "dropped")["num_sessions"] == 2
