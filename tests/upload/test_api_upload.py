@@ -326,3 +326,40 @@ def test_drop_folder_button(client: FlaskClient, auth: Auth, src_map: Path, data
     (res,) = r.get_json()["results"]
     assert res["status"] == "imported" and res["map"] == "alice/m1"
     assert client.get("/api/v1/maps/alice/m1", headers=auth("alice")).status_code == 200
+
+
+# --------------------------------------------------------------------------- access matrix
+
+
+def test_download_and_listing_access_matrix(app: dash.Dash, tokens: dict[str, str], auth: Auth, src_map: Path) -> None:
+    """A private map of alice shared with a group: who may list and download it."""
+    from app.auth import Identity, run_as
+    from app.auth.users import add_member, create_group, create_user, create_token
+    from app.db import DB_KEY, session_scope
+    from app.services import access
+    from app.services.maps import MapRef
+
+    from .conftest import PASSWORD
+
+    with app.server.app_context(), session_scope(app.server.extensions[DB_KEY]) as db:
+        for name in ("reader", "editor"):
+            create_user(db, name, PASSWORD, cheap_hash=True)
+            tokens[name] = create_token(db, name)
+        for group, member in (("readers", "reader"), ("editors", "editor")):
+            create_group(db, group)
+            add_member(db, group, member)
+    client = app.server.test_client()
+    assert _post_zip(client, auth("alice"), zip_folder(src_map)).status_code == 201
+    with app.server.test_request_context(), run_as(Identity(user_id=-1, name="root", is_admin=True)):
+        access.set_share(MapRef("alice", "m1"), "readers", "read")
+        access.set_share(MapRef("alice", "m1"), "editors", "edit")
+    expected = {None: 404, "alice": 200, "reader": 200, "editor": 200, "bob": 404, "root": 200}
+    for who, status in expected.items():
+        c = app.server.test_client()
+        r = c.get("/api/v1/maps/alice/m1/download", headers=auth(who))
+        assert r.status_code == status, who
+        listed = {m["id"] for m in c.get("/api/v1/maps", headers=auth(who)).get_json()["maps"]}
+        assert ("alice/m1" in listed) == (status == 200), who
+        # only the owner (or an admin) adds maps or versions, not the group members
+        up = _post_zip(c, auth(who), zip_folder(src_map), query="?overwrite=true")
+        assert up.status_code == {None: 401, "alice": 201, "root": 201}.get(who, 403), who
