@@ -334,7 +334,7 @@ def test_drop_folder_button(client: FlaskClient, auth: Auth, src_map: Path, data
 def test_download_and_listing_access_matrix(app: dash.Dash, tokens: dict[str, str], auth: Auth, src_map: Path) -> None:
     """A private map of alice shared with a group: who may list and download it."""
     from app.auth import Identity, run_as
-    from app.auth.users import add_member, create_group, create_user, create_token
+    from app.auth.users import add_member, create_group, create_token, create_user
     from app.db import DB_KEY, session_scope
     from app.services import access
     from app.services.maps import MapRef
