@@ -39,6 +39,7 @@ from flask import (
     jsonify,
     redirect,
     request,
+    session,
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
@@ -237,9 +238,11 @@ def _origin_ok() -> bool:
     if referer:
         return (urlsplit(referer).netloc or "").lower() == here
     # neither header: scripts (curl, the Python client) send none; browsers always send Origin
-    # on a POST, so a cookie session without it is not a browser of this site
-    has_session = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
-    return not has_session or _bearer() is not None
+    # on a POST, so a logged-in cookie session without it is not a browser of this site. A
+    # session cookie that carries no login (only the CSRF token a page's layout made) gives a
+    # forged request no power: test clients and scripts that fetched a page are not refused.
+    logged_in = current_app.config["SESSION_COOKIE_NAME"] in request.cookies and "_user_id" in session
+    return not logged_in or _bearer() is not None
 
 
 def _csp(script_hashes: list[str]) -> str:
