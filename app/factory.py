@@ -41,15 +41,24 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     server.config["TESTING"] = settings.testing
     init_cache(server, settings)
     init_counters(server)
+    # users, groups, tokens, sharing: migrate the app database, first admin, login, hardening
+    from .auth.login import ensure_admin, init_auth
+    from .db import database_url, init_db
+
+    factory = init_db(server, database_url(settings.data_dir, settings.database_url), settings.data_dir)
+    ensure_admin(factory, settings)
+    dash_app: list[dash.Dash] = []
+    init_auth(server, settings, lambda: list(dash_app[0].csp_hashes()) if dash_app else [])
     from .services.images import init_stack_pool
     from .services.maps import init_map_store
 
     init_stack_pool(server)
     init_map_store(server, settings.map_store_bytes)
 
-    from .api import api_blueprint
+    from .api import api_blueprint, docs_blueprint
 
     server.register_blueprint(api_blueprint, url_prefix=settings.url_prefix.rstrip("/") + "/api/v1")
+    server.register_blueprint(docs_blueprint, url_prefix=settings.url_prefix.rstrip("/") + "/api")
 
     app = dash.Dash(
         __name__,
@@ -57,6 +66,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         use_pages=True,
         pages_folder="",
         assets_folder=str(Path(__file__).resolve().parent / "assets"),
+        # vendored bundles load only on the pages that use them (upload, API docs)
+        assets_path_ignore=["^uppy$", "^swagger-ui$", "^apidocs$"],
         url_base_pathname=settings.url_prefix,
         # Bootstrap's CSS is served from assets/ (no CDN: lab servers are often offline)
         suppress_callback_exceptions=False,
@@ -72,5 +83,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     pages.register(app)
     app.layout = pages.shell()
     callbacks.register(app)
+    dash_app.append(app)
     log.info("app created: data in %s, cache %s", settings.data_dir, "redis" if settings.redis_url else "filesystem")
     return app

@@ -217,3 +217,79 @@ def pool_group_match(index: Any) -> dict[str, Any]:
 def pool_group_delete(index: Any) -> dict[str, Any]:
     """The delete button of one session group row."""
     return _pattern(POOL_GROUP_DELETE, index)
+
+
+# --------------------------------------------------------------------------- login and My maps
+
+#: the navigation bar's user area (log in link, or the user's name, My maps, log out)
+NAV_USER = "pmm-nav-user"
+LOGIN_FORM = "pmm-login-form"
+LOGIN_USERNAME = "pmm-login-username"
+LOGIN_PASSWORD = "pmm-login-password"
+LOGIN_MESSAGE = "pmm-login-message"
+
+#: dcc.Store: bumped after every change, to list the maps again
+MYMAPS_REFRESH = "pmm-mymaps-refresh"
+#: dcc.Store: the id (``owner/name``) of the map whose panel is open
+MYMAPS_SELECTED = "pmm-mymaps-selected"
+MYMAPS_OWNER = "pmm-mymaps-owner"
+MYMAPS_NOTICE = "pmm-mymaps-notice"
+MYMAPS_LIST = "pmm-mymaps-list"
+MYMAPS_PANEL = "pmm-mymaps-panel"
+MYMAPS_STATUS = "pmm-mymaps-status"
+#: where upload-api's upload widget goes (the page leaves this slot for it)
+MYMAPS_UPLOAD_SLOT = "pmm-mymaps-upload-slot"
+
+# --------------------------------------------------------------------------- the upload widget (app.components.upload)
+
+#: the widget's frame; ``data-api`` is the API's base URL for the browser script
+UPLOAD_WIDGET = "pmm-upload"
+#: where the browser script mounts Uppy's dashboard
+UPLOAD_DASHBOARD = "pmm-upload-dashboard"
+#: the checkbox: replace a map of the same name (the old one is kept as a version)
+UPLOAD_OVERWRITE = "pmm-upload-overwrite"
+#: what the imports said (set by the browser script, and by the drop-folder button)
+UPLOAD_RESULT = "pmm-upload-result"
+#: the button importing the owner's drop folder
+UPLOAD_INCOMING = "pmm-upload-incoming"
+#: dcc.Store the owner choice is mirrored into for the browser script
+UPLOAD_OWNER = "pmm-upload-owner"
+MYMAPS_RENAME_TEXT = "pmm-mymaps-rename-text"
+MYMAPS_RENAME = "pmm-mymaps-rename"
+MYMAPS_PUBLIC = "pmm-mymaps-public"
+MYMAPS_SHARE_GROUP = "pmm-mymaps-share-group"
+MYMAPS_SHARE_LEVEL = "pmm-mymaps-share-level"
+MYMAPS_SHARE_ADD = "pmm-mymaps-share-add"
+MYMAPS_DELETE = "pmm-mymaps-delete"
+MYMAPS_DELETE_CONFIRM = "pmm-mymaps-delete-confirm"
+MYMAPS_TRASH = "pmm-mymaps-trash"
+MYMAPS_TOKENS = "pmm-mymaps-tokens"
+MYMAPS_TOKEN_LABEL = "pmm-mymaps-token-label"
+MYMAPS_TOKEN_PASSWORD = "pmm-mymaps-token-password"
+MYMAPS_TOKEN_CREATE = "pmm-mymaps-token-create"
+MYMAPS_TOKEN_NEW = "pmm-mymaps-token-new"
+#: pattern ids (``index`` = map id, group name, trash id or token id)
+MYMAPS_OPEN = "pmm-mymaps-open"
+MYMAPS_UNSHARE = "pmm-mymaps-unshare"
+MYMAPS_RESTORE = "pmm-mymaps-restore"
+MYMAPS_REVOKE = "pmm-mymaps-revoke"
+
+
+def mymaps_open(index: Any) -> dict[str, Any]:
+    """The button selecting one map of the My maps list (``index`` = map id)."""
+    return _pattern(MYMAPS_OPEN, index)
+
+
+def mymaps_unshare(index: Any) -> dict[str, Any]:
+    """The button ending a group's share of the selected map (``index`` = group name)."""
+    return _pattern(MYMAPS_UNSHARE, index)
+
+
+def mymaps_restore(index: Any) -> dict[str, Any]:
+    """The button restoring a map from the trash (``index`` = trash entry id)."""
+    return _pattern(MYMAPS_RESTORE, index)
+
+
+def mymaps_revoke(index: Any) -> dict[str, Any]:
+    """The button revoking an API token (``index`` = token id)."""
+    return _pattern(MYMAPS_REVOKE, index)

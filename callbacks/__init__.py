@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dash
 
-from . import catalog, map_viewer, pooling
+from app.components import upload as upload_widget
+
+from . import catalog, map_viewer, my_maps, pooling
 
 __all__ = ["register"]
 
@@ -14,3 +16,5 @@ def register(app: dash.Dash) -> None:
     catalog.register(app)
     map_viewer.register(app)
     pooling.register(app)
+    my_maps.register(app)
+    upload_widget.register(app)

@@ -21,6 +21,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, html, no_update
 from flask import Flask
 
 from app import ids
+from app.auth import identity_from_grant, identity_grant, run_as
 from app.components.pooling import group_row, summary_table
 from app.figures.pooling import dynamics_figure, empty_figure, pool_figure
 from app.services import pooling as svc
@@ -276,7 +277,8 @@ def prepare_pool(
     p = svc.plan(spec)
     if svc.is_ready(p):
         return {"bundle": p.bundle, "spec": spec.to_store()}, no_update, []
-    return no_update, spec.to_store(), []
+    # the background process acts for this user: a signed, short-lived grant (not the browser's word)
+    return no_update, spec.to_store() | {"grant": identity_grant()}, []
 
 
 def compute_pool(server: Flask) -> Callable[..., Any]:
@@ -285,7 +287,7 @@ def compute_pool(server: Flask) -> Callable[..., Any]:
     def compute(set_progress: Callable[[Any], None], job: Any) -> Any:
         if not job:
             return no_update
-        with server.app_context():
+        with server.app_context(), run_as(identity_from_grant(job.get("grant"))):
             try:
                 spec = svc.PoolSpec.from_store(job)
                 p = svc.plan(spec)

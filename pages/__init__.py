@@ -8,7 +8,7 @@ from dash import dcc, html
 
 from app import ids
 
-from . import catalog, map_viewer, not_found, pooling
+from . import catalog, login, map_viewer, my_maps, not_found, pooling
 
 __all__ = ["register", "shell"]
 
@@ -26,6 +26,9 @@ def register(app: dash.Dash) -> None:
         layout=map_viewer.layout,
     )
     dash.register_page("pages.pooling", path="/pool", name="Pool", title="Pool · PyMapManager", layout=pooling.layout)
+    dash.register_page("pages.login", path="/login", name="Log in", title="Log in · PyMapManager", layout=login.layout)
+    dash.register_page("pages.my_maps", path="/my-maps", name="My maps", title="My maps · PyMapManager",
+                       layout=my_maps.layout)  # fmt: skip
     dash.register_page("not_found_404", path="/404", name="Not found", layout=not_found.layout)
 
 
@@ -41,6 +44,7 @@ def shell() -> html.Div:
                 ),
                 html.Span("dendritic spines across imaging sessions", className="navbar-text small d-none d-md-inline"),
                 dcc.Link("Pool maps", href=dash.get_relative_path("/pool"), className="nav-link text-light ms-auto"),
+                html.Div(id=ids.NAV_USER, className="ms-3"),  # log in / user name, My maps, log out
             ],
             fluid=True,
         ),

@@ -409,7 +409,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1, help="processes reading maps (default 1)")
     s.set_defaults(func=cmd_pool)
 
+    _add_plugins(sub)
     return p
+
+
+def _add_plugins(sub: Any) -> None:
+    """Subcommands of other installed packages (entry-point group ``pymapmanager.cli_plugins``).
+
+    Each entry point names a callable given the subparsers object; it adds parsers whose
+    ``func(args, out) -> int`` runs the command. The web app adds ``user`` and ``group``
+    this way, so the library never imports it.
+    """
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="pymapmanager.cli_plugins"):
+        try:
+            ep.load()(sub)
+        except (ImportError, AttributeError) as e:  # a broken plugin must not break the library's commands
+            log.warning("command plugin %s not loaded: %s", ep.name, e)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

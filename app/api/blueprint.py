@@ -26,10 +26,24 @@ def error_response(e: Exception) -> tuple[Response, int]:
         status, kind, message = 500, "Internal Server Error", "internal error"
     settings = current_app.config.get(SETTINGS_KEY)
     message = clean_message(message, getattr(settings, "data_dir", None))  # no server paths
-    resp = jsonify({"error": kind, "message": message, "status": status})
+    body = {"error": kind, "message": message, "status": status}
+    details = getattr(e, "details", None)  # e.g. an invalid upload's problems, file by file
+    if isinstance(details, dict):
+        body |= {k: v for k, v in details.items() if k not in body}
+    resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     return resp, status
 
 
 api_blueprint.register_error_handler(MapManagerError, error_response)
 api_blueprint.register_error_handler(HTTPException, error_response)
+
+
+@api_blueprint.app_errorhandler(HTTPException)
+def _api_path_error(e: HTTPException) -> Response | HTTPException | tuple[Response, int]:
+    """A URL under the API that no route matches (e.g. a newline in a name): JSON there too."""
+    from flask import request
+
+    if request.blueprint is None and "/api/v1/" in request.path + "/":
+        return error_response(e)
+    return e

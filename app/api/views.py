@@ -22,12 +22,28 @@ from ..extensions import CACHE_KEY, cache_backend, counters
 from ..services import catalog, images, maps
 from ..services.cache import SharedCache
 from ..services.store import etag_of, ping
+from . import schemas as S
 from .blueprint import api_blueprint as bp
 from .params import bool_arg, int_arg, str_arg
+from .spec import Param, binary, doc, json_response
 
 __all__: list[str] = []
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+
+# OpenAPI declarations shared by several views (see app.api.spec)
+_PNG = {200: binary("image/png", "A PNG image", {"ETag": {"schema": {"type": "string"}}})}
+_PROJECTION = [
+    Param("projection", enum=images.PROJECTIONS, description="none, max or sliding (max over z-k..z+k)"),
+    Param("k", "integer", minimum=0, description="half width of a sliding projection"),
+    Param("channel", "integer", minimum=1, description="channel (default the map's)"),
+]
+_CONTRAST = [
+    Param("lo", "number", description="display range low (default automatic)"),
+    Param("hi", "number", description="display range high"),
+    Param("v", description="the map's data version: the answer is then immutable"),
+]
+_ROI = Param("roi", description="ROI type (default the map's, usually spineROI) or 'all'")
 
 MAP = "/maps/<owner>/<name>"
 SESSION = MAP + "/sessions/<int:session>"
@@ -98,6 +114,7 @@ def map_route(view: Callable[..., Response]) -> Callable[..., Response]:
 
 
 @bp.get("/")
+@doc(tags=["service"], errors=(), responses={200: json_response(S.INDEX)})
 def index() -> Response:
     """The API's routes."""
     rules = sorted(
@@ -107,6 +124,7 @@ def index() -> Response:
 
 
 @bp.get("/status")
+@doc(tags=["service"], errors=(), responses={200: json_response(S.STATUS)})
 def status() -> Response:
     """Health, the cache (backend, ``cache_state`` up/degraded/down, sizes) and this worker
     process's counters. Always answers, whatever state the cache is in."""
@@ -147,6 +165,12 @@ def unknown(rest: str) -> Response:
 
 
 @bp.get("/maps")
+@doc(
+    tags=["maps"],
+    errors=(400,),
+    query=[Param("owner", description="only this owner's maps", example="public")],
+    responses={200: json_response(S.MAP_LIST)},
+)
 def list_maps() -> Response:
     """Every visible map (``?owner=`` for one owner's)."""
     owner = str_arg("owner")
@@ -154,6 +178,7 @@ def list_maps() -> Response:
 
 
 @bp.get(MAP)
+@doc(tags=["maps"], etag=True, responses={200: json_response(S.MAP_INFO)})
 @map_route
 def map_info(owner: str, name: str) -> Response:
     """``mapmanager info --json`` plus id, version and images per session."""
@@ -163,6 +188,7 @@ def map_info(owner: str, name: str) -> Response:
 
 
 @bp.get(MAP + "/statistics")
+@doc(tags=["maps"], etag=True, responses={200: json_response(S.STATISTICS)})
 @map_route
 def statistics(owner: str, name: str) -> Response:
     """The statistics ``values`` accepts."""
@@ -172,6 +198,17 @@ def statistics(owner: str, name: str) -> Response:
 
 
 @bp.get(MAP + "/values")
+@doc(
+    tags=["maps"],
+    etag=True,
+    query=[
+        Param("stat", required=True, description="a statistic of /statistics", example="pDist"),
+        _ROI,
+        Param("segment", description="map segment number or 'all'"),
+        Param("include_bad", "boolean", description="include objects marked bad"),
+    ],
+    responses={200: json_response(S.VALUES)},
+)
 @map_route
 def values(owner: str, name: str) -> Response:
     """Map values: ``?stat=`` (required) ``&roi=&segment=&include_bad=``."""
@@ -193,6 +230,7 @@ def values(owner: str, name: str) -> Response:
 
 
 @bp.get(SESSION + "/annotations")
+@doc(tags=["maps"], etag=True, query=[_ROI], responses={200: json_response(S.ANNOTATIONS)})
 @map_route
 def session_annotations(owner: str, name: str, session: int) -> Response:
     """Every object of a session (``?roi=`` a type or ``all``)."""
@@ -203,6 +241,7 @@ def session_annotations(owner: str, name: str, session: int) -> Response:
 
 
 @bp.get(SESSION + "/tracing")
+@doc(tags=["maps"], etag=True, responses={200: json_response(S.TRACING)})
 @map_route
 def session_tracing(owner: str, name: str, session: int) -> Response:
     """The session's dendrite tracing, one polyline per segment."""
@@ -215,6 +254,7 @@ def session_tracing(owner: str, name: str, session: int) -> Response:
 
 
 @bp.get(SESSION + "/planes/<int:z>")
+@doc(tags=["images"], etag=True, query=_PROJECTION + _CONTRAST, responses=_PNG)
 @map_route
 def plane(owner: str, name: str, session: int, z: int) -> Response:
     """An 8-bit PNG of a plane or projection."""
@@ -223,6 +263,7 @@ def plane(owner: str, name: str, session: int, z: int) -> Response:
 
 
 @bp.get(SESSION + "/planes/<int:z>/contrast")
+@doc(tags=["images"], etag=True, query=_PROJECTION, responses={200: json_response(S.CONTRAST)})
 @map_route
 def plane_contrast(owner: str, name: str, session: int, z: int) -> Response:
     """Automatic display range and histogram of a plane or projection."""
@@ -233,6 +274,12 @@ def plane_contrast(owner: str, name: str, session: int, z: int) -> Response:
 
 
 @bp.get(SESSION + "/tiles/<int:level>/<int:x>/<int:y>.png")
+@doc(
+    tags=["images"],
+    etag=True,
+    query=[Param("plane", "integer", minimum=0, description="plane index z"), *_PROJECTION, *_CONTRAST],
+    responses=_PNG,
+)
 @map_route
 def tile(owner: str, name: str, session: int, level: int, x: int, y: int) -> Response:
     """One 256 x 256 PNG tile for Leaflet (``crs="Simple"``; see ``app.services.images``)."""
@@ -241,6 +288,20 @@ def tile(owner: str, name: str, session: int, level: int, x: int, y: int) -> Res
 
 
 @bp.get(SESSION + "/crop")
+@doc(
+    tags=["images"],
+    etag=True,
+    query=[
+        Param("row", "number", required=True, description="centre row (pixels)", example=10),
+        Param("col", "number", required=True, description="centre column (pixels)", example=10),
+        Param("z", "integer", required=True, minimum=0, description="plane", example=0),
+        Param("half", "integer", minimum=1, description="half side of the square"),
+        Param("k", "integer", minimum=0, description="planes each side in the max projection"),
+        Param("channel", "integer", minimum=1),
+        *_CONTRAST,
+    ],
+    responses=_PNG,
+)
 @map_route
 def crop(owner: str, name: str, session: int) -> Response:
     """A square crop around ``(row, col)`` of plane ``z`` (a cell of a run strip)."""
@@ -249,6 +310,7 @@ def crop(owner: str, name: str, session: int) -> Response:
 
 
 @bp.get(MAP + "/thumbnail")
+@doc(tags=["images"], etag=True, responses=_PNG)
 @map_route
 def thumbnail(owner: str, name: str) -> Response:
     """The map's thumbnail: max projection of session 0 as a small PNG."""

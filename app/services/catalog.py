@@ -30,7 +30,7 @@ from pymapmanager.errors import InvalidParameterError, MapFormatError
 from pymapmanager.io.text import LinkMap
 from pymapmanager.model import ROI_TYPES, stack_base_name
 
-from ..auth import visible_owners
+from ..auth import readable_refs, visible_owners
 from ..extensions import counters, settings_of
 from .maps import (
     MAX_TABLE_BYTES,
@@ -73,8 +73,9 @@ def _is_candidate(entry: os.DirEntry[str]) -> bool:
 
 
 def map_refs(owners: list[str] | None = None, data_dir: Path | None = None) -> list[MapRef]:
-    """Every map folder of the given owners (default: those the request may see), sorted;
-    folders renamed without their header and unreadable map folders included."""
+    """Every map folder of the given owners (default: those the request may see) that the
+    request may read, sorted; folders renamed without their header and unreadable map
+    folders included."""
     base = data_dir if data_dir is not None else settings_of(current_app).data_dir
     refs: list[MapRef] = []
     for owner in owners if owners is not None else visible_owners():
@@ -88,7 +89,7 @@ def map_refs(owners: list[str] | None = None, data_dir: Path | None = None) -> l
                         refs.append(MapRef(owner, e.name))
                     except InvalidParameterError:  # a name we cannot serve
                         log.warning("skipping map folder with an unusable name: %s/%s", owner, e.name)
-    return sorted(refs)
+    return readable_refs(sorted(refs))
 
 
 def thumbnail_url(ref: MapRef, version: str) -> str:

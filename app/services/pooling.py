@@ -50,7 +50,6 @@ from pymapmanager.pooling import (
     run_pool_tasks,
 )
 
-from ..auth import visible_owners
 from ..config import Settings
 from ..extensions import cache, settings_of
 from .catalog import map_refs
@@ -119,7 +118,7 @@ def pool_entries() -> list[dict[str, Any]]:
         "num_sessions", "error"}`` sorted by owner and name.
     """
     out = []
-    for ref in map_refs(visible_owners()):
+    for ref in map_refs():
         try:
             version = data_version(ref)
         except MapNotFoundError:

@@ -1,0 +1,342 @@
+"""Resumable uploads by the tus 1.0.0 protocol (core, creation, termination), state on disk.
+
+An upload of an owner lives in ``DATA_DIR/<owner>/.uploads/``: ``<id>.json`` (length,
+metadata, who created it, whether it was imported) and ``<id>.part`` (the bytes received,
+in order). The offset *is* the size of ``<id>.part``: nothing is held in memory, so any
+gunicorn worker (or a restarted server) answers for any upload, and a dropped connection
+keeps every byte written before it dropped. A ``PATCH`` holds an exclusive ``flock`` on the
+part file (a second one at the same time gets 423, which tus clients retry), checks its
+``Upload-Offset`` against the size on disk (409 when they differ: a chunk out of order or
+repeated) and streams the body to the file in 1 MiB pieces.
+
+The bytes become a map only by an explicit import (:func:`import_uploads`): one upload
+holding a zip, or several uploads holding the files of a map folder (each with a
+``relativePath`` metadata value, as Uppy sends for a folder picked in the browser).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from pymapmanager.errors import (
+    ConflictError,
+    InvalidMapError,
+    InvalidParameterError,
+    MapExistsError,
+    MapNotFoundError,
+    TooLargeError,
+    UnsafeArchiveError,
+)
+
+from ..config import Settings
+from .uploads import ImportResult, import_folder, import_zip, owner_dir
+
+__all__ = [
+    "TUS_EXTENSIONS",
+    "TUS_VERSION",
+    "UploadBusyError",
+    "UploadInfo",
+    "append",
+    "create_upload",
+    "delete_upload",
+    "get_upload",
+    "import_uploads",
+    "parse_metadata",
+    "prune_uploads",
+]
+
+log = logging.getLogger(__name__)
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination"
+_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_KEY = re.compile(r"^[!-+\--~]+$")  # printable ASCII without space and comma
+_CHUNK = 1 << 20
+
+
+class UploadBusyError(ConflictError):
+    """Another request is writing to (or importing) this upload right now (423: retry)."""
+
+    status = 423
+
+
+@dataclass
+class UploadInfo:
+    """What ``<id>.json`` holds."""
+
+    id: str
+    owner: str
+    length: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    created: float = 0.0
+    imported: str | None = None
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """The ``Upload-Metadata`` header: ``key base64value,key2 base64value`` as a dict."""
+    out: dict[str, str] = {}
+    if not header:
+        return out
+    for pair in header.split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, _, value = pair.partition(" ")
+        if not _KEY.match(key) or key in out:
+            raise InvalidParameterError(f"Upload-Metadata: bad or repeated key '{key[:40]}'")
+        try:
+            out[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidParameterError(
+                f"Upload-Metadata: the value of '{key}' is not base64 of UTF-8 text"
+            ) from None
+    return out
+
+
+def _dir(data_dir: Path, owner: str) -> Path:
+    d = owner_dir(data_dir, owner) / ".uploads"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def _paths(data_dir: Path, owner: str, upload_id: str) -> tuple[Path, Path]:
+    if not _ID.match(upload_id):
+        raise MapNotFoundError(f"no upload {upload_id[:80]}")
+    d = _dir(data_dir, owner)
+    return d / f"{upload_id}.json", d / f"{upload_id}.part"
+
+
+def _write_info(path: Path, info: UploadInfo) -> None:
+    tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+    tmp.write_text(json.dumps(asdict(info)), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def create_upload(
+    data_dir: Path,
+    owner: str,
+    length: int,
+    metadata: dict[str, str],
+    settings: Settings,
+    user: str | None = None,
+) -> UploadInfo:
+    """Start an upload of ``length`` bytes (413 over ``settings.upload_max_bytes``)."""
+    if length < 0:
+        raise InvalidParameterError("Upload-Length must be 0 or more")
+    if length > settings.upload_max_bytes:
+        raise TooLargeError(
+            f"the upload of {length} bytes is over the limit of {settings.upload_max_bytes} bytes"
+        )
+    prune_uploads(data_dir, owner, settings.upload_expiry_hours)
+    upload_id = secrets.token_urlsafe(18)
+    meta_path, part = _paths(data_dir, owner, upload_id)
+    info = UploadInfo(upload_id, owner, length, metadata, user, time.time())
+    part.touch(exist_ok=False)
+    _write_info(meta_path, info)
+    log.info("upload %s of %s: %d bytes (%s)", upload_id, owner, length, metadata.get("filename"))
+    return info
+
+
+def get_upload(data_dir: Path, owner: str, upload_id: str) -> tuple[UploadInfo, int]:
+    """The upload's info and offset (404 when there is no such upload)."""
+    meta_path, part = _paths(data_dir, owner, upload_id)
+    try:
+        raw = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MapNotFoundError(f"no upload {upload_id}") from None
+    info = UploadInfo(**raw)
+    try:
+        offset = part.stat().st_size
+    except FileNotFoundError:  # imported: the bytes were consumed
+        offset = info.length
+    return info, offset
+
+
+@contextmanager
+def _locked(part: Path, upload_id: str) -> Iterator[int]:
+    try:
+        fd = os.open(part, os.O_WRONLY)
+    except FileNotFoundError:
+        raise ConflictError(f"upload {upload_id} was already imported") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UploadBusyError(f"upload {upload_id} is busy (another request is using it)") from None
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def append(
+    data_dir: Path,
+    owner: str,
+    upload_id: str,
+    offset: int,
+    stream: IO[bytes],
+    content_length: int | None,
+) -> int:
+    """Write the body of a ``PATCH`` at ``offset``; return the new offset.
+
+    Raises
+    ------
+    ConflictError
+        ``offset`` is not where the upload is (409), or the upload was imported.
+    UploadBusyError
+        Another request holds the upload (423).
+    InvalidParameterError
+        The chunk goes beyond the upload's length (400).
+    """
+    info, _ = get_upload(data_dir, owner, upload_id)
+    if info.imported:
+        raise ConflictError(f"upload {upload_id} was already imported as {info.imported}")
+    _meta, part = _paths(data_dir, owner, upload_id)
+    with _locked(part, upload_id) as fd:
+        size = os.fstat(fd).st_size
+        if offset != size:
+            raise ConflictError(f"Upload-Offset is {offset} but the upload is at {size}")
+        remaining = info.length - size
+        if content_length is not None and content_length > remaining:
+            raise InvalidParameterError(
+                f"the chunk of {content_length} bytes goes beyond the upload's length "
+                f"({remaining} bytes remain)"
+            )
+        os.lseek(fd, size, os.SEEK_SET)
+        want = remaining if content_length is None else content_length
+        written = 0
+        while written < want:
+            data = stream.read(min(_CHUNK, want - written))
+            if not data:  # the connection dropped: what arrived stays, the client resumes after it
+                break
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            written += len(data)
+        if content_length is None and written == remaining and remaining > 0 and stream.read(1):
+            raise InvalidParameterError("the chunk goes beyond the upload's length")
+        return size + written
+
+
+def delete_upload(data_dir: Path, owner: str, upload_id: str) -> None:
+    """Termination: remove the upload's files (423 while a request writes to it)."""
+    meta_path, part = _paths(data_dir, owner, upload_id)
+    if not meta_path.exists():
+        raise MapNotFoundError(f"no upload {upload_id}")
+    if part.exists():
+        with _locked(part, upload_id):
+            part.unlink(missing_ok=True)
+    meta_path.unlink(missing_ok=True)
+
+
+def prune_uploads(data_dir: Path, owner: str, expiry_hours: float) -> int:
+    """Remove uploads older than ``expiry_hours``; how many were removed."""
+    d = _dir(data_dir, owner)
+    limit = time.time() - expiry_hours * 3600
+    removed = 0
+    for meta in d.glob("*.json"):
+        try:
+            created = float(json.loads(meta.read_text(encoding="utf-8")).get("created", 0))
+        except (OSError, ValueError):
+            continue
+        if created < limit:
+            meta.with_suffix(".part").unlink(missing_ok=True)
+            meta.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _name_of(info: UploadInfo) -> str | None:
+    """The file's path in the map folder (``relativePath``), else its name."""
+    m = {k: v for k, v in info.metadata.items() if v not in ("", "null", "undefined")}
+    return m.get("relativePath") or m.get("filename") or m.get("name")
+
+
+def _is_zip(info: UploadInfo) -> bool:
+    name = _name_of(info) or ""
+    return (name.lower().endswith(".zip") and "/" not in name) or info.metadata.get("filetype") in (
+        "application/zip",
+        "application/x-zip-compressed",
+    )
+
+
+def import_uploads(
+    data_dir: Path, owner: str, upload_ids: list[str], settings: Settings, *, overwrite: bool = False
+) -> ImportResult:
+    """Turn finished uploads into a map: one zip, or the files of one map folder.
+
+    Each upload must be complete and not imported yet (409 otherwise; 423 while another
+    request imports it). The files of a folder upload are named by their ``relativePath``
+    metadata (``<map>/stackdb/...``). A map that is not valid is refused (400, problems file
+    by file) and its uploads removed; a name already taken (409) keeps them, so the import
+    can be asked again with ``overwrite``.
+    """
+    if not upload_ids:
+        raise InvalidParameterError("no uploads to import")
+    if len(set(upload_ids)) != len(upload_ids):
+        raise InvalidParameterError("an upload is listed twice")
+    infos: list[UploadInfo] = []
+    for uid in upload_ids:
+        info, offset = get_upload(data_dir, owner, uid)
+        if info.imported:
+            raise ConflictError(f"upload {uid} was already imported as {info.imported}")
+        if offset != info.length:
+            raise ConflictError(f"upload {uid} is not finished ({offset} of {info.length} bytes)")
+        infos.append(info)
+    with ExitStack() as stack:
+        for info in infos:
+            stack.enter_context(_locked(_paths(data_dir, owner, info.id)[1], info.id))
+        try:
+            if len(infos) == 1 and _is_zip(infos[0]):
+                part = _paths(data_dir, owner, infos[0].id)[1]
+                res = import_zip(part, data_dir, owner, settings, overwrite=overwrite)
+            else:
+                files = []
+                for info in infos:
+                    rel = _name_of(info)
+                    if not rel:
+                        raise InvalidParameterError(
+                            f"upload {info.id} has no relativePath or filename metadata"
+                        )
+                    files.append((rel, _paths(data_dir, owner, info.id)[1]))
+                res = import_folder(files, data_dir, owner, overwrite=overwrite)
+        except MapExistsError:
+            raise
+        except (InvalidMapError, UnsafeArchiveError, InvalidParameterError):
+            for info in infos:
+                _paths(data_dir, owner, info.id)[1].unlink(missing_ok=True)
+                info.imported = "(refused)"
+                _write_info(_paths(data_dir, owner, info.id)[0], info)
+            raise
+        for info in infos:
+            meta_path, part = _paths(data_dir, owner, info.id)
+            part.unlink(missing_ok=True)
+            info.imported = res.id
+            _write_info(meta_path, info)
+    return res
+
+
+def upload_json(info: UploadInfo, offset: int) -> dict[str, Any]:
+    """The upload as the API shows it."""
+    return {
+        "id": info.id,
+        "owner": info.owner,
+        "length": info.length,
+        "offset": offset,
+        "metadata": info.metadata,
+        "imported": info.imported,
+    }

@@ -1,0 +1,416 @@
+"""A Python client of the PyMapManager server's API (``/api/v1``), over httpx.
+
+>>> from pymapmanager.client import Client
+>>> c = Client("http://lab-server:8050", token="pmm_...")      # doctest: +SKIP
+>>> c.list_maps()                                               # doctest: +SKIP
+>>> c.values("alice", "F27A_1", "pDist")["values"]             # doctest: +SKIP
+>>> c.upload("path/to/F27A_1")        # a map folder or a zip   # doctest: +SKIP
+>>> c.download("alice", "F27A_1", "here/")                     # doctest: +SKIP
+
+Uploads go through the server's resumable tus endpoint in chunks: an interrupted upload
+(a dropped connection, a server restart, a killed script) resumes where it stopped, from
+the same or a later run (the upload's address is kept in a small state file). Neither the
+client nor the server holds the file in memory. The library never imports the web stack:
+this module needs only httpx.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import httpx
+
+from .errors import InvalidParameterError, MapManagerError
+
+__all__ = ["ApiError", "Client", "Progress", "default_state_file", "zip_map_folder"]
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done_bytes, total_bytes)``
+Progress = Callable[[int, int], None]
+
+TUS = {"Tus-Resumable": "1.0.0"}
+CHUNK = 8 << 20
+
+
+class ApiError(MapManagerError):
+    """The server answered with an error; ``status`` is its HTTP status.
+
+    Parameters
+    ----------
+    status : int
+        The HTTP status.
+    message : str
+        The server's message (its JSON ``message``), or the response text.
+    problems : list of dict, optional
+        Why an upload is not a valid map, file by file (``file``, ``line``, ``problem``).
+    """
+
+    def __init__(self, status: int, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.problems = list(problems or [])
+
+
+def default_state_file() -> Path:
+    """Where unfinished uploads are remembered (``$XDG_STATE_HOME/pymapmanager/uploads.json``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pymapmanager" / "uploads.json"
+
+
+def zip_map_folder(folder: str | Path, dest: str | Path) -> Path:
+    """Zip a map folder as ``<name>/...`` into ``dest`` (file by file, never in memory).
+
+    Images are stored, text deflated; hidden files (``.*``) are left out. Entries are
+    sorted and dated from the files, so the same folder gives the same zip (which lets an
+    interrupted upload of it resume).
+    """
+    folder = Path(folder)
+    dest = Path(dest)
+    if not (folder / f"{folder.name}.txt").is_file():
+        raise InvalidParameterError(f"{folder} is not a map folder (no {folder.name}.txt)")
+    with zipfile.ZipFile(dest, "w", allowZip64=True) as zf:
+        for dirpath, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for n in sorted(names):
+                p = Path(dirpath) / n
+                if n.startswith(".") or p.is_symlink() or not p.is_file():
+                    continue
+                rel = p.relative_to(folder).as_posix()
+                stored = p.suffix.lower() in (".tif", ".tiff", ".png", ".jpg", ".zip")
+                zf.write(p, f"{folder.name}/{rel}", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+    return dest
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+class Client:
+    """The API of one server, as one user (an API token) or anonymously.
+
+    Parameters
+    ----------
+    server : str
+        The server's base URL, e.g. ``http://lab-server:8050`` (with its URL prefix, if any).
+    token : str, optional
+        An API token (made on the server's "My maps" page or by ``mapmanager user token``).
+    timeout : float
+        Seconds to wait for the server on each request.
+    retries : int
+        How many times an upload chunk is retried after a network error (resuming from
+        the offset the server reports).
+    state_file : Path, optional
+        Where unfinished uploads are remembered (default :func:`default_state_file`).
+    transport : httpx.BaseTransport, optional
+        For tests (e.g. ``httpx.WSGITransport``).
+    """
+
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        *,
+        timeout: float = 60.0,
+        retries: int = 5,
+        state_file: str | Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.retries = retries
+        self.state_file = Path(state_file) if state_file is not None else default_state_file()
+        headers = {"User-Agent": "pymapmanager-client"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=self.server, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    @staticmethod
+    def _check(resp: httpx.Response) -> httpx.Response:
+        if resp.status_code < 400:
+            return resp
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "message" in body:
+            raise ApiError(resp.status_code, str(body["message"]), body.get("problems"))
+        raise ApiError(resp.status_code, resp.text.strip()[:300] or resp.reason_phrase)
+
+    def _get(self, path: str, **params: Any) -> Any:
+        q = {k: v for k, v in params.items() if v is not None}
+        return self._check(self._http.get(f"/api/v1{path}", params=q)).json()
+
+    def whoami(self) -> dict[str, Any]:
+        """``{"name", "is_admin"}`` of the token's user (401 without a valid token)."""
+        result: dict[str, Any] = self._check(self._http.get("/auth/whoami")).json()
+        return result
+
+    # ------------------------------------------------------------------ reading
+
+    def list_maps(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Every map the token may read (one owner's when given): catalog summaries."""
+        result: list[dict[str, Any]] = self._get("/maps", owner=owner)["maps"]
+        return result
+
+    def info(self, owner: str, name: str) -> dict[str, Any]:
+        """The map's description (sessions, channels, images, data version)."""
+        result: dict[str, Any] = self._get(f"/maps/{owner}/{name}")
+        return result
+
+    def statistics(self, owner: str, name: str) -> list[str]:
+        """The statistics :meth:`values` accepts."""
+        result: list[str] = self._get(f"/maps/{owner}/{name}/statistics")["statistics"]
+        return result
+
+    def values(
+        self,
+        owner: str,
+        name: str,
+        stat: str,
+        *,
+        roi: str | None = None,
+        segment: int | None = None,
+        include_bad: bool = False,
+    ) -> dict[str, Any]:
+        """Map values of a statistic: ``runs`` x ``sessions`` in ``values`` (None = absent)."""
+        result: dict[str, Any] = self._get(
+            f"/maps/{owner}/{name}/values", stat=stat, roi=roi, segment=segment,
+            include_bad="true" if include_bad else None,
+        )  # fmt: skip
+        return result
+
+    def annotations(self, owner: str, name: str, session: int, roi: str | None = None) -> dict[str, Any]:
+        """Every object of one session (``roi``: a type, or ``"all"``)."""
+        result: dict[str, Any] = self._get(f"/maps/{owner}/{name}/sessions/{session}/annotations", roi=roi)
+        return result
+
+    # ------------------------------------------------------------------ download
+
+    def download(
+        self,
+        owner: str,
+        name: str,
+        dest: str | Path,
+        *,
+        extract: bool = True,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Download a map as a zip into the folder ``dest``; return the map folder (or the zip).
+
+        The zip is streamed to disk; with ``extract`` it is unpacked into ``dest/<name>/``
+        (which must not exist) and removed.
+        """
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / name
+        if extract and target.exists():
+            raise InvalidParameterError(f"{target} exists already")
+        zpath = dest / f"{name}.zip"
+        part = dest / f".{name}.zip.part"
+        done = 0
+        with self._http.stream("GET", f"/api/v1/maps/{owner}/{name}/download") as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                self._check(resp)
+            total = int(resp.headers.get("Content-Length") or 0)
+            with open(part, "wb") as out:
+                for chunk in resp.iter_bytes(1 << 20):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+        os.replace(part, zpath)
+        if not extract:
+            return zpath
+        _extract(zpath, dest, name)
+        zpath.unlink()
+        return target
+
+    # ------------------------------------------------------------------ upload
+
+    def upload(
+        self,
+        path: str | Path,
+        owner: str | None = None,
+        *,
+        overwrite: bool = False,
+        chunk_size: int = CHUNK,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Upload a map folder or a zip of one; return the server's answer (``id`` etc.).
+
+        A folder is zipped first (into a temporary file). The zip goes up in chunks by the
+        tus protocol; when an earlier call was interrupted, this one goes on from where
+        the server has it. Raises :class:`ApiError` (400 with ``problems`` when the map is
+        not valid, 409 when the name exists and ``overwrite`` is false).
+        """
+        path = Path(path)
+        owner = owner or str(self.whoami()["name"])
+        if path.is_dir():
+            with tempfile.TemporaryDirectory(prefix="pmm-upload-") as tmp:
+                zpath = zip_map_folder(path, Path(tmp) / f"{path.name}.zip")
+                return self._upload_zip(zpath, owner, overwrite, chunk_size, progress)
+        if not path.is_file():
+            raise InvalidParameterError(f"{path}: no such map folder or zip")
+        return self._upload_zip(path, owner, overwrite, chunk_size, progress)
+
+    def _key(self, zpath: Path, owner: str) -> str:
+        st = zpath.stat()
+        h = hashlib.sha256()
+        with open(zpath, "rb") as f:  # the first and last MiB: cheap, and changes with content
+            h.update(f.read(1 << 20))
+            f.seek(max(0, st.st_size - (1 << 20)))
+            h.update(f.read(1 << 20))
+        return f"{self.server}|{owner}|{zpath.name}|{st.st_size}|{h.hexdigest()}"
+
+    @contextmanager
+    def _state(self) -> Iterator[dict[str, str]]:
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            state = {}
+        yield state
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
+        os.replace(tmp, self.state_file)
+
+    def _offset(self, url: str) -> int | None:
+        resp = self._http.head(url, headers=TUS)
+        if resp.status_code in (404, 410):
+            return None
+        self._check(resp)
+        return int(resp.headers["Upload-Offset"])
+
+    def _create(self, zpath: Path, owner: str) -> str:
+        size = zpath.stat().st_size
+        meta = f"filename {_b64(zpath.name)},filetype {_b64('application/zip')}"
+        resp = self._check(
+            self._http.post(
+                f"/api/v1/uploads/{owner}",
+                headers=TUS | {"Upload-Length": str(size), "Upload-Metadata": meta},
+            )
+        )
+        return str(httpx.URL(self.server + "/").join(resp.headers["Location"]))
+
+    def _upload_zip(
+        self, zpath: Path, owner: str, overwrite: bool, chunk_size: int, progress: Progress | None
+    ) -> dict[str, Any]:
+        size = zpath.stat().st_size
+        key = self._key(zpath, owner)
+        with self._state() as state:
+            url = state.get(key)
+        offset = self._offset(url) if url else None
+        if url is None or offset is None:
+            url = self._create(zpath, owner)
+            offset = 0
+            with self._state() as state:
+                state[key] = url
+        else:
+            log.info("resuming the upload of %s at %d of %d bytes", zpath.name, offset, size)
+        failures = 0
+        with open(zpath, "rb") as f:
+            while offset < size:
+                n = min(chunk_size, size - offset)
+                try:
+                    resp = self._http.patch(
+                        url, content=_file_part(f, offset, n),
+                        headers=TUS | {
+                            "Upload-Offset": str(offset), "Content-Length": str(n),
+                            "Content-Type": "application/offset+octet-stream",
+                        },
+                    )  # fmt: skip
+                    if resp.status_code in (409, 423):  # another offset on the server, or busy
+                        raise httpx.TransportError(f"server says {resp.status_code}")
+                    self._check(resp)
+                    offset = int(resp.headers["Upload-Offset"])
+                    failures = 0
+                except httpx.TransportError as e:
+                    failures += 1
+                    if failures > self.retries:
+                        raise ApiError(0, f"upload interrupted at {offset} of {size} bytes: {e}") from e
+                    time.sleep(min(0.2 * 2**failures, 10.0))
+                    log.warning("upload: %s; resuming", e)
+                    got = self._retry(lambda: self._offset(url))
+                    if got is None:
+                        raise ApiError(404, "the upload expired on the server; start again") from e
+                    offset = got
+                    continue
+                if progress is not None:
+                    progress(offset, size)
+        upload_id = url.rstrip("/").rsplit("/", 1)[1]
+        resp = self._http.post(
+            f"/api/v1/uploads/{owner}/import", json={"uploads": [upload_id], "overwrite": overwrite}
+        )
+        if not (resp.status_code == 409 and "already exists" in resp.text):
+            # done with these bytes whatever the verdict; a name taken keeps them for a retry
+            # with overwrite
+            with self._state() as state:
+                state.pop(key, None)
+        result: dict[str, Any] = self._check(resp).json()
+        return result
+
+    def _retry(self, fn: Callable[[], Any]) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except httpx.TransportError:
+                if attempt == self.retries:
+                    raise
+                time.sleep(min(0.2 * 2 ** (attempt + 1), 10.0))
+        return None  # pragma: no cover
+
+
+def _file_part(f: Any, offset: int, n: int, piece: int = 1 << 20) -> Iterator[bytes]:
+    """``n`` bytes of the open file ``f`` from ``offset``, 1 MiB at a time (a chunk is never
+    held whole in memory)."""
+    f.seek(offset)
+    left = n
+    while left > 0:
+        data = f.read(min(piece, left))
+        if not data:
+            raise InvalidParameterError("the file got shorter while it was being uploaded")
+        left -= len(data)
+        yield data
+
+
+def _extract(zpath: Path, dest: Path, name: str) -> None:
+    """Unpack a downloaded map zip under ``dest``; refuse entries outside ``<name>/``."""
+    with zipfile.ZipFile(zpath) as zf:
+        for info in zf.infolist():
+            p = PurePosixPath(info.filename.replace("\\", "/"))
+            if p.is_absolute() or ".." in p.parts or not p.parts or p.parts[0] != name:
+                raise InvalidParameterError(f"unexpected entry in the downloaded zip: {info.filename}")
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            target = dest.joinpath(*PurePosixPath(info.filename).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "xb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
