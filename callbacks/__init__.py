@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 
-from . import catalog, map_viewer, pooling
+from . import catalog, map_tables, map_viewer, pooling
 
 __all__ = ["register"]
 
@@ -13,4 +13,5 @@ def register(app: dash.Dash) -> None:
     """Bind every page's callbacks to ``app``."""
     catalog.register(app)
     map_viewer.register(app)
+    map_tables.register(app)
     pooling.register(app)

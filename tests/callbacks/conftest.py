@@ -4,6 +4,7 @@ helper that calls a callback the way the browser does (POST ``/_dash-update-comp
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ MAPS: dict[str, dict[str, object]] = {
     "noimg": {"sessions": 3, "channels": 1, "shape": (6, 64, 80), "seed": 2, "images": False},
     # planes longer than 1024 pixels are served as tiles
     "big": {"sessions": 2, "channels": 1, "shape": (2, 1100, 1100), "seed": 3, "segments": 1, "spines_per_segment": 8},
+    # the shape of real maps: 9 sessions, ~650 objects a session
+    "nine": {"sessions": 9, "channels": 2, "shape": (40, 96, 96), "seed": 5, "segments": 4, "spines_per_segment": 165, "images": False},
+    # no dendrite tracing (its line/ folder is removed)
+    "notrace": {"sessions": 3, "channels": 1, "shape": (6, 64, 80), "seed": 4, "images": False},
 }
 
 
@@ -31,6 +36,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("callbacks-data")
     for name, kw in MAPS.items():
         generate_map(root / "public", name=name, **kw)  # type: ignore[arg-type]
+    shutil.rmtree(root / "public" / "notrace" / "line")
     return root
 
 
@@ -62,8 +68,24 @@ def _key(spec: tuple[Any, str]) -> str:
 class DashCaller:
     """Calls server callbacks through ``/_dash-update-component`` like the renderer does."""
 
-    def __init__(self, client: FlaskClient) -> None:
+    def __init__(self, client: FlaskClient, app: dash.Dash | None = None) -> None:
         self.client = client
+        self.app = app
+
+    def outputs_of(self, first: tuple[Any, str]) -> list[tuple[Any, str]]:
+        """Every output (``(id, property)``, with Dash's ``@hash`` of shared outputs) of the
+        callback whose first output is ``first``."""
+        assert self.app is not None
+        head = _key(first)
+        for k in self.app.callback_map:
+            parts = k.strip(".").split("...") if k.startswith("..") else [k]
+            if parts[0] == head:
+                out = []
+                for part in parts:
+                    cid, _, prop = part.rpartition(".")
+                    out.append((json.loads(cid) if cid.startswith("{") else cid, prop))
+                return out
+        raise AssertionError(f"no callback has the first output {head}")
 
     def raw(
         self,
@@ -102,7 +124,9 @@ class DashCaller:
         out = []
         for o in outputs:
             cid = json.dumps(o[0], sort_keys=True, separators=(",", ":")) if isinstance(o[0], dict) else o[0]
-            out.append(resp.get(cid, {}).get(o[1], NO_UPDATE))
+            got = resp.get(cid, {})
+            prop = o[1] if o[1] in got else o[1].split("@")[0]
+            out.append(got.get(prop, NO_UPDATE))
         return out
 
 
@@ -110,7 +134,7 @@ NO_UPDATE = object()
 
 
 @pytest.fixture
-def call(client: FlaskClient) -> DashCaller:
+def call(client: FlaskClient, app: dash.Dash) -> DashCaller:
     """Call a server callback: ``call(outputs, inputs, state)`` -> output values."""
     client.get("/")  # lets Dash finish setting up its routes, as a first page load does
-    return DashCaller(client)
+    return DashCaller(client, app)
