@@ -79,7 +79,7 @@ class DashCaller:
         head = _key(first)
         for k in self.app.callback_map:
             parts = k.strip(".").split("...") if k.startswith("..") else [k]
-            if parts[0] == head:
+            if parts[0].split("@")[0] == head:
                 out = []
                 for part in parts:
                     cid, _, prop = part.rpartition(".")

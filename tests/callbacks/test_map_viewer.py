@@ -20,6 +20,7 @@ from pages import map_viewer
 from pymapmanager import Map, load_map, map_values
 from tests.callbacks.conftest import NO_UPDATE, DashCaller
 
+
 def _ref(name: str = "demo") -> dict[str, str]:
     return {"owner": "public", "name": name, "version": ""}
 
