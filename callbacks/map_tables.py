@@ -132,12 +132,14 @@ def spine_table(
     stats: list[str] | None,
     roi: str | None,
     selection: Any,
+    tab: str | None,
     map_data: Any,
 ) -> tuple[Any, ...]:
     """The objects of one session with their statistics; the selected run selected and in view."""
     sel = Selection.from_store(selection)
     rows_sel, scroll = _selected(sel.run)
-    if ctx.triggered_id == ids.SELECTION:
+    if ctx.triggered_id in (ids.SELECTION, ids.MAP_TABS):
+        # a selection, or the tab shown again (a hidden grid does not scroll): rows stay
         return no_update, no_update, rows_sel, scroll, no_update
     if session is None:
         return [], [], [], no_update, ""
@@ -171,12 +173,14 @@ def runs_view(
     roi: str | None,
     include_bad: bool | None,
     selection: Any,
+    tab: str | None,
     map_data: Any,
 ) -> tuple[Any, ...]:
     """Runs x sessions of the plotted statistic (``y``), with the plot's filters."""
     sel = Selection.from_store(selection)
     rows_sel, scroll = _selected(sel.run)
-    if ctx.triggered_id == ids.SELECTION:
+    if ctx.triggered_id in (ids.SELECTION, ids.MAP_TABS):
+        # a selection, or the tab shown again (a hidden grid does not scroll): rows stay
         return no_update, no_update, rows_sel, scroll, no_update
     if not x or not y:
         return no_update, no_update, no_update, no_update, ""
@@ -301,6 +305,7 @@ def register(app: dash.Dash) -> None:
         Input(ids.TABLE_STATS, "value"),
         Input(ids.PLOT_ROI, "value"),
         Input(ids.SELECTION, "data"),
+        Input(ids.MAP_TABS, "active_tab"),
         State(ids.MAP_REF, "data"),
         prevent_initial_call=True,
     )(spine_table)
@@ -322,6 +327,7 @@ def register(app: dash.Dash) -> None:
         Input(ids.PLOT_ROI, "value"),
         Input(ids.PLOT_BAD, "value"),
         Input(ids.SELECTION, "data"),
+        Input(ids.MAP_TABS, "active_tab"),
         State(ids.MAP_REF, "data"),
         prevent_initial_call=True,
     )(runs_view)

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: a number with up to 4 significant digits; blank where there is none
-NUMBER = {"function": "params.value == null ? '' : d3.format('~.4g')(params.value)"}
+NUMBER = {"function": "params.value == null ? '' : d3.format('.4~g')(params.value)"}
 PERCENT = {"function": "params.value == null ? '' : d3.format('.1f')(params.value) + ' %'"}
 DENSITY = {"function": "params.value == null ? '' : d3.format('.3f')(params.value)"}
 
@@ -171,13 +171,13 @@ def tables_card() -> dbc.Card:
                     html.Span(id=ids.TABLE_INFO, className="text-muted small"),
                 ],
             ),
-            _grid(ids.TABLE_GRID, 380, getRowId="String(params.data.run)"),
+            _grid(ids.TABLE_GRID, 380, getRowId="params.data.run + ''"),
         ]
     )
     runs = html.Div(
         [
             html.Div(html.Span(id=ids.RUNS_INFO, className="text-muted small"), className="pmm-table-controls"),
-            _grid(ids.RUNS_GRID, 380, getRowId="String(params.data.run)"),
+            _grid(ids.RUNS_GRID, 380, getRowId="params.data.run + ''"),
         ]
     )
     dyn = dbc.Row(

@@ -61,7 +61,7 @@ def hover_format(stat: str, values: Sequence[float]) -> str:
     if values and all(float(v).is_integer() for v in values):
         return "d"
     big = max((abs(v) for v in values), default=0.0)
-    return ",.0f" if big >= 1e4 else "~.4g"
+    return ",.0f" if big >= 1e4 else ".4~g"
 
 
 def _num(v: Any) -> float | None:

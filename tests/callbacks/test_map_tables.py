@@ -56,9 +56,10 @@ def _table(call: DashCaller, session: int, stats: list[str], selection: dict[str
             (ids.TABLE_STATS, "value", stats),
             (ids.PLOT_ROI, "value", "spineROI"),
             (ids.SELECTION, "data", selection or {"run": None}),
+            (ids.MAP_TABS, "active_tab", "spines"),
         ],
         [(ids.MAP_REF, "data", _ref("nine"))],
-        changed=[f"{trigger}.{'data' if trigger == ids.SELECTION else 'value'}"],
+        changed=[f"{trigger}.{ {ids.SELECTION: 'data', ids.MAP_TABS: 'active_tab'}.get(trigger, 'value') }"],
     )
 
 
@@ -87,6 +88,9 @@ def test_a_selection_selects_and_scrolls_to_its_row(call: DashCaller) -> None:
     assert rows is NO_UPDATE  # only the selection moves
     assert selected == {"ids": ["57"]}
     assert scroll == {"rowId": "57", "rowPosition": "middle"}
+    # showing the tab again scrolls to it again (a hidden grid cannot scroll)
+    rows, _, selected, scroll, _ = _table(call, 4, ["pDist"], selection={"run": 57, "session": 4, "source": "plot"}, trigger=ids.MAP_TABS)
+    assert rows is NO_UPDATE and selected == {"ids": ["57"]} and scroll["rowId"] == "57"
 
 
 def test_the_table_follows_the_session_of_a_pick(call: DashCaller) -> None:
@@ -110,6 +114,7 @@ def _runs(call: DashCaller, y: str = "ubssSum_int2", segment: int = -1, bad: boo
             (ids.PLOT_ROI, "value", "spineROI"),
             (ids.PLOT_BAD, "value", bad),
             (ids.SELECTION, "data", {"run": None}),
+            (ids.MAP_TABS, "active_tab", "runs"),
         ],
         [(ids.MAP_REF, "data", _ref("nine"))],
     )

@@ -338,7 +338,7 @@ def test_plot_points_are_exactly_the_maps_filtered_objects(call: DashCaller, dat
 def test_plot_hover_shows_integers_as_integers(call: DashCaller) -> None:
     fig, _ = _plot(call, x="pDist", y="session")
     hover = fig["data"][1]["hovertemplate"]
-    assert "%{y:d}" in hover and "%{x:~.4g}" in hover
+    assert "%{y:d}" in hover and "%{x:.4~g}" in hover
     fig, _ = _plot(call, x="days", y="ubssSum_int2")
     assert "%{x:d}" in fig["data"][1]["hovertemplate"]
 
