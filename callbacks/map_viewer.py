@@ -207,18 +207,22 @@ def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
     medians = median_planes(ref, version, roi)
     slice_z: dict[int, int] = {}
     wanted = view.z_for(shown, -1) if view.z else {}
-    beyond = []
+    beyond: dict[int, list[int]] = {}
     for s in shown:
         z = wanted.get(s, -1)
         if z >= planes[s]:
-            beyond.append(f"{z} (session {s} has planes 0 to {planes[s] - 1})")
+            beyond.setdefault(z, []).append(s)
             z = -1
         if z < 0:
             m = medians[s] if s < len(medians) else None
             z = planes[s] // 2 if m is None else max(0, min(planes[s] - 1, int(m)))
         slice_z[s] = z
-    if beyond:
-        ignored.append("z=" + ", ".join(dict.fromkeys(beyond)) + ": opened where the spines are")
+    for z, where in beyond.items():
+        last = sorted({planes[s] - 1 for s in where})
+        ignored.append(
+            f"z={z}: beyond the last plane ({', '.join(map(str, last))}) of session{'s' if len(where) > 1 else ''} "
+            f"{', '.join(map(str, where))}; opened where the spines are"
+        )
     traced = [s["index"] for s in ov["sessions"] if s["has_tracing"]]
     tracing_note = ""
     if not traced:

@@ -95,26 +95,26 @@ def runs_columns(sessions: Sequence[dict[str, Any]], stat: str) -> list[dict[str
 def dynamics_columns() -> list[dict[str, Any]]:
     """Column definitions of the dynamics table (:func:`app.services.viewer.map_dynamics`)."""
     return [
-        _int_col("segment", "segment", minWidth=90),
-        _int_col("session", "session", minWidth=90),
-        _int_col("day", "day", minWidth=70),
-        _int_col("n", "objects", minWidth=90),
-        _int_col("added", "added", minWidth=85),
-        _int_col("subtracted", "subtracted", minWidth=105),
-        _int_col("persistent", "persistent", minWidth=100, headerTooltip="also present in the previous session"),
-        {**_int_col("pct_added", "% added", minWidth=95), "valueFormatter": PERCENT},
-        {**_int_col("pct_subtracted", "% subtracted", minWidth=115), "valueFormatter": PERCENT},
-        {**_int_col("length_um", "length µm", minWidth=100), "valueFormatter": NUMBER},
-        {**_int_col("density", "per µm", minWidth=90), "valueFormatter": DENSITY},
+        _int_col("segment", "segment", minWidth=62),
+        _int_col("session", "session", minWidth=62),
+        _int_col("day", "day", minWidth=62),
+        _int_col("n", "objects", minWidth=62),
+        _int_col("added", "added", minWidth=62),
+        _int_col("subtracted", "subtracted", minWidth=62),
+        _int_col("persistent", "persistent", minWidth=62, headerTooltip="also present in the previous session"),
+        {**_int_col("pct_added", "% added", minWidth=62), "valueFormatter": PERCENT},
+        {**_int_col("pct_subtracted", "% subtracted", minWidth=62), "valueFormatter": PERCENT},
+        {**_int_col("length_um", "length µm", minWidth=62), "valueFormatter": NUMBER},
+        {**_int_col("density", "per µm", minWidth=62), "valueFormatter": DENSITY},
     ]
 
 
-def _grid(grid_id: str, height: int, **kw: Any) -> dag.AgGrid:
+def _grid(grid_id: str, height: int, default_col: dict[str, Any] | None = None, **kw: Any) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id,
         rowData=[],
         columnDefs=[],
-        defaultColDef=_DEFAULT_COL,
+        defaultColDef=default_col or _DEFAULT_COL,
         dashGridOptions=_GRID_OPTIONS,
         style={"height": f"{height}px", "width": "100%"},
         className="pmm-grid",
@@ -184,7 +184,7 @@ def tables_card() -> dbc.Card:
         className="g-2",
         children=[
             dbc.Col(dcc.Graph(id=ids.DYN_FIGURE, config={"displaylogo": False, "displayModeBar": False}, className="pmm-dyn-figure"), lg=5, md=12),
-            dbc.Col(_grid(ids.DYN_GRID, 300, getRowId="params.data.segment + '-' + params.data.session"), lg=7, md=12),
+            dbc.Col(_grid(ids.DYN_GRID, 300, _DEFAULT_COL | {"floatingFilter": False, "minWidth": 60, "wrapHeaderText": True, "autoHeaderHeight": True}, getRowId="params.data.segment + '-' + params.data.session"), lg=7, md=12),
         ],
     )
     return dbc.Card(

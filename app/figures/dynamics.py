@@ -65,7 +65,7 @@ def dynamics_figure(records: list[dict[str, Any]], segment: int | None = None) -
         margin={"l": 50, "r": 55, "t": 30, "b": 40},
         xaxis={"title": {"text": "session"}, "type": "category"},
         yaxis={"title": {"text": "objects"}, "zeroline": True, "zerolinecolor": "#94a3b8"},
-        yaxis2={"title": {"text": "per µm"}, "overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero"},
+        yaxis2={"title": {"text": "per µm"}, "overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero", "tickformat": ".2~f", "nticks": 5},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 11}},
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
     )
