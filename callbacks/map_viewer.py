@@ -207,6 +207,11 @@ def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
     medians = median_planes(ref, version, roi)
     slice_z: dict[int, int] = {}
     wanted = view.z_for(shown, -1) if view.z else {}
+    # where nothing says: every viewer at the median plane of the first shown session's
+    # spines (linked viewers step together), not the middle of the stack
+    first = shown[0]
+    first_median = medians[first] if first < len(medians) else None
+    default_z = planes[first] // 2 if first_median is None else int(first_median)
     beyond: dict[int, list[int]] = {}
     for s in shown:
         z = wanted.get(s, -1)
@@ -214,8 +219,7 @@ def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
             beyond.setdefault(z, []).append(s)
             z = -1
         if z < 0:
-            m = medians[s] if s < len(medians) else None
-            z = planes[s] // 2 if m is None else max(0, min(planes[s] - 1, int(m)))
+            z = max(0, min(planes[s] - 1, default_z))
         slice_z[s] = z
     for z, where in beyond.items():
         last = sorted({planes[s] - 1 for s in where})

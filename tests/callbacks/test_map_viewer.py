@@ -96,9 +96,11 @@ def test_page_setup_fills_the_controls(call: DashCaller, data_dir: Path) -> None
     assert (v["pmm-plot-x.value"], v["pmm-plot-y.value"]) == ("pDist", "session")
     assert [o["value"] for o in v["pmm-plot-segment.options"]] == [-1, 0, 1]
     assert v["pmm-plot-roi.value"] == "spineROI"
-    # the planes open where each session's spines are (their median plane)
+    # the planes open where the spines are: the median plane of the first shown session's
     m = _map(data_dir, "demo")
-    assert v["pmm-slice.data"] == {"z": {str(j): _median_z(m, j) for j in range(4)}}
+    assert v["pmm-slice.data"] == {"z": {str(j): _median_z(m, 0) for j in range(4)}}
+    v = _load(call, initial={"sessions": [2, 3]})
+    assert v["pmm-slice.data"] == {"z": {"2": _median_z(m, 2), "3": _median_z(m, 2)}}
     assert v["pmm-selection.data"] is NO_UPDATE
 
 
@@ -392,3 +394,11 @@ def test_first_page_load_builds_the_validation_layout(client: Any) -> None:
     deps = client.get("/_dash-dependencies").get_json()
     outputs = json.dumps(deps)
     assert ids.VIEWER_GRID in outputs and ids.RUN_STRIP in outputs
+
+
+def test_default_plane_is_where_the_spines_are_not_the_middle(call: DashCaller, data_dir: Path) -> None:
+    m = _map(data_dir, "nine")
+    median = _median_z(m, 3)
+    assert median != 40 // 2  # the generated stack has its spines off the middle plane
+    v = _load(call, name="nine", initial={"sessions": [3, 4]})
+    assert v["pmm-slice.data"] == {"z": {"3": median, "4": median}}
