@@ -81,6 +81,37 @@ RUN_INFO = "pmm-run-info"
 CLEAR_SELECTION = "pmm-clear-selection"
 
 
+# --------------------------------------------------------------------------- map page: tables, exports, dynamics
+
+#: everything below the title (hidden when the map cannot be opened)
+MAP_BODY = "pmm-map-body"
+#: dismissible notes: URL values ignored, no tracing...
+MAP_NOTICE = "pmm-map-notice"
+#: the catalog's map-condition filter (CATALOG_CONDITION filters session conditions)
+CATALOG_MAP_CONDITION = "pmm-catalog-map-condition"
+MAP_TABS = "pmm-map-tabs"
+#: dash-ag-grid: the objects of one session with their statistics
+TABLE_GRID = "pmm-table-grid"
+TABLE_SESSION = "pmm-table-session"
+TABLE_STATS = "pmm-table-stats"
+TABLE_INFO = "pmm-table-info"
+#: dash-ag-grid: runs x sessions of the plotted statistic
+RUNS_GRID = "pmm-runs-grid"
+RUNS_INFO = "pmm-runs-info"
+GOTO_RUN = "pmm-goto-run"
+GOTO_RUN_GO = "pmm-goto-run-go"
+GOTO_RUN_MSG = "pmm-goto-run-msg"
+#: dcc.Store: a run picked in a table or the "go to run" box (``Selection``), for the
+#: browser to select everywhere as a plot click does
+TABLE_PICK = "pmm-table-pick"
+DYN_FIGURE = "pmm-dyn-figure"
+DYN_GRID = "pmm-dyn-grid"
+EXPORT_VALUES_WIDE = "pmm-export-values-wide"
+EXPORT_VALUES_TIDY = "pmm-export-values-tidy"
+EXPORT_TABLE = "pmm-export-table"
+EXPORT_DYNAMICS = "pmm-export-dynamics"
+MAP_DOWNLOAD = "pmm-map-download"
+
 # --------------------------------------------------------------------------- one per session viewer
 
 VIEWER = "pmm-viewer"

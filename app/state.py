@@ -19,6 +19,7 @@ __all__ = [
     "LABEL_MODES",
     "PREFS_COOKIE",
     "PROJECTIONS",
+    "VIEW_PARAMS",
     "DisplayPrefs",
     "MapKey",
     "Selection",
@@ -57,31 +58,6 @@ def _opt_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return v if v >= 0 else None
-
-
-def _int_list(value: Any) -> tuple[int, ...]:
-    """``[0, 1]``, ``"0,1"`` or ``"0-3"`` -> ``(0, 1)`` / ``(0, 1, 2, 3)``; junk is skipped."""
-    if value is None:
-        return ()
-    parts: list[Any]
-    if isinstance(value, str):
-        parts = [p for p in value.split(",") if p.strip()]
-    elif isinstance(value, list | tuple):
-        parts = list(value)
-    else:
-        parts = [value]
-    out: list[int] = []
-    for p in parts:
-        if isinstance(p, str) and "-" in p.strip()[1:]:
-            a, _, b = p.strip().partition("-")
-            lo, hi = _opt_int(a), _opt_int(b)
-            if lo is not None and hi is not None and hi >= lo and hi - lo < 1000:
-                out.extend(range(lo, hi + 1))
-            continue
-        v = _opt_int(p.strip() if isinstance(p, str) else p)
-        if v is not None and v not in out:
-            out.append(v)
-    return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)
@@ -153,12 +129,38 @@ class SliceState:
         return cls(out)
 
 
+#: Every query parameter a map viewer URL may carry.
+VIEW_PARAMS: tuple[str, ...] = ("s", "z", "ch", "proj", "k", "run", "roi", "link")
+
+
+def _strict_int_list(text: str) -> tuple[int, ...] | None:
+    """``"0,1"`` / ``"0-3"`` -> the integers, or None when any part is not one."""
+    out: list[int] = []
+    for raw in text.split(","):
+        p = raw.strip()
+        if not p:
+            continue
+        if "-" in p[1:]:
+            a, _, b = p.partition("-")
+            lo, hi = _opt_int(a), _opt_int(b)
+            if lo is None or hi is None or hi < lo or hi - lo >= 1000 or not a.strip().isdigit():
+                return None
+            out.extend(range(lo, hi + 1))
+        elif p.isdigit():
+            out.append(int(p))
+        else:
+            return None
+    return tuple(dict.fromkeys(out))
+
+
 @dataclass(frozen=True)
 class ViewState:
     """What a map viewer URL says: sessions shown, slice, channel, projection, selected run.
 
     ``z`` is one plane for every shown session, or a list with one plane per shown session
-    (the planes differ once the viewers went to a spine).
+    (the planes differ once the viewers went to a spine). ``ignored`` lists the URL values
+    that could not be read (``"proj=bogus: ..."``), for the page to say so; values that
+    are well formed but out of range for the map are checked when the map is loaded.
     """
 
     sessions: tuple[int, ...] = ()
@@ -169,6 +171,7 @@ class ViewState:
     run: int | None = None
     roi: str = ""
     link: bool = True
+    ignored: tuple[str, ...] = ()
 
     def to_query(self) -> str:
         """The URL query (``?s=0,1&z=5&ch=1...``), leaving defaults out; '' when all default."""
@@ -193,19 +196,96 @@ class ViewState:
 
     @classmethod
     def from_query(cls, query: Mapping[str, Any]) -> ViewState:
-        """From URL query parameters (as Dash pages passes them to ``layout``)."""
-        proj = str(query.get("proj") or "none")
-        ch = _opt_int(query.get("ch"))
-        roi = str(query.get("roi") or "")
+        """From URL query parameters (as Dash pages passes them to ``layout``).
+
+        A value that cannot be read is left at its default and named in ``ignored``.
+        """
+        ignored: list[str] = []
+
+        def bad(name: str, why: str) -> None:
+            value = str(query.get(name))
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            ignored.append(f"{name}={shown}: {why}")
+
+        def given(name: str) -> str | None:
+            v = query.get(name)
+            if v is None:
+                return None
+            if isinstance(v, list | tuple):
+                return ",".join(str(x) for x in v)
+            return str(v).strip()
+
+        sessions: tuple[int, ...] = ()
+        raw = given("s")
+        if raw:
+            parsed = _strict_int_list(raw)
+            if parsed is None:
+                bad("s", "not a list of session numbers")
+            else:
+                sessions = parsed
+        z: tuple[int, ...] = ()
+        raw = given("z")
+        if raw:
+            parts = [p.strip() for p in raw.split(",") if p.strip()]
+            if parts and all(p.isdigit() for p in parts):
+                z = tuple(int(p) for p in parts)
+            else:
+                bad("z", "not a plane number (0 or more)")
+        channel: int | None = None
+        raw = given("ch")
+        if raw:
+            if raw.isdigit() and int(raw) >= 1:
+                channel = int(raw)
+            else:
+                bad("ch", "channels are numbered from 1")
+        projection = "none"
+        raw = given("proj")
+        if raw:
+            if raw in PROJECTIONS:
+                projection = raw
+            else:
+                bad("proj", f"not one of {', '.join(PROJECTIONS)}")
+        k = 2
+        raw = given("k")
+        if raw:
+            if raw.isdigit() and 1 <= int(raw) <= 50:
+                k = int(raw)
+            else:
+                bad("k", "the sliding projection's k is a number from 1 to 50")
+        run: int | None = None
+        raw = given("run")
+        if raw:
+            if raw.isdigit():
+                run = int(raw)
+            else:
+                bad("run", "not a run number (0 or more)")
+        roi = ""
+        raw = given("roi")
+        if raw:
+            if raw.replace("_", "").isalnum():
+                roi = raw
+            else:
+                bad("roi", "not an ROI type name")
+        link = True
+        raw = given("link")
+        if raw:
+            if raw.lower() in ("0", "false", "off", "no"):
+                link = False
+            elif raw.lower() not in ("1", "true", "on", "yes"):
+                bad("link", "use link=0 or link=1")
+        for name in query:
+            if name not in VIEW_PARAMS:
+                bad(str(name), "not a parameter of this page")
         return cls(
-            sessions=_int_list(query.get("s")),
-            z=tuple(v for v in (_opt_int(p) for p in str(query.get("z") or "").split(",")) if v is not None),
-            channel=ch if ch is not None and ch >= 1 else None,
-            projection=proj if proj in PROJECTIONS else "none",
-            k=_int(query.get("k"), 2, 1, 50),
-            run=_opt_int(query.get("run")),
-            roi=roi if roi.replace("_", "").isalnum() else "",
-            link=str(query.get("link", "1")) not in ("0", "false", "off"),
+            sessions=sessions,
+            z=z,
+            channel=channel,
+            projection=projection,
+            k=k,
+            run=run,
+            roi=roi,
+            link=link,
+            ignored=tuple(ignored),
         )
 
     def to_store(self) -> dict[str, Any]:
@@ -219,20 +299,29 @@ class ViewState:
             "run": self.run,
             "roi": self.roi,
             "link": self.link,
+            "ignored": list(self.ignored),
         }
 
     @classmethod
     def from_store(cls, data: Any) -> ViewState:
-        """From a store's data."""
+        """From a store's data (what cannot be read falls back to the default)."""
         if not isinstance(data, Mapping):
             return cls()
-        q = dict(data)
-        q["s"] = data.get("sessions")
-        q["z"] = ",".join(str(v) for v in data.get("z") or [])
-        q["ch"] = data.get("channel")
-        q["proj"] = data.get("projection")
-        q["link"] = "1" if data.get("link", True) else "0"
-        return cls.from_query(q)
+        q: dict[str, Any] = {
+            "s": ",".join(str(v) for v in data.get("sessions") or []),
+            "z": ",".join(str(v) for v in data.get("z") or []),
+            "ch": data.get("channel"),
+            "proj": data.get("projection"),
+            "k": data.get("k"),
+            "run": data.get("run"),
+            "roi": data.get("roi"),
+            "link": "1" if data.get("link", True) else "0",
+        }
+        view = cls.from_query({k: v for k, v in q.items() if v is not None and v != ""})
+        notes = data.get("ignored")
+        if isinstance(notes, list | tuple):
+            view = replace(view, ignored=tuple(str(n) for n in notes) + view.ignored)
+        return view
 
     def z_for(self, sessions: list[int], default: int) -> dict[int, int]:
         """The plane of each session: from ``z`` (one for all, or one each), else ``default``."""
@@ -350,6 +439,8 @@ class ViewerMeta:
     days: float | None
     version: str = ""
     label: dict[str, str] = field(default_factory=dict)
+    #: the plane to open at when nothing else says (the median plane of its spines)
+    default_z: int | None = None
 
     def to_store(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -370,4 +461,5 @@ class ViewerMeta:
             "days": self.days,
             "version": self.version,
             "label": dict(self.label),
+            "default_z": self.default_z,
         }

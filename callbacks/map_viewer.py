@@ -8,11 +8,12 @@ namespace ``pmm``): slice changes, plot and spine clicks, labels, preferences, c
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, ClientsideFunction, Input, Output, State, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from app import ids
 from app.components.viewer import session_viewer
@@ -20,7 +21,9 @@ from app.figures.mapplot import DYNAMICS_COLORS, empty_figure, map_plot
 from app.services.maps import data_version, map_ref
 from app.services.viewer import (
     contrast_info,
+    day_label,
     map_overview,
+    median_planes,
     plot_table,
     run_strip,
     spine_layer,
@@ -31,8 +34,9 @@ from app.state import DisplayPrefs, MapKey, Selection, SliceState, ViewState
 from pymapmanager.errors import MapManagerError
 
 __all__ = [
+    "PageSetup",
     "build_viewers",
-    "load_map",
+    "page_setup",
     "plot_figure",
     "register",
     "run_strip_view",
@@ -57,32 +61,129 @@ def _error(message: str) -> dbc.Alert:
     return dbc.Alert(message, color="warning", className="my-2")
 
 
-def load_map(map_data: Any, initial: Any, prefs_data: Any) -> tuple[Any, ...]:
-    """The map's title and every control's options and first value (from the URL)."""
-    n_out = 17
+def _cannot_open(message: str) -> html.Div:
+    """Why the map cannot be shown, and the way back to the catalog."""
+    return html.Div(
+        className="py-4 pmm-map-missing",
+        children=[
+            dbc.Alert(message, color="danger"),
+            dcc.Link("← Back to the maps", href=dash.get_relative_path("/"), className="btn btn-primary"),
+        ],
+    )
+
+
+def _out(component: str, prop: str, **kw: Any) -> Any:
+    """Field metadata: the Dash output a :class:`PageSetup` field goes to."""
+    return field(default=no_update, metadata={"output": (component, prop, kw)})
+
+
+@dataclass
+class PageSetup:
+    """What opening a map sets on the page: title, notes, every control's options and first
+    value (from the URL, checked against the map), the first planes. A field left at
+    ``no_update`` is not changed. The fields, in order, are the callback's outputs."""
+
+    title: Any = _out(ids.MAP_TITLE, "children")
+    subtitle: Any = _out(ids.MAP_SUBTITLE, "children")
+    error: Any = _out(ids.MAP_ERROR, "children")
+    notice: Any = _out(ids.MAP_NOTICE, "children")
+    body_style: Any = _out(ids.MAP_BODY, "style")
+    session_options: Any = _out(ids.SESSIONS, "options")
+    sessions: Any = _out(ids.SESSIONS, "value")
+    channel_options: Any = _out(ids.CHANNEL, "options")
+    channel: Any = _out(ids.CHANNEL, "value")
+    x_options: Any = _out(ids.PLOT_X, "options")
+    x: Any = _out(ids.PLOT_X, "value")
+    y_options: Any = _out(ids.PLOT_Y, "options")
+    y: Any = _out(ids.PLOT_Y, "value")
+    segment_options: Any = _out(ids.PLOT_SEGMENT, "options")
+    segment: Any = _out(ids.PLOT_SEGMENT, "value")
+    roi_options: Any = _out(ids.PLOT_ROI, "options")
+    roi: Any = _out(ids.PLOT_ROI, "value")
+    slice: Any = _out(ids.SLICE, "data")
+    include_bad: Any = _out(ids.PLOT_BAD, "value")
+    selection: Any = _out(ids.SELECTION, "data", allow_duplicate=True)
+
+    @classmethod
+    def outputs(cls) -> list[Output]:
+        """The Dash outputs, in field order."""
+        out = []
+        for f in fields(cls):
+            component, prop, kw = f.metadata["output"]
+            out.append(Output(component, prop, **kw))
+        return out
+
+    def values(self) -> tuple[Any, ...]:
+        """The output values, in field order."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    @classmethod
+    def failed(cls, message: str) -> PageSetup:
+        """The page of a map that cannot be opened: the reason and a way back, no controls."""
+        return cls(title="Map not found" if "no map" in message else no_update, error=_cannot_open(message), body_style={"display": "none"})
+
+
+def _session_label(s: dict[str, Any]) -> str:
+    bits = [str(s["index"])]
+    day = day_label(s.get("days"))
+    if day:
+        bits.append(day)
+    if s.get("condition"):
+        bits.append(s["condition"])
+    return " · ".join(bits)
+
+
+def _notice(ignored: list[str], tracing_note: str) -> Any:
+    alerts: list[Any] = []
+    if ignored:
+        alerts.append(
+            dbc.Alert(
+                [
+                    html.Strong("Some values of the address were ignored (defaults used instead):"),
+                    html.Ul([html.Li(t) for t in ignored], className="mb-0"),
+                ],
+                color="warning",
+                dismissable=True,
+                className="my-2 pmm-url-ignored",
+            )
+        )
+    if tracing_note:
+        alerts.append(dbc.Alert(tracing_note, color="info", dismissable=True, className="my-2 pmm-no-tracing"))
+    return alerts or None
+
+
+def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
+    """Open the map: its title, notes, every control's options and first value, first planes.
+
+    URL values that cannot be read or lie outside the map (``z=99999``, ``ch=9``, ``s=99``,
+    ``proj=bogus``...) are replaced by defaults and listed in a dismissible note.
+    """
     try:
         rv = _ref_version(map_data)
     except MapManagerError as e:
-        return (no_update,) * 2 + (_error(str(e)),) + (no_update,) * (n_out - 3)
+        return PageSetup.failed(str(e))
     if rv is None:
-        return (no_update,) * n_out
+        return PageSetup()
     ref, version = rv
     try:
         ov = map_overview(ref, version)
     except MapManagerError as e:
-        return (no_update,) * 2 + (_error(f"This map cannot be opened: {e}"),) + (no_update,) * (n_out - 3)
+        return PageSetup.failed(f"This map cannot be opened: {e}")
     view = ViewState.from_store(initial)
+    ignored = list(view.ignored)
     prefs = DisplayPrefs.from_store(prefs_data)
     nses = ov["num_sessions"]
-    sess_opts = [
-        {"label": f"{s['index']}" + (f" · {s['condition']}" if s["condition"] else ""), "value": s["index"]}
-        for s in ov["sessions"]
-    ]
+    sess_opts = [{"label": _session_label(s), "value": s["index"]} for s in ov["sessions"]]
     shown = [s for s in view.sessions if 0 <= s < nses]
+    outside = [s for s in view.sessions if not 0 <= s < nses]
+    if outside:
+        ignored.append(f"s={','.join(str(s) for s in outside)}: the map has sessions 0 to {nses - 1}")
     if not shown:
         shown = list(range(min(nses, DEFAULT_SHOWN)))
     channels = list(range(1, max(1, ov["num_channels"]) + 1))
     ch_opts = [{"label": str(c), "value": c} for c in channels]
+    if view.channel is not None and view.channel not in channels:
+        ignored.append(f"ch={view.channel}: the map has channel{'s 1 to ' + str(channels[-1]) if len(channels) > 1 else ' 1 only'}")
     channel = next(
         (c for c in (view.channel, prefs.default_channel or None, ov["default_channel"]) if c in channels),
         channels[0],
@@ -95,38 +196,78 @@ def load_map(map_data: Any, initial: Any, prefs_data: Any) -> tuple[Any, ...]:
         {"label": f"segment {i}", "value": i} for i in range(ov["num_map_segments"])
     ]
     rois = ov["roi_types"] or [ov["default_roi"]]
+    if view.roi and view.roi not in rois:
+        ignored.append(f"roi={view.roi}: the map's ROI types are {', '.join(rois)}")
     roi = view.roi if view.roi in rois else ov["default_roi"]
-    roi_opts = [{"label": r, "value": r} for r in rois]
-    planes = {s["index"]: s["planes"] or 1 for s in ov["sessions"]}
+    selection: Any = no_update
+    if view.run is not None and not 0 <= view.run < int(ov["num_runs"]):
+        ignored.append(f"run={view.run}: the map has runs 0 to {int(ov['num_runs']) - 1}")
+        selection = Selection(None, None, "init").to_store()
+    planes = {s["index"]: int(s["planes"] or 1) for s in ov["sessions"]}
+    medians = median_planes(ref, version, roi)
     slice_z: dict[int, int] = {}
-    if view.z:
-        for s, z in view.z_for(shown, 0).items():
-            slice_z[s] = max(0, min(int(planes.get(s, 1)) - 1, z))
+    wanted = view.z_for(shown, -1) if view.z else {}
+    # where nothing says: every viewer at the median plane of the first shown session's
+    # spines (linked viewers step together), not the middle of the stack
+    first = shown[0]
+    first_median = medians[first] if first < len(medians) else None
+    default_z = planes[first] // 2 if first_median is None else int(first_median)
+    beyond: dict[int, list[int]] = {}
+    for s in shown:
+        z = wanted.get(s, -1)
+        if z >= planes[s]:
+            beyond.setdefault(z, []).append(s)
+            z = -1
+        if z < 0:
+            z = max(0, min(planes[s] - 1, default_z))
+        slice_z[s] = z
+    for z, where in beyond.items():
+        last = sorted({planes[s] - 1 for s in where})
+        ignored.append(
+            f"z={z}: beyond the last plane ({', '.join(map(str, last))}) of session{'s' if len(where) > 1 else ''} "
+            f"{', '.join(map(str, where))}; opened where the spines are"
+        )
+    traced = [s["index"] for s in ov["sessions"] if s["has_tracing"]]
+    tracing_note = ""
+    if not traced:
+        tracing_note = "This map has no dendrite tracing: spines are shown without the dendrite line, and pDist, sDist and density per µm are not available."
+    elif len(traced) < nses:
+        missing = [str(s["index"]) for s in ov["sessions"] if not s["has_tracing"]]
+        tracing_note = f"No dendrite tracing in session{'s' if len(missing) > 1 else ''} {', '.join(missing)}."
     bits = [f"{nses} sessions", f"{ov['num_channels']} channel{'s' if ov['num_channels'] != 1 else ''}"]
     bits.append(f"{ov['num_map_segments']} segments" if ov["num_map_segments"] else "no segments")
     if ov["map_condition"]:
         bits.append(f"condition {ov['map_condition']}")
     if not ov["has_images"]:
         bits.append("no images")
-    return (
-        ov["name"],
-        " · ".join(bits),
-        None,
-        sess_opts,
-        shown,
-        ch_opts,
-        channel,
-        stat_opts,
-        x,
-        stat_opts,
-        y,
-        seg_opts,
-        roi_opts,
-        roi,
-        SliceState(slice_z).to_store(),
-        -1,
-        False,
+    if not traced:
+        bits.append("no tracing")
+    return PageSetup(
+        title=ov["name"],
+        subtitle=" · ".join(bits),
+        error=None,
+        notice=_notice(ignored, tracing_note),
+        body_style={},
+        session_options=sess_opts,
+        sessions=shown,
+        channel_options=ch_opts,
+        channel=channel,
+        x_options=stat_opts,
+        x=x,
+        y_options=stat_opts,
+        y=y,
+        segment_options=seg_opts,
+        segment=-1,
+        roi_options=[{"label": r, "value": r} for r in rois],
+        roi=roi,
+        slice=SliceState(slice_z).to_store(),
+        include_bad=False,
+        selection=selection,
     )
+
+
+def _page_setup_outputs(map_data: Any, initial: Any, prefs_data: Any) -> tuple[Any, ...]:
+    return page_setup(map_data, initial, prefs_data).values()
 
 
 def build_viewers(sessions: list[int] | None, roi: str | None, map_data: Any, prefs_data: Any) -> Any:
@@ -248,37 +389,29 @@ def run_strip_view(
         items.append(
             html.Div(
                 className="pmm-strip-cell" + (" pmm-strip-cell-absent" if not c["present"] else ""),
-                title=f"session {s}, z {c['z']}" + ("" if c["present"] else f" (absent: {c['kind']})"),
+                title=f"session {s}" + (f", {day_label(info.get('days'))}" if day_label(info.get("days")) else "") + ("" if c["z"] is None else f", z {int(c['z'])}") + ("" if c["present"] else f" (absent: {c['kind']})"),
                 children=[html.Div(label, className="pmm-strip-label"), img, caption],
             )
         )
-    return items, f"run {sel.run} · in {present} of {len(cells)} sessions"
+    strip = html.Div(items, className="pmm-strip-cells", style={"--pmm-strip-cols": str(_strip_columns(len(items)))})
+    return strip, f"run {sel.run} · in {present} of {len(cells)} sessions"
+
+
+def _strip_columns(n: int) -> int:
+    """Cells per row of the run strip: all in one row up to 6, else two rows."""
+    return n if n <= 6 else (n + 1) // 2
 
 
 def register(app: dash.Dash) -> None:
     """Bind the map viewer's callbacks to ``app``."""
     app.callback(
-        Output(ids.MAP_TITLE, "children"),
-        Output(ids.MAP_SUBTITLE, "children"),
-        Output(ids.MAP_ERROR, "children"),
-        Output(ids.SESSIONS, "options"),
-        Output(ids.SESSIONS, "value"),
-        Output(ids.CHANNEL, "options"),
-        Output(ids.CHANNEL, "value"),
-        Output(ids.PLOT_X, "options"),
-        Output(ids.PLOT_X, "value"),
-        Output(ids.PLOT_Y, "options"),
-        Output(ids.PLOT_Y, "value"),
-        Output(ids.PLOT_SEGMENT, "options"),
-        Output(ids.PLOT_ROI, "options"),
-        Output(ids.PLOT_ROI, "value"),
-        Output(ids.SLICE, "data"),
-        Output(ids.PLOT_SEGMENT, "value"),
-        Output(ids.PLOT_BAD, "value"),
+        *PageSetup.outputs(),
         Input(ids.MAP_REF, "data"),
         State(ids.INITIAL_VIEW, "data"),
         State(ids.PREFS, "data"),
-    )(load_map)
+        # it runs on load; one output (SELECTION) is shared with the browser's callbacks
+        prevent_initial_call="initial_duplicate",
+    )(_page_setup_outputs)
     app.callback(
         Output(ids.VIEWER_GRID, "children"),
         Input(ids.SESSIONS, "value"),

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
 from app.components.prefs import prefs_panel, request_prefs
+from app.components.spine_table import tables_card
+from app.services.maps import data_version, map_ref
 from app.state import MapKey, Selection, SliceState, ViewState
+from pymapmanager import MapManagerError
 
 __all__ = ["layout", "title"]
 
@@ -200,8 +204,34 @@ def _strip_card() -> dbc.Card:
     )
 
 
+def not_found(owner: str, name: str, reason: str = "") -> html.Div:
+    """What an unknown (or unreadable) map's address shows: why, and the way back."""
+    return html.Div(
+        className="container py-5 pmm-map-missing",
+        children=[
+            html.H3("Map not found" if not reason else "This map cannot be opened"),
+            html.P(
+                reason or f"There is no map {owner}/{name}, or you may not see it.",
+                className="lead",
+            ),
+            dcc.Link("← Back to the maps", href=dash.get_relative_path("/"), className="btn btn-primary"),
+        ],
+    )
+
+
+def _missing(owner: str, name: str) -> str | None:
+    """None when ``owner/name`` is a map this request may open, else why not."""
+    try:
+        data_version(map_ref(owner, name))
+    except MapManagerError as e:
+        return str(e)
+    return None
+
+
 def layout(owner: str | None = None, name: str | None = None, **query: Any) -> html.Div:
     """The viewer page for ``owner/name`` (with no arguments: the empty skeleton)."""
+    if owner is not None and name is not None and _missing(owner, name) is not None:
+        return not_found(owner, name)
     view = ViewState.from_query(query)
     prefs = request_prefs()
     key = MapKey(owner or "", name or "")
@@ -214,21 +244,30 @@ def layout(owner: str | None = None, name: str | None = None, **query: Any) -> h
             dcc.Store(id=ids.SELECTION, data=Selection(view.run, None, "init").to_store()),
             dcc.Store(id=ids.PREFS, data=prefs.to_store()),
             dcc.Store(id=ids.CONTRAST_INFO, data={}),
+            dcc.Store(id=ids.TABLE_PICK, data=None),
+            dcc.Download(id=ids.MAP_DOWNLOAD),
             _title_row(name, view),
+            html.Div(id=ids.MAP_NOTICE),
             html.Div(id=ids.MAP_ERROR),
-            _toolbar(view),
-            dbc.Row(
-                className="g-3 mt-1",
+            html.Div(
+                id=ids.MAP_BODY,
                 children=[
-                    dbc.Col(
-                        [
-                            dcc.Loading(html.Div(id=ids.VIEWER_GRID, className="pmm-viewer-grid"), type="dot", delay_show=400),
-                            html.Div(KEY_HELP, id=ids.KEY_HELP, className="pmm-key-help"),
+                    _toolbar(view),
+                    dbc.Row(
+                        className="g-3 mt-1",
+                        children=[
+                            dbc.Col(
+                                [
+                                    dcc.Loading(html.Div(id=ids.VIEWER_GRID, className="pmm-viewer-grid"), type="dot", delay_show=400),
+                                    html.Div(KEY_HELP, id=ids.KEY_HELP, className="pmm-key-help"),
+                                ],
+                                lg=8,
+                                md=12,
+                            ),
+                            dbc.Col([_plot_card(), _strip_card()], lg=4, md=12),
                         ],
-                        lg=8,
-                        md=12,
                     ),
-                    dbc.Col([_plot_card(), _strip_card()], lg=4, md=12),
+                    tables_card(),
                 ],
             ),
         ],

@@ -9,7 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-__all__ = ["conditions_of", "map_card", "matches"]
+__all__ = ["conditions_of", "map_card", "matches", "session_conditions_of"]
 
 
 def _date(d: str) -> str:
@@ -26,13 +26,27 @@ def conditions_of(entry: dict[str, Any]) -> list[str]:
     return out
 
 
-def matches(entry: dict[str, Any], text: str, conditions: Iterable[str]) -> bool:
-    """Whether an entry passes the filters: ``text`` in its name or owner (any case), and
-    every one of ``conditions`` among its map or session conditions."""
+def session_conditions_of(entry: dict[str, Any]) -> list[str]:
+    """The distinct session conditions of a catalog entry, in session order."""
+    return list(dict.fromkeys(c for c in entry.get("conditions") or [] if c))
+
+
+def matches(
+    entry: dict[str, Any],
+    text: str,
+    conditions: Iterable[str],
+    map_conditions: Iterable[str] = (),
+) -> bool:
+    """Whether an entry passes the filters: ``text`` in its name or owner (any case), every
+    one of ``conditions`` among its session conditions, and its map condition one of
+    ``map_conditions`` (when any is given)."""
     t = (text or "").strip().lower()
     if t and t not in entry.get("name", "").lower() and t not in entry.get("owner", "").lower():
         return False
-    have = set(conditions_of(entry))
+    wanted_maps = list(map_conditions or [])
+    if wanted_maps and (entry.get("map_condition") or "") not in wanted_maps:
+        return False
+    have = set(session_conditions_of(entry))
     return all(c in have for c in conditions or [])
 
 

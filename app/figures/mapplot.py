@@ -21,6 +21,7 @@ __all__ = [
     "SEGMENT_COLORS",
     "SELECTED_COLOR",
     "empty_figure",
+    "hover_format",
     "map_plot",
     "selected_shapes",
 ]
@@ -50,8 +51,19 @@ def _label(stat: str) -> str:
 def _axis(stat: str) -> dict[str, Any]:
     axis: dict[str, Any] = {"title": {"text": _label(stat)}, "zeroline": False}
     if stat == "session":
-        axis.update(dtick=1, tick0=0)
+        axis.update(dtick=1, tick0=0, tickformat="d")
     return axis
+
+
+def hover_format(stat: str, values: Sequence[float]) -> str:
+    """The d3 format of a statistic in the hover: integers as integers (``session: 1``, not
+    ``1.000``), days as whole days, others with up to 4 significant digits."""
+    if stat in ("session", "days"):
+        return "d"
+    if values and all(float(v).is_integer() for v in values):
+        return "d"
+    big = max((abs(v) for v in values), default=0.0)
+    return ",.0f" if big >= 1e4 else ".4~g"
 
 
 _num = json_number
@@ -189,9 +201,12 @@ def map_plot(
             "showlegend": False,
         }
     ]
+    all_x = [x for g in groups.values() for x in g["x"]]
+    all_y = [y for g in groups.values() for y in g["y"]]
+    fx, fy = hover_format(table["x"], all_x), hover_format(table["y"], all_y)
     hover = (
-        f"run %{{customdata[0]}} · session %{{customdata[1]}}<br>{_label(table['x'])}: %{{x:.4g}}"
-        f"<br>{_label(table['y'])}: %{{y:.4g}}<extra>%{{fullData.name}}</extra>"
+        f"run %{{customdata[0]}} · session %{{customdata[1]}}<br>{_label(table['x'])}: %{{x:{fx}}}"
+        f"<br>{_label(table['y'])}: %{{y:{fy}}}<extra>%{{fullData.name}}</extra>"
     )
     for key in sorted(groups, key=lambda k: (k is None, k)):
         g = groups[key]

@@ -11,13 +11,16 @@ pixel ``(row, col)`` at ``lat = -row, lng = col``; GeoJSON positions are ``[lng,
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from pymapmanager import dynamics, map_values
+from pymapmanager import dynamics, dynamics_summary, map_values
 from pymapmanager.analysis import DYNAMICS_NAMES
 from pymapmanager.errors import InvalidParameterError
 from pymapmanager.navigation import ON_TRACING, PRESENT, UNKNOWN, run_targets, um_per_pixel
@@ -35,13 +38,24 @@ from .maps import (
 )
 
 __all__ = [
+    "DYNAMICS_COLUMNS",
+    "SESSION_LEVEL_STATS",
+    "TABLE_STATS",
     "TILE_ABOVE",
     "contrast_info",
+    "day_label",
+    "dynamics_csv",
+    "map_dynamics",
     "map_overview",
+    "median_planes",
     "plot_table",
     "run_strip",
+    "runs_table",
+    "session_table",
     "spine_layer",
     "tracing_layer",
+    "values_csv_tidy",
+    "values_csv_wide",
     "viewer_metas",
 ]
 
@@ -52,6 +66,12 @@ TILE_ABOVE = 1024
 
 #: Statistics offered first in the plot's axis menus (when the map has them).
 PREFERRED_STATS = ("days", "session", "pDist", "sLen3d_int1", "ubssSum_int2", "ubssSum_int1")
+
+#: Statistics with one value per session (the same for every object of a session).
+SESSION_LEVEL_STATS = ("session", "days", "hours", "zdays")
+
+#: Statistic columns of the spine table at first (those the map has).
+TABLE_STATS = ("pDist", "sDist", "sLen3d_int1", "sLen3d_int2", "ubssSum_int1", "ubssSum_int2", "dssSum_int1", "dssSum_int2")
 
 
 def _roi(info: dict[str, Any], roi: str | None) -> str:
@@ -78,6 +98,7 @@ def map_overview(ref: MapRef, version: str) -> dict[str, Any]:
     stats = map_statistics(ref, version)
     first = [s for s in PREFERRED_STATS if s in stats]
     ordered = first + [s for s in stats if s not in first]
+    traced = _tracing_flags(ref, version)
     sessions = []
     for s in info["sessions"]:
         img = s.get("image")
@@ -91,6 +112,7 @@ def map_overview(ref: MapRef, version: str) -> dict[str, Any]:
                 "imported_name": s.get("imported_name", ""),
                 "days": s.get("days"),
                 "has_images": bool(s.get("has_images")),
+                "has_tracing": bool(traced[s["index"]]) if s["index"] < len(traced) else False,
                 "planes": planes,
             }
         )
@@ -107,9 +129,54 @@ def map_overview(ref: MapRef, version: str) -> dict[str, Any]:
         "num_map_segments": info["num_map_segments"],
         "map_condition": info["map_condition"],
         "has_images": info["has_images"],
+        "num_runs": info["num_runs"],
         "statistics": ordered,
         "sessions": sessions,
     }
+
+
+def _tracing_flags(ref: MapRef, version: str) -> list[bool]:
+    """Per session: whether it has a dendrite tracing (cached)."""
+
+    def build() -> list[bool]:
+        m = get_map(ref, version)
+        return [m.tracing(j) is not None for j in range(m.num_sessions)]
+
+    result: list[bool] = cached_json(f"viewer-traced:{ref.id}:{version}", build)
+    return result
+
+
+def day_label(days: float | None) -> str:
+    """``"day 4"``: whole days since the first session (clock fractions rounded away)."""
+    if days is None or not math.isfinite(days):
+        return ""
+    return f"day {round(days):d}"
+
+
+def median_planes(ref: MapRef, version: str, roi: str | None = None) -> list[int | None]:
+    """Per session: the median plane of its objects of ``roi`` (None without any), cached.
+
+    The plane a viewer opens at when the URL does not say: where the spines are, not the
+    middle of the stack (which can lie above every spine).
+    """
+    info = map_info(ref, version)
+    r = _roi(info, roi)
+
+    def build() -> list[int | None]:
+        m = get_map(ref, version)
+        out: list[int | None] = []
+        for j in range(m.num_sessions):
+            try:
+                z = np.asarray(m.column(j, "z"), dtype=float)
+            except InvalidParameterError:
+                out.append(None)
+                continue
+            z = z[m.roi_type_mask(j, r) & np.isfinite(z)]
+            out.append(int(np.floor(np.median(z) + 0.5)) if z.size else None)
+        return out
+
+    result: list[int | None] = cached_json(f"viewer-zmedian:{ref.id}:{version}:{r}", build)
+    return result
 
 
 def _fmt_date(date: str) -> str:
@@ -120,7 +187,8 @@ def _fmt_date(date: str) -> str:
 
 
 def _labels(index: int, date: str, condition: str, imported: str, days: float | None) -> dict[str, str]:
-    day = "" if days is None or not math.isfinite(days) else f" · day {round(days, 1):g}"
+    day = day_label(days)
+    day = f" · {day}" if day else ""
     return {
         "index": f"Session {index}",
         "date": f"{_fmt_date(date) or f'Session {index}'}{day}",
@@ -156,9 +224,14 @@ def _canvas(ref: MapRef, version: str, session: int, info_session: dict[str, Any
     )
 
 
+def _clamp_plane(z: int | None, planes: int) -> int | None:
+    return None if z is None else max(0, min(max(1, planes) - 1, int(z)))
+
+
 def viewer_metas(ref: MapRef, version: str, sessions: list[int]) -> list[ViewerMeta]:
     """One :class:`ViewerMeta` per session asked for (unknown sessions are left out)."""
     info = map_info(ref, version)
+    medians = median_planes(ref, version)
     out = []
     for s in sessions:
         if not 0 <= s < info["num_sessions"]:
@@ -186,6 +259,7 @@ def viewer_metas(ref: MapRef, version: str, sessions: list[int]) -> list[ViewerM
                 days=si.get("days"),
                 version=version,
                 label=_labels(s, si.get("date", ""), si.get("condition", ""), si.get("imported_name", ""), si.get("days")),
+                default_z=_clamp_plane(medians[s], planes),
             )
         )
     return out
@@ -440,3 +514,195 @@ def contrast_info(ref: MapRef, version: str, session: int) -> dict[str, Any]:
 
     result: dict[str, Any] = cached_json(f"viewer-contrast:{ref.id}:{version}:{session}", build, ref)
     return result
+
+
+# --------------------------------------------------------------------------- tables and exports
+
+
+def session_table(
+    ref: MapRef, version: str, session: int, stats: Sequence[str], roi: str | None = None
+) -> dict[str, Any]:
+    """The objects of one session with their statistics (the spine table), cached.
+
+    Returns
+    -------
+    dict
+        ``{"session", "roi", "stats": [the statistics the session has, as asked],
+        "rows": [{"run", "row", "segment", "dynamics" (name), "bad", "z", <stat>: value or
+        None...}]}`` in run order. Session-level statistics (``days``...) are left out.
+    """
+    info = map_info(ref, version)
+    r = _roi(info, roi)
+    if not 0 <= session < info["num_sessions"]:
+        raise InvalidParameterError(f"map {ref.id} has no session {session}")
+    wanted = [st for st in dict.fromkeys(stats) if st not in SESSION_LEVEL_STATS]
+    key = f"viewer-table:{ref.id}:{version}:{session}:{r}:{','.join(wanted)}"
+
+    def build() -> dict[str, Any]:
+        ann = session_annotations(ref, session, roi=r, version=version)
+        m = get_map(ref, version)
+        cols: dict[str, np.ndarray] = {}
+        for st in wanted:
+            try:
+                c = m.column(session, st)
+            except InvalidParameterError:
+                continue
+            if c.dtype == object:
+                continue
+            cols[st] = np.asarray(c, dtype=float)
+        rows = []
+        for o in ann["objects"]:
+            rec: dict[str, Any] = {
+                "run": o["run"],
+                "row": o["row"],
+                "segment": o["segment"],
+                "dynamics": o["dynamics_name"],
+                "bad": bool(o["isBad"]),
+                "z": o["z"],
+            }
+            for st, c in cols.items():
+                rec[st] = c[o["row"]]
+            rows.append(rec)
+        rows.sort(key=lambda rec: (rec["run"] is None, rec["run"] or 0, rec["row"]))
+        return {"session": session, "roi": r, "stats": list(cols), "rows": rows}
+
+    result: dict[str, Any] = cached_json(key, build)
+    return result
+
+
+def runs_table(table: dict[str, Any], which: str = "y") -> list[dict[str, Any]]:
+    """One row per run of a plot table: ``{"run", "segment", "n", "s0", "s1"...}`` with the
+    plotted statistic (``which`` = ``"y"`` or ``"x"``) in each session (None where absent)."""
+    vals = table["ys" if which == "y" else "xs"]
+    out = []
+    for i, run in enumerate(table["runs"]):
+        rec: dict[str, Any] = {"run": int(run)}
+        segs = [sg for sg in table["seg"][i] if sg is not None]
+        rec["segment"] = int(segs[0]) if segs else None
+        present = table["present"][i]
+        rec["n"] = int(sum(1 for p in present if p))
+        for j, v in enumerate(vals[i]):
+            rec[f"s{j}"] = v if present[j] else None
+        out.append(rec)
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else f"{v:.6g}"
+    return str(v)
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for row in rows:
+        w.writerow([_fmt(v) for v in row])
+    return buf.getvalue()
+
+
+def values_csv_wide(table: dict[str, Any]) -> str:
+    """The plotted values as runs x sessions: ``run, segment, <y>_s0 .. <y>_sN`` (and the
+    x statistic's columns when it is not a per-session one such as ``days``)."""
+    nses = len(table["ys"][0]) if table["ys"] else 0
+    stats = [("y", table["y"])]
+    if table["x"] not in SESSION_LEVEL_STATS and table["x"] != table["y"]:
+        stats.insert(0, ("x", table["x"]))
+    header = ["run", "segment"] + [f"{name}_s{j}" for _, name in stats for j in range(nses)]
+    rows = []
+    by = {"x": table["xs"], "y": table["ys"]}
+    for i, run in enumerate(table["runs"]):
+        segs = [sg for sg in table["seg"][i] if sg is not None]
+        row: list[Any] = [int(run), int(segs[0]) if segs else None]
+        for which, _ in stats:
+            row.extend(v if table["present"][i][j] else None for j, v in enumerate(by[which][i]))
+        rows.append(row)
+    return _csv(header, rows)
+
+
+def values_csv_tidy(table: dict[str, Any]) -> str:
+    """The plotted values, one line per point: ``run, session, segment, dynamics, bad, <x>, <y>``."""
+    x, y = table["x"], table["y"]
+    header = ["run", "session", "segment", "dynamics", "bad", x] + ([y] if y != x else [])
+    rows = []
+    for i, run in enumerate(table["runs"]):
+        for j, present in enumerate(table["present"][i]):
+            if not present:
+                continue
+            code = table["dyn"][i][j]
+            seg = table["seg"][i][j]
+            row: list[Any] = [
+                int(run),
+                j,
+                None if seg is None else int(seg),
+                DYNAMICS_NAMES.get(int(code), "") if code is not None else "",
+                bool(table["bad"][i][j]),
+                table["xs"][i][j],
+            ]
+            if y != x:
+                row.append(table["ys"][i][j])
+            rows.append(row)
+    return _csv(header, rows)
+
+
+#: Columns of :func:`map_dynamics` records, in order.
+DYNAMICS_COLUMNS = (
+    "segment", "session", "day", "n", "n_bad", "added", "subtracted", "persistent",
+    "pct_added", "pct_subtracted", "length_um", "density",
+)  # fmt: skip
+
+
+def map_dynamics(
+    ref: MapRef, version: str, roi: str | None = None, include_bad: bool = False
+) -> list[dict[str, Any]]:
+    """Per map segment and session: counts, added, subtracted, persistent, percentages,
+    density per µm (:func:`pymapmanager.dynamics_summary`), cached.
+
+    ``persistent`` counts the objects also present in the previous session (``n - added``;
+    None in the first session, which has no previous one). ``day`` is the whole day of the
+    session. A map without segments has ``segment`` -1 (all objects).
+    """
+    info = map_info(ref, version)
+    r = _roi(info, roi)
+
+    def build() -> list[dict[str, Any]]:
+        m = get_map(ref, version)
+        df = dynamics_summary(m, roi=r, include_bad=include_bad)
+        out = []
+        for rec in df.to_dict(orient="records"):
+            j = int(rec["session"])
+            days = m.sessions[j].days
+            out.append(
+                {
+                    "segment": int(rec["segment"]),
+                    "session": j,
+                    "day": round(days) if math.isfinite(days) else None,
+                    "n": int(rec["n"]),
+                    "n_bad": int(rec["n_bad"]),
+                    "added": int(rec["added"]) if j > 0 else None,
+                    "subtracted": int(rec["subtracted"]) if j > 0 else None,
+                    "persistent": int(rec["n"]) - int(rec["added"]) if j > 0 else None,
+                    "pct_added": rec["pct_added"],
+                    "pct_subtracted": rec["pct_subtracted"],
+                    "length_um": rec["length_um"],
+                    "density": rec["density"],
+                }
+            )
+        return out
+
+    result: list[dict[str, Any]] = cached_json(
+        f"viewer-dynamics:{ref.id}:{version}:{r}:{int(include_bad)}", build
+    )
+    return result
+
+
+def dynamics_csv(records: list[dict[str, Any]]) -> str:
+    """:func:`map_dynamics` as CSV."""
+    return _csv(DYNAMICS_COLUMNS, [[rec.get(c) for c in DYNAMICS_COLUMNS] for rec in records])

@@ -3,6 +3,7 @@ helper that calls a callback the way the browser does (:mod:`tests.support.dash_
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,10 @@ MAPS: dict[str, dict[str, object]] = {
     "noimg": {"sessions": 3, "channels": 1, "shape": (6, 64, 80), "seed": 2, "images": False},
     # planes longer than 1024 pixels are served as tiles
     "big": {"sessions": 2, "channels": 1, "shape": (2, 1100, 1100), "seed": 3, "segments": 1, "spines_per_segment": 8},
+    # the shape of real maps: 9 sessions, ~650 objects a session
+    "nine": {"sessions": 9, "channels": 2, "shape": (40, 96, 96), "seed": 5, "segments": 4, "spines_per_segment": 165, "images": False},
+    # no dendrite tracing (its line/ folder is removed)
+    "notrace": {"sessions": 3, "channels": 1, "shape": (6, 64, 80), "seed": 4, "images": False},
 }
 
 
@@ -32,6 +37,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("callbacks-data")
     for name, kw in MAPS.items():
         generate_map(root / "public", name=name, **kw)  # type: ignore[arg-type]
+    shutil.rmtree(root / "public" / "notrace" / "line")
     return root
 
 

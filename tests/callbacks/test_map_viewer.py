@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import dash
+import numpy as np
 from dash import html
 
 from app import ids
-from app.state import DisplayPrefs
+from app.state import DisplayPrefs, ViewState
+from callbacks import map_viewer as map_viewer_callbacks
+from callbacks.map_viewer import PageSetup
 from pages import map_viewer
+from pymapmanager import Map, load_map, map_values
 from tests.callbacks.conftest import NO_UPDATE, DashCaller
-
-LOAD_OUT = [
-    (ids.MAP_TITLE, "children"),
-    (ids.MAP_SUBTITLE, "children"),
-    (ids.MAP_ERROR, "children"),
-    (ids.SESSIONS, "options"),
-    (ids.SESSIONS, "value"),
-    (ids.CHANNEL, "options"),
-    (ids.CHANNEL, "value"),
-    (ids.PLOT_X, "options"),
-    (ids.PLOT_X, "value"),
-    (ids.PLOT_Y, "options"),
-    (ids.PLOT_Y, "value"),
-    (ids.PLOT_SEGMENT, "options"),
-    (ids.PLOT_ROI, "options"),
-    (ids.PLOT_ROI, "value"),
-    (ids.SLICE, "data"),
-    (ids.PLOT_SEGMENT, "value"),
-    (ids.PLOT_BAD, "value"),
-]
 
 
 def _ref(name: str = "demo") -> dict[str, str]:
@@ -39,12 +26,23 @@ def _ref(name: str = "demo") -> dict[str, str]:
 
 
 def _load(call: DashCaller, name: str = "demo", initial: dict[str, Any] | None = None, prefs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Open a map as the page does: every output of ``page_setup`` by ``id.property``."""
+    outputs = call.outputs_of((ids.MAP_TITLE, "children"))
     values = call(
-        LOAD_OUT,
+        outputs,
         [(ids.MAP_REF, "data", _ref(name))],
         [(ids.INITIAL_VIEW, "data", initial or {}), (ids.PREFS, "data", prefs or {})],
     )
-    return {f"{o[0]}.{o[1]}": v for o, v in zip(LOAD_OUT, values, strict=True)}
+    return {f"{o[0]}.{o[1].split('@')[0]}": v for o, v in zip(outputs, values, strict=True)}
+
+
+def _map(data_dir: Path, name: str) -> Map:
+    return load_map(data_dir / "public" / name)
+
+
+def _median_z(m: Map, session: int) -> int:
+    z = np.asarray(m.column(session, "z"), dtype=float)[m.roi_type_mask(session, "spineROI")]
+    return int(np.floor(np.median(z) + 0.5))
 
 
 def _find(tree: Any, pred: Any) -> list[dict[str, Any]]:
@@ -69,11 +67,25 @@ def _by_id_type(tree: Any, kind: str) -> list[dict[str, Any]]:
     return _find(tree, lambda c: isinstance(c["props"].get("id"), dict) and c["props"]["id"].get("type") == kind)
 
 
-def test_load_map_fills_the_controls(call: DashCaller) -> None:
+def _text(component: Any) -> str:
+    return json.dumps(component)
+
+
+def test_page_setup_is_one_typed_object_whose_fields_are_the_outputs() -> None:
+    names = [f.name for f in dataclasses.fields(PageSetup)]
+    outputs = PageSetup.outputs()
+    assert len(outputs) == len(names) == len(PageSetup().values())
+    assert all(v is dash.no_update for v in PageSetup().values())
+    assert (outputs[0].component_id, outputs[0].component_property) == (ids.MAP_TITLE, "children")
+    assert not hasattr(map_viewer_callbacks, "load_map")  # no second load_map beside the library's
+
+
+def test_page_setup_fills_the_controls(call: DashCaller, data_dir: Path) -> None:
     v = _load(call)
     assert v["pmm-map-title.children"] == "demo"
     assert "4 sessions" in v["pmm-map-subtitle.children"] and "mc1" in v["pmm-map-subtitle.children"]
-    assert v["pmm-map-error.children"] is None
+    assert v["pmm-map-error.children"] is None and v["pmm-map-notice.children"] is None
+    assert v["pmm-map-body.style"] == {}
     assert [o["value"] for o in v["pmm-sessions.options"]] == [0, 1, 2, 3]
     assert v["pmm-sessions.value"] == [0, 1, 2, 3]
     assert [o["value"] for o in v["pmm-channel.options"]] == [1, 2]
@@ -84,15 +96,57 @@ def test_load_map_fills_the_controls(call: DashCaller) -> None:
     assert (v["pmm-plot-x.value"], v["pmm-plot-y.value"]) == ("pDist", "session")
     assert [o["value"] for o in v["pmm-plot-segment.options"]] == [-1, 0, 1]
     assert v["pmm-plot-roi.value"] == "spineROI"
-    assert v["pmm-slice.data"] == {"z": {}}
+    # the planes open where the spines are: the median plane of the first shown session's
+    m = _map(data_dir, "demo")
+    assert v["pmm-slice.data"] == {"z": {str(j): _median_z(m, 0) for j in range(4)}}
+    v = _load(call, initial={"sessions": [2, 3]})
+    assert v["pmm-slice.data"] == {"z": {"2": _median_z(m, 2), "3": _median_z(m, 2)}}
+    assert v["pmm-selection.data"] is NO_UPDATE
 
 
-def test_load_map_follows_the_url(call: DashCaller) -> None:
-    v = _load(call, initial={"sessions": [1, 3], "z": [2, 9], "channel": 2, "roi": "spineROI"})
+def test_session_labels_show_whole_days(call: DashCaller, data_dir: Path) -> None:
+    m = _map(data_dir, "nine")
+    assert any(not float(s.days).is_integer() for s in m.sessions)  # the header has clock times
+    v = _load(call, name="nine")
+    labels = [o["label"] for o in v["pmm-sessions.options"]]
+    for s, label in zip(m.sessions, labels, strict=True):
+        assert f"day {round(s.days)}" in label
+        assert not re.search(r"day \d+\.\d", label)
+    assert v["pmm-sessions.value"] == [0, 1, 2, 3, 4, 5]
+
+
+def test_page_setup_follows_the_url(call: DashCaller, data_dir: Path) -> None:
+    v = _load(call, initial={"sessions": [1, 3], "z": [2, 4], "channel": 2, "roi": "spineROI"})
     assert v["pmm-sessions.value"] == [1, 3]
     assert v["pmm-channel.value"] == 2
-    # one plane per shown session; beyond the stack is clamped to its last plane
-    assert v["pmm-slice.data"] == {"z": {"1": 2, "3": 5}}
+    assert v["pmm-slice.data"] == {"z": {"1": 2, "3": 4}}
+    assert v["pmm-map-notice.children"] is None
+
+
+def test_out_of_range_url_values_are_replaced_and_named(call: DashCaller, data_dir: Path) -> None:
+    m = _map(data_dir, "demo")
+    view = ViewState.from_query({"s": "1,99", "z": "99999", "ch": "9", "run": "100000", "roi": "dendriteROI"})
+    v = _load(call, initial=view.to_store())
+    assert v["pmm-sessions.value"] == [1]
+    assert v["pmm-slice.data"] == {"z": {"1": _median_z(m, 1)}}
+    assert v["pmm-channel.value"] == 1
+    assert v["pmm-plot-roi.value"] == "spineROI"
+    assert v["pmm-selection.data"] == {"run": None, "session": None, "source": "init"}
+    notice = _text(v["pmm-map-notice.children"])
+    for bit in ("s=99", "z=99999", "ch=9", "run=100000", "roi=dendriteROI"):
+        assert bit in notice, bit
+    alert = v["pmm-map-notice.children"][0]
+    assert alert["type"] == "Alert" and alert["props"]["dismissable"] is True
+
+
+def test_unreadable_url_values_are_named(call: DashCaller) -> None:
+    view = ViewState.from_query({"ch": "-1", "proj": "bogus", "z": "abc", "k": "0", "link": "maybe", "zoom": "3"})
+    assert view.channel is None and view.projection == "none" and view.z == () and view.k == 2 and view.link
+    v = _load(call, initial=view.to_store())
+    notice = _text(v["pmm-map-notice.children"])
+    for bit in ("ch=-1", "proj=bogus", "z=abc", "k=0", "link=maybe", "zoom=3"):
+        assert bit in notice, bit
+    assert v["pmm-sessions.value"] == [0, 1, 2, 3]
 
 
 def test_load_map_default_channel_preference(call: DashCaller) -> None:
@@ -102,10 +156,27 @@ def test_load_map_default_channel_preference(call: DashCaller) -> None:
     assert v["pmm-channel.value"] == 1
 
 
-def test_load_map_unknown_map_says_so(call: DashCaller) -> None:
+def test_unknown_map_hides_the_page_and_links_back(call: DashCaller) -> None:
     v = _load(call, name="nosuchmap")
-    assert "nosuchmap" in json.dumps(v["pmm-map-error.children"])
+    error = _text(v["pmm-map-error.children"])
+    assert "nosuchmap" in error and '"href": "/"' in error
+    assert v["pmm-map-body.style"] == {"display": "none"}
     assert v["pmm-sessions.value"] is NO_UPDATE
+
+
+def test_a_map_without_tracing_says_so(call: DashCaller) -> None:
+    v = _load(call, name="notrace")
+    assert "no tracing" in v["pmm-map-subtitle.children"]
+    assert "no dendrite tracing" in _text(v["pmm-map-notice.children"])
+    assert "tracing" not in _text(_load(call, name="demo")["pmm-map-notice.children"])
+
+
+def test_unknown_map_page_is_a_not_found_page(app: dash.Dash) -> None:
+    with app.server.test_request_context("/map/public/nosuchmap"):
+        page = map_viewer.layout(owner="public", name="nosuchmap")
+    text = json.dumps(page.to_plotly_json(), default=lambda o: o.to_plotly_json())
+    assert "Map not found" in text and "public/nosuchmap" in text and '"href": "/"' in text
+    assert ids.MAP_BODY not in text and ids.SESSIONS not in text
 
 
 def _viewers(call: DashCaller, sessions: list[int], name: str = "demo", roi: str | None = "spineROI") -> Any:
@@ -234,13 +305,44 @@ def test_plot_by_segment_filters_and_selection(call: DashCaller) -> None:
     assert {t["name"] for t in fig["data"][1:]} == {"segment 0", "segment 1"}
     fig0, _ = _plot(call, color="segment", segment=0)
     assert {t["name"] for t in fig0["data"][1:]} == {"segment 0"}
-    all_pts = sum(len(t["x"]) for t in fig["data"][1:])
-    with_bad = sum(len(t["x"]) for t in _plot(call, bad=True)[0]["data"][1:])
-    assert with_bad >= all_pts
     run = fig["data"][1]["customdata"][0][0]
     sel, _ = _plot(call, run=run)
     shapes = sel["layout"]["shapes"]
     assert shapes and all(s["name"] == "pmm-selected" for s in shapes)
+
+
+def test_plot_points_are_exactly_the_maps_filtered_objects(call: DashCaller, data_dir: Path) -> None:
+    m = _map(data_dir, "demo")
+    good = map_values(m, "ubssSum_int2", roi="spineROI")
+    with_bad = map_values(m, "ubssSum_int2", roi="spineROI", include_bad=True)
+    seg0 = map_values(m, "ubssSum_int2", roi="spineROI", segment=0)
+    n_good, n_all, n_seg0 = (int(v.present().sum()) for v in (good, with_bad, seg0))
+    n_bad = sum(int((m.bad_mask(j) & m.roi_type_mask(j, "spineROI")).sum()) for j in range(m.num_sessions))
+    assert n_bad > 0 and n_all == n_good + n_bad and 0 < n_seg0 < n_good  # the data can tell the filters apart
+
+    def points(fig: Any) -> list[list[int]]:
+        return [cd for t in fig["data"][1:] for cd in t["customdata"]]
+
+    fig, info = _plot(call)
+    assert len(points(fig)) == n_good
+    assert f"{len(good.runs)} runs, {n_good} points" in info
+    bad_fig, _ = _plot(call, bad=True)
+    assert len(points(bad_fig)) == n_all
+    crosses = sum(sym == "x" for t in bad_fig["data"][1:] for sym in t["marker"]["symbol"])
+    assert crosses == n_bad
+    assert len(points(_plot(call, segment=0)[0])) == n_seg0
+    # every point is the run's object in that session
+    runs = {int(r): i for i, r in enumerate(good.runs)}
+    for run, session in points(fig):
+        assert good.present()[runs[run], session]
+
+
+def test_plot_hover_shows_integers_as_integers(call: DashCaller) -> None:
+    fig, _ = _plot(call, x="pDist", y="session")
+    hover = fig["data"][1]["hovertemplate"]
+    assert "%{y:d}" in hover and "%{x:.4~g}" in hover
+    fig, _ = _plot(call, x="days", y="ubssSum_int2")
+    assert "%{x:d}" in fig["data"][1]["hovertemplate"]
 
 
 def test_plot_unknown_statistic_is_a_message(call: DashCaller) -> None:
@@ -259,7 +361,8 @@ def _strip(call: DashCaller, run: int | None, name: str = "demo") -> tuple[Any, 
 
 def test_run_strip_crops_every_session(call: DashCaller) -> None:
     strip, info = _strip(call, 0)
-    assert len(strip) == 4
+    assert len(_find(strip, lambda c: "pmm-strip-cell" in c["props"].get("className", "").split())) == 4
+    assert strip["props"]["style"] == {"--pmm-strip-cols": "4"}
     imgs = _by_type(strip, "Img")
     assert len(imgs) == 4
     src = imgs[0]["props"]["src"]
@@ -291,3 +394,11 @@ def test_first_page_load_builds_the_validation_layout(client: Any) -> None:
     deps = client.get("/_dash-dependencies").get_json()
     outputs = json.dumps(deps)
     assert ids.VIEWER_GRID in outputs and ids.RUN_STRIP in outputs
+
+
+def test_default_plane_is_where_the_spines_are_not_the_middle(call: DashCaller, data_dir: Path) -> None:
+    m = _map(data_dir, "nine")
+    median = _median_z(m, 3)
+    assert median != 40 // 2  # the generated stack has its spines off the middle plane
+    v = _load(call, name="nine", initial={"sessions": [3, 4]})
+    assert v["pmm-slice.data"] == {"z": {"3": median, "4": median}}

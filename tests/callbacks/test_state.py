@@ -16,11 +16,19 @@ def test_view_state_round_trips_through_the_url() -> None:
 
 def test_view_state_defaults_and_junk() -> None:
     assert ViewState().to_query() == ""
-    v = ViewState.from_query({"s": "0-2,x,5", "z": "a,3", "ch": "0", "proj": "weird", "k": "999", "run": "-1", "roi": "<script>"})
+    v = ViewState.from_query({"s": "0-2,5", "z": "3", "ch": "0", "proj": "weird", "k": "999", "run": "-1", "roi": "<script>"})
     assert v.sessions == (0, 1, 2, 5)
     assert v.z == (3,)
     assert v.channel is None and v.projection == "none" and v.k == 2 and v.run is None and v.roi == ""
     assert v.link is True
+    # what could not be read is named (and left at its default), never half-read
+    assert [n.split(":")[0] for n in v.ignored] == ["ch=0", "proj=weird", "k=999", "run=-1", "roi=<script>"]
+    junk = ViewState.from_query({"s": "0-2,x,5", "z": "a,3"})
+    assert junk.sessions == () and junk.z == ()
+    assert [n.split(":")[0] for n in junk.ignored] == ["s=0-2,x,5", "z=a,3"]
+    # the notes travel through the store with the view
+    assert ViewState.from_store(junk.to_store()).ignored == junk.ignored
+    assert ViewState.from_query({"s": ["1", "2"], "link": "off"}) == ViewState(sessions=(1, 2), link=False)
 
 
 def test_view_state_plane_per_session() -> None:

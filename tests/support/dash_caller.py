@@ -69,6 +69,19 @@ class DashCaller:
                 return k
         raise KeyError(f"no callback with outputs {keys}")
 
+    def outputs_of(self, first: tuple[Any, str]) -> list[tuple[Any, str]]:
+        """Every output ``(id, property)`` of the callback whose first output is ``first``."""
+        head = _key(first)
+        for k in self.app.callback_map:
+            parts = [p.split("@")[0] for p in _parts(k)]
+            if parts[0] == head:
+                out = []
+                for part in parts:
+                    cid, _, prop = part.rpartition(".")
+                    out.append((json.loads(cid) if cid.startswith("{") else cid, prop))
+                return out
+        raise KeyError(f"no callback has the first output {head}")
+
     def raw(self, outputs: list[tuple[Any, str]], inputs: list[tuple[Any, ...]],
             state: list[tuple[Any, ...]] | None = None, changed: list[str] | None = None,
             query: str = "") -> Any:  # fmt: skip

@@ -1,0 +1,389 @@
+"""Callbacks of the map page's tables card: the spine table, the runs x sessions view, the
+dynamics panel, "go to run" and the exports.
+
+Selecting a row (or going to a run) selects the run everywhere through the browser's own
+selection path, the one a plot click takes (``pmm.selectRun`` in ``app/assets``, which
+records the ``SELECTION`` store); a selection anywhere selects and scrolls to the run's
+row here (``selectedRows`` / ``scrollTo`` by row id = run).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dash
+from dash import Input, Output, State, ctx, dcc, no_update
+
+from app import ids
+from app.components.spine_table import dynamics_columns, runs_columns, spine_columns
+from app.figures.dynamics import dynamics_figure
+from app.figures.mapplot import empty_figure
+from app.services.maps import data_version, map_ref
+from app.services.viewer import (
+    SESSION_LEVEL_STATS,
+    TABLE_STATS,
+    day_label,
+    dynamics_csv,
+    map_dynamics,
+    map_overview,
+    plot_table,
+    runs_table,
+    session_table,
+    values_csv_tidy,
+    values_csv_wide,
+)
+from app.state import MapKey, Selection
+from pymapmanager import MapManagerError
+
+__all__ = [
+    "SELECT_FROM_TABLES",
+    "dynamics_view",
+    "export_file",
+    "export_table",
+    "follow_selection_session",
+    "go_to_run",
+    "register",
+    "runs_view",
+    "spine_table",
+    "table_setup",
+]
+
+log = logging.getLogger(__name__)
+
+#: Browser side of a table pick: select the run everywhere the way a plot click does
+#: (``pmm.selectRun`` moves every viewer, rings the spine, highlights the plot and records
+#: SELECTION); without the viewer script, record SELECTION directly.
+SELECT_FROM_TABLES = """
+function (spineRows, runRows, pick, selection, tableSession) {
+    var dc = window.dash_clientside;
+    var nu = dc.no_update;
+    var trig = (dc.callback_context.triggered || [])[0];
+    var pid = trig ? trig.prop_id : "";
+    var run = null, session = null, fromPick = false;
+    if (pid.indexOf("pmm-table-grid.") === 0) {
+        if (!spineRows || !spineRows.length) { return nu; }
+        run = spineRows[0].run; session = tableSession;
+    } else if (pid.indexOf("pmm-runs-grid.") === 0) {
+        if (!runRows || !runRows.length) { return nu; }
+        run = runRows[0].run;
+    } else if (pid.indexOf("pmm-table-pick.") === 0) {
+        if (!pick) { return nu; }
+        run = pick.run; session = pick.session; fromPick = true;
+    }
+    if (run === null || run === undefined) { return nu; }
+    if (!fromPick && selection && selection.run === run) { return nu; }
+    var s = (session === null || session === undefined) ? null : session;
+    if (window.pmm && typeof window.pmm.selectRun === "function") {
+        window.pmm.selectRun(run, "table", s, performance.now());
+        return nu;
+    }
+    return {run: run, session: s, source: "table"};
+}
+"""
+
+
+def _ref_version(map_data: Any) -> tuple[Any, str] | None:
+    key = MapKey.from_store(map_data)
+    if not key.owner or not key.name:
+        return None
+    ref = map_ref(key.owner, key.name)
+    return ref, data_version(ref)
+
+
+def _selected(run: int | None) -> tuple[Any, Any]:
+    """selectedRows and scrollTo of a grid whose row ids are runs."""
+    if run is None:
+        return [], no_update
+    return {"ids": [str(run)]}, {"rowId": str(run), "rowPosition": "middle"}
+
+
+def _session_text(s: dict[str, Any]) -> str:
+    day = day_label(s.get("days"))
+    return " · ".join(b for b in (f"session {s['index']}", day, s.get("condition") or "") if b)
+
+
+def table_setup(sessions: list[int] | None, map_data: Any, current: int | None) -> tuple[Any, Any, Any, Any]:
+    """The spine table's session choices (the first shown session at first) and statistics."""
+    try:
+        rv = _ref_version(map_data)
+        if rv is None:
+            return no_update, no_update, no_update, no_update
+        ref, version = rv
+        ov = map_overview(ref, version)
+    except MapManagerError:
+        return no_update, no_update, no_update, no_update
+    opts = [{"label": _session_text(s), "value": s["index"]} for s in ov["sessions"]]
+    valid = {s["index"] for s in ov["sessions"]}
+    value: Any = no_update
+    if current not in valid:
+        shown = sorted(int(s) for s in sessions or [] if s in valid)
+        value = shown[0] if shown else (0 if valid else None)
+    stats = [s for s in ov["statistics"] if s not in SESSION_LEVEL_STATS]
+    default = [s for s in TABLE_STATS if s in stats] or stats[:6]
+    stat_opts = [{"label": s, "value": s} for s in stats]
+    if ctx.triggered_id == ids.SESSIONS and current in valid:
+        return opts, value, no_update, no_update
+    return opts, value, stat_opts, default
+
+
+def spine_table(
+    session: int | None,
+    stats: list[str] | None,
+    roi: str | None,
+    selection: Any,
+    tab: str | None,
+    map_data: Any,
+) -> tuple[Any, ...]:
+    """The objects of one session with their statistics; the selected run selected and in view."""
+    sel = Selection.from_store(selection)
+    rows_sel, scroll = _selected(sel.run)
+    if ctx.triggered_id in (ids.SELECTION, ids.MAP_TABS):
+        # a selection, or the tab shown again (a hidden grid does not scroll): rows stay
+        return no_update, no_update, rows_sel, scroll, no_update
+    if session is None:
+        return [], [], [], no_update, ""
+    try:
+        rv = _ref_version(map_data)
+        if rv is None:
+            return no_update, no_update, no_update, no_update, ""
+        ref, version = rv
+        t = session_table(ref, version, int(session), stats or [], roi=roi)
+    except MapManagerError as e:
+        return [], [], [], no_update, str(e)
+    missing = [s for s in stats or [] if s not in t["stats"] and s not in SESSION_LEVEL_STATS]
+    info = f"{len(t['rows'])} {t['roi']} objects in session {session}"
+    if missing:
+        info += f" · not in this session: {', '.join(missing)}"
+    return t["rows"], spine_columns(t["stats"]), rows_sel, scroll, info
+
+
+def follow_selection_session(selection: Any, current: int | None) -> Any:
+    """A run picked in a session's image or the plot shows that session's table."""
+    sel = Selection.from_store(selection)
+    if sel.run is None or sel.session is None or sel.session == current or sel.source in ("table", "init", "restore"):
+        return no_update
+    return sel.session
+
+
+def runs_view(
+    x: str | None,
+    y: str | None,
+    segment: int | None,
+    roi: str | None,
+    include_bad: bool | None,
+    selection: Any,
+    tab: str | None,
+    map_data: Any,
+) -> tuple[Any, ...]:
+    """Runs x sessions of the plotted statistic (``y``), with the plot's filters."""
+    sel = Selection.from_store(selection)
+    rows_sel, scroll = _selected(sel.run)
+    if ctx.triggered_id in (ids.SELECTION, ids.MAP_TABS):
+        # a selection, or the tab shown again (a hidden grid does not scroll): rows stay
+        return no_update, no_update, rows_sel, scroll, no_update
+    if not x or not y:
+        return no_update, no_update, no_update, no_update, ""
+    try:
+        rv = _ref_version(map_data)
+        if rv is None:
+            return no_update, no_update, no_update, no_update, ""
+        ref, version = rv
+        seg = None if segment is None or segment < 0 else int(segment)
+        table = plot_table(ref, version, x, y, roi=roi, segment=seg, include_bad=bool(include_bad))
+        ov = map_overview(ref, version)
+    except MapManagerError as e:
+        return [], [], [], no_update, str(e)
+    sessions = [
+        {"index": s["index"], "label": f"S{s['index']}", "tooltip": _session_text(s)}
+        for s in ov["sessions"]
+    ]
+    rows = runs_table(table, "y")
+    where = "all segments" if seg is None else f"segment {seg}"
+    info = f"{y} of {len(rows)} runs ({table['roi']}, {where}{', bad included' if include_bad else ''}) · a row selects the run"
+    return rows, runs_columns(sessions, y), rows_sel, scroll, info
+
+
+def dynamics_view(roi: str | None, include_bad: bool | None, segment: int | None, map_data: Any) -> tuple[Any, Any, Any]:
+    """The dynamics panel: a small figure of the plot's segment and the table of every segment."""
+    try:
+        rv = _ref_version(map_data)
+        if rv is None:
+            return no_update, no_update, no_update
+        ref, version = rv
+        recs = map_dynamics(ref, version, roi=roi, include_bad=bool(include_bad))
+    except MapManagerError as e:
+        return empty_figure(str(e)), [], []
+    seg = None if segment is None or segment < 0 else int(segment)
+    return dynamics_figure(recs, seg), recs, dynamics_columns()
+
+
+def go_to_run(clicks: int | None, submitted: int | None, value: Any, map_data: Any) -> tuple[Any, str]:
+    """The "go to run #" box: a run the map has is picked (selected everywhere by the browser)."""
+    if value is None or value == "":
+        return no_update, "type a run number"
+    try:
+        run = int(value)
+    except (TypeError, ValueError):
+        return no_update, f"'{value}' is not a run number"
+    try:
+        rv = _ref_version(map_data)
+        if rv is None:
+            return no_update, ""
+        ref, version = rv
+        n = int(map_overview(ref, version)["num_runs"])
+    except MapManagerError as e:
+        return no_update, str(e)
+    if not 0 <= run < n:
+        return no_update, f"no run {run}: the map has runs 0 to {n - 1}"
+    return Selection(run, None, "table").to_store() | {"n": int(clicks or 0) + int(submitted or 0)}, ""
+
+
+def export_file(
+    wide: int | None,
+    tidy: int | None,
+    dyn: int | None,
+    x: str | None,
+    y: str | None,
+    segment: int | None,
+    roi: str | None,
+    include_bad: bool | None,
+    map_data: Any,
+) -> Any:
+    """CSV downloads: the plotted values (runs x sessions or tidy), the map's dynamics."""
+    which = ctx.triggered_id
+    rv = _ref_version(map_data)
+    if rv is None or which is None:
+        return no_update
+    ref, version = rv
+    seg = None if segment is None or segment < 0 else int(segment)
+    where = "" if seg is None else f"_segment{seg}"
+    if which == ids.EXPORT_DYNAMICS:
+        recs = map_dynamics(ref, version, roi=roi, include_bad=bool(include_bad))
+        return dcc.send_string(dynamics_csv(recs), f"{ref.name}_dynamics.csv", type="text/csv")
+    if not x or not y:
+        return no_update
+    table = plot_table(ref, version, x, y, roi=roi, segment=seg, include_bad=bool(include_bad))
+    if which == ids.EXPORT_VALUES_WIDE:
+        return dcc.send_string(values_csv_wide(table), f"{ref.name}_{y}{where}_runs_x_sessions.csv", type="text/csv")
+    return dcc.send_string(values_csv_tidy(table), f"{ref.name}_{x}_{y}{where}_tidy.csv", type="text/csv")
+
+
+def export_table(clicks: int | None, tab: str | None, session: int | None, y: str | None, map_data: Any) -> tuple[Any, ...]:
+    """The open tab's table as shown (filtered, sorted), exported by the grid itself."""
+    if not clicks:
+        return (no_update,) * 6
+    key = MapKey.from_store(map_data)
+    out: list[Any] = [no_update] * 6
+    if tab == "runs":
+        out[2:4] = [True, {"fileName": f"{key.name}_{y}_runs_table.csv"}]
+    elif tab == "dynamics":
+        out[4:6] = [True, {"fileName": f"{key.name}_dynamics_table.csv"}]
+    else:
+        out[0:2] = [True, {"fileName": f"{key.name}_session{session}_spines.csv"}]
+    return tuple(out)
+
+
+def register(app: dash.Dash) -> None:
+    """Bind the tables card's callbacks to ``app``."""
+    app.callback(
+        Output(ids.TABLE_SESSION, "options"),
+        Output(ids.TABLE_SESSION, "value"),
+        Output(ids.TABLE_STATS, "options"),
+        Output(ids.TABLE_STATS, "value"),
+        Input(ids.SESSIONS, "value"),
+        Input(ids.MAP_REF, "data"),
+        State(ids.TABLE_SESSION, "value"),
+    )(table_setup)
+    app.callback(
+        Output(ids.TABLE_GRID, "rowData"),
+        Output(ids.TABLE_GRID, "columnDefs"),
+        Output(ids.TABLE_GRID, "selectedRows"),
+        Output(ids.TABLE_GRID, "scrollTo"),
+        Output(ids.TABLE_INFO, "children"),
+        Input(ids.TABLE_SESSION, "value"),
+        Input(ids.TABLE_STATS, "value"),
+        Input(ids.PLOT_ROI, "value"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.MAP_TABS, "active_tab"),
+        State(ids.MAP_REF, "data"),
+        prevent_initial_call=True,
+    )(spine_table)
+    app.callback(
+        Output(ids.TABLE_SESSION, "value", allow_duplicate=True),
+        Input(ids.SELECTION, "data"),
+        State(ids.TABLE_SESSION, "value"),
+        prevent_initial_call=True,
+    )(follow_selection_session)
+    app.callback(
+        Output(ids.RUNS_GRID, "rowData"),
+        Output(ids.RUNS_GRID, "columnDefs"),
+        Output(ids.RUNS_GRID, "selectedRows"),
+        Output(ids.RUNS_GRID, "scrollTo"),
+        Output(ids.RUNS_INFO, "children"),
+        Input(ids.PLOT_X, "value"),
+        Input(ids.PLOT_Y, "value"),
+        Input(ids.PLOT_SEGMENT, "value"),
+        Input(ids.PLOT_ROI, "value"),
+        Input(ids.PLOT_BAD, "value"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.MAP_TABS, "active_tab"),
+        State(ids.MAP_REF, "data"),
+        prevent_initial_call=True,
+    )(runs_view)
+    app.callback(
+        Output(ids.DYN_FIGURE, "figure"),
+        Output(ids.DYN_GRID, "rowData"),
+        Output(ids.DYN_GRID, "columnDefs"),
+        Input(ids.PLOT_ROI, "value"),
+        Input(ids.PLOT_BAD, "value"),
+        Input(ids.PLOT_SEGMENT, "value"),
+        State(ids.MAP_REF, "data"),
+        prevent_initial_call=True,
+    )(dynamics_view)
+    app.callback(
+        Output(ids.TABLE_PICK, "data"),
+        Output(ids.GOTO_RUN_MSG, "children"),
+        Input(ids.GOTO_RUN_GO, "n_clicks"),
+        Input(ids.GOTO_RUN, "n_submit"),
+        State(ids.GOTO_RUN, "value"),
+        State(ids.MAP_REF, "data"),
+        prevent_initial_call=True,
+    )(go_to_run)
+    app.callback(
+        Output(ids.MAP_DOWNLOAD, "data"),
+        Input(ids.EXPORT_VALUES_WIDE, "n_clicks"),
+        Input(ids.EXPORT_VALUES_TIDY, "n_clicks"),
+        Input(ids.EXPORT_DYNAMICS, "n_clicks"),
+        State(ids.PLOT_X, "value"),
+        State(ids.PLOT_Y, "value"),
+        State(ids.PLOT_SEGMENT, "value"),
+        State(ids.PLOT_ROI, "value"),
+        State(ids.PLOT_BAD, "value"),
+        State(ids.MAP_REF, "data"),
+        prevent_initial_call=True,
+    )(export_file)
+    app.callback(
+        Output(ids.TABLE_GRID, "exportDataAsCsv"),
+        Output(ids.TABLE_GRID, "csvExportParams"),
+        Output(ids.RUNS_GRID, "exportDataAsCsv"),
+        Output(ids.RUNS_GRID, "csvExportParams"),
+        Output(ids.DYN_GRID, "exportDataAsCsv"),
+        Output(ids.DYN_GRID, "csvExportParams"),
+        Input(ids.EXPORT_TABLE, "n_clicks"),
+        State(ids.MAP_TABS, "active_tab"),
+        State(ids.TABLE_SESSION, "value"),
+        State(ids.PLOT_Y, "value"),
+        State(ids.MAP_REF, "data"),
+        prevent_initial_call=True,
+    )(export_table)
+    app.clientside_callback(
+        SELECT_FROM_TABLES,
+        Output(ids.SELECTION, "data", allow_duplicate=True),
+        Input(ids.TABLE_GRID, "selectedRows"),
+        Input(ids.RUNS_GRID, "selectedRows"),
+        Input(ids.TABLE_PICK, "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.TABLE_SESSION, "value"),
+        prevent_initial_call=True,
+    )
