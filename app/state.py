@@ -169,6 +169,7 @@ class ViewState:
     run: int | None = None
     roi: str = ""
     link: bool = True
+    overlay: bool = False
 
     def to_query(self) -> str:
         """The URL query (``?s=0,1&z=5&ch=1...``), leaving defaults out; '' when all default."""
@@ -189,6 +190,8 @@ class ViewState:
             q["roi"] = self.roi
         if not self.link:
             q["link"] = "0"
+        if self.overlay:
+            q["ov"] = "1"
         return ("?" + urlencode(q, safe=",")) if q else ""
 
     @classmethod
@@ -206,6 +209,7 @@ class ViewState:
             run=_opt_int(query.get("run")),
             roi=roi if roi.replace("_", "").isalnum() else "",
             link=str(query.get("link", "1")) not in ("0", "false", "off"),
+            overlay=str(query.get("ov", "0")) in ("1", "true", "on"),
         )
 
     def to_store(self) -> dict[str, Any]:
@@ -219,6 +223,7 @@ class ViewState:
             "run": self.run,
             "roi": self.roi,
             "link": self.link,
+            "overlay": self.overlay,
         }
 
     @classmethod
@@ -232,6 +237,7 @@ class ViewState:
         q["ch"] = data.get("channel")
         q["proj"] = data.get("projection")
         q["link"] = "1" if data.get("link", True) else "0"
+        q["ov"] = "1" if data.get("overlay") else "0"
         return cls.from_query(q)
 
     def z_for(self, sessions: list[int], default: int) -> dict[int, int]:

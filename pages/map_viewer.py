@@ -20,7 +20,7 @@ __all__ = ["layout", "title"]
 
 KEY_HELP = (
     "Wheel or ↑ ↓: slice · Ctrl + wheel or double-click: zoom · drag: pan · "
-    "1 2 3: channel · M: max projection · L: link · Esc: clear selection"
+    "1 2 3: channel · O: overlay · M: max projection · L: link · Esc: clear selection · ?: every key"
 )
 
 
@@ -79,6 +79,7 @@ def _toolbar(view: ViewState) -> html.Div:
                         labelClassName="btn btn-outline-primary btn-sm",
                         labelCheckedClassName="active",
                     ),
+                    dbc.Switch(id=ids.OVERLAY, label="Overlay", value=view.overlay, className="mb-0 ms-1"),
                 ],
             ),
             html.Div(
@@ -214,6 +215,7 @@ def layout(owner: str | None = None, name: str | None = None, **query: Any) -> h
             dcc.Store(id=ids.SELECTION, data=Selection(view.run, None, "init").to_store()),
             dcc.Store(id=ids.PREFS, data=prefs.to_store()),
             dcc.Store(id=ids.CONTRAST_INFO, data={}),
+            dcc.Store(id=ids.VIEW_SINK),
             _title_row(name, view),
             html.Div(id=ids.MAP_ERROR),
             _toolbar(view),
