@@ -376,7 +376,13 @@
         }
         syncing = true;
         try {
-            map.setView(latlng, zoom, {animate: false});
+            if (zoom === map.getZoom()) {
+                // a pan only translates the map (setView would re-project every marker)
+                var off = map.latLngToContainerPoint(latlng).subtract(map.getSize().divideBy(2));
+                map.panBy(off, {animate: false});
+            } else {
+                map.setView(latlng, zoom, {animate: false});
+            }
             var c = map.getCenter();
             map._pmmPrev = {lat: c.lat, lng: c.lng};
         } finally {

@@ -15,7 +15,7 @@
     var state = pmm.state;
     var AHEAD = 3;
     var BEHIND = 1;
-    var TILED_MAX = 2;
+    var TILED_MAX = 2;       // tiled viewers: planes each way at most (every tile in view, 9 viewers)
     var KEEP = 240;
 
     var cache = new Map();   // url -> Image (insertion order = age)

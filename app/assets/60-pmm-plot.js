@@ -2,10 +2,15 @@
  * PyMapManager map viewer, 6 of 7: the plot.
  *
  * A click on a point selects its run (state.select; the viewers follow). The selected run
- * is drawn in the plot as layout shapes (a line through its points, a ring on each, as
- * app/figures/mapplot.selected_shapes draws it on the server), changed in place with
- * Plotly.relayout: only the shapes are redrawn, never the WebGL traces, and Dash's figure
- * is not sent anywhere. pmm:plot-highlight times it from the click.
+ * is drawn over the plot by this script, in an SVG of its own laid over Plotly's plot
+ * area (a line through the run's points and a ring on each, as
+ * app/figures/mapplot.selected_shapes draws it): no Plotly call at all, so the WebGL
+ * traces are never redrawn for a selection. (Plotly.relayout would be: Dash's Graph copies
+ * every relayout into its figure prop, and a new figure is a full Plotly.react.) The
+ * figure's own selection shapes, drawn by the server for the run selected when the figure
+ * was made, are hidden (pmm.css), so the selection has one drawer. The overlay follows
+ * zoom and pan (plotly_relayouting, plotly_relayout) and every new figure
+ * (plotly_afterplot). pmm:plot-highlight times it from the click.
  *
  * Plotly covers the page while the button is down, so the mouseup (the input event timed
  * from) is caught on the document; plotly_click is hooked on first use.
@@ -17,7 +22,7 @@
     var state = pmm.state;
     var IDS = pmm.ids;
     var SELECTED = "#ff2d95";
-    var NAME = "pmm-selected";
+    var NS = "http://www.w3.org/2000/svg";
 
     var plotInput = null;
     var plotDown = false;
@@ -37,42 +42,58 @@
         return pts.sort(function (a, b) { return a[0] - b[0]; });
     }
 
-    function shapesOf(pts, size) {
-        var shapes = [];
-        if (pts.length > 1) {
-            shapes.push({type: "path", xref: "x", yref: "y", layer: "above", name: NAME,
-                path: "M " + pts.map(function (p) { return p[1] + "," + p[2]; }).join(" L "),
-                line: {color: SELECTED, width: 3}});
+    // the overlay SVG over the plot area (made once per graph)
+    function overlay(gd) {
+        var holder = gd.querySelector(".svg-container");
+        if (!holder) { return null; }
+        var svg = holder.querySelector("svg.pmm-plot-selection");
+        if (!svg) {
+            svg = document.createElementNS(NS, "svg");
+            svg.setAttribute("class", "pmm-plot-selection");
+            holder.appendChild(svg);
         }
-        var r = size / 2 + 4;
-        pts.forEach(function (p) {
-            shapes.push({type: "circle", xref: "x", yref: "y", xsizemode: "pixel", ysizemode: "pixel",
-                xanchor: p[1], yanchor: p[2], x0: -r, x1: r, y0: -r, y1: r, layer: "above", name: NAME,
-                line: {color: SELECTED, width: 2.5}, fillcolor: "rgba(255, 45, 149, 0.15)"});
-        });
-        return shapes;
+        return svg;
     }
 
-    // the shapes showing the state's selection; t0: time it from there
+    function el(name, attrs, parent) {
+        var e = document.createElementNS(NS, name);
+        Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+        parent.appendChild(e);
+        return e;
+    }
+
+    // draw the state's selection; t0: time it from there
     function highlight(t0) {
         var gd = plotDiv();
-        if (!gd || !gd.data || gd.data.length < 2 || !window.Plotly) { return; }
+        var fl = gd && gd._fullLayout;
+        if (!gd || !fl || !fl.xaxis || !fl.yaxis || !gd.data || gd.data.length < 2) { return; }
+        var svg = overlay(gd);
+        if (!svg) { return; }
+        var xa = fl.xaxis, ya = fl.yaxis, sz = fl._size;
+        svg.setAttribute("width", fl.width);
+        svg.setAttribute("height", fl.height);
+        while (svg.firstChild) { svg.removeChild(svg.firstChild); }
         var run = state.get().run;
-        var size = (gd.layout.meta && gd.layout.meta.marker_size) || 7;
-        var mine = run === null ? [] : shapesOf(points(gd, run), size);
-        var current = gd.layout.shapes || [];
-        var others = current.filter(function (sh) { return sh.name !== NAME; });
-        var had = current.filter(function (sh) { return sh.name === NAME; });
-        if (JSON.stringify(had.map(key)) === JSON.stringify(mine.map(key))) {
-            if (typeof t0 === "number") { pmm.measure("plot-highlight", t0); }
-            return;
+        if (run !== null) {
+            var size = (gd.layout.meta && gd.layout.meta.marker_size) || 7;
+            var r = size / 2 + 4;
+            var clip = el("clipPath", {id: "pmm-plot-clip"}, el("defs", {}, svg));
+            el("rect", {x: sz.l, y: sz.t, width: sz.w, height: sz.h}, clip);
+            var g = el("g", {"clip-path": "url(#pmm-plot-clip)"}, svg);
+            var xy = points(gd, run).map(function (p) {
+                return [xa._offset + xa.l2p(p[1]), ya._offset + ya.l2p(p[2])];
+            }).filter(function (p) { return isFinite(p[0]) && isFinite(p[1]); });
+            if (xy.length > 1) {
+                el("path", {d: "M" + xy.map(function (p) { return p[0].toFixed(1) + "," + p[1].toFixed(1); }).join("L"),
+                    fill: "none", stroke: SELECTED, "stroke-width": 3}, g);
+            }
+            xy.forEach(function (p) {
+                el("circle", {cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: r, stroke: SELECTED, "stroke-width": 2.5,
+                    fill: "rgba(255, 45, 149, 0.15)", "data-run": run}, g);
+            });
         }
-        window.Plotly.relayout(gd, {shapes: others.concat(mine)}).then(function () {
-            if (typeof t0 === "number") { pmm.measure("plot-highlight", t0); }
-        });
+        if (typeof t0 === "number") { pmm.measure("plot-highlight", t0); }
     }
-
-    function key(sh) { return sh.type === "path" ? sh.path : sh.xanchor + "," + sh.yanchor + "," + sh.x1; }
 
     function hookPlot() {
         var gd = plotDiv();
@@ -85,8 +106,10 @@
             plotInput = null;
             state.select(pt.customdata[0], {source: "plot", session: pt.customdata[1]}, {kind: "select", t0: t0});
         });
-        // a new figure from the server: its shapes are those of the selection it was made for
+        // a new figure, a resize, zoom and pan
         gd.on("plotly_afterplot", function () { highlight(null); });
+        gd.on("plotly_relayouting", function () { highlight(null); });
+        gd.on("plotly_relayout", function () { highlight(null); });
     }
 
     document.addEventListener("mousedown", function (e) {
@@ -99,11 +122,11 @@
     }, true);
 
     state.on(function (ev) {
-        if (!ev.keys.run) { return; }
         hookPlot();
+        if (!ev.keys.run) { return; }
         var timed = ev.cause.kind === "select" || ev.cause.kind === "clear";
         highlight(timed ? ev.cause.t0 : null);
     });
 
-    pmm.plot = {highlight: highlight};
+    pmm.plot = {highlight: highlight, hook: hookPlot};
 }());

@@ -102,6 +102,7 @@
             // the page's view inputs -> the view state (see the top of this file)
             view: function (mapRef, slice, selection, metas, channel, overlay, projection, k, link, roi, prefs) {
                 pmm.layers.hook();
+                pmm.plot.hook();
                 var cause = {kind: "control"};
                 // a new page (its stores are new objects): start afresh
                 if (mapRef !== seen.mapRef) {

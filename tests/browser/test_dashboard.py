@@ -242,7 +242,7 @@ def test_plot_click_moves_every_viewer_to_the_spine(page: Any) -> None:
     present = [v for v in viewers if not v["sel"]["ghost"]]
     assert present and all(v["sel"]["stroke"] == SELECTED for v in present)
     # the run is highlighted in the plot, shown in the run strip and kept in the URL
-    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#pmm-plot svg.pmm-plot-selection circle').length > 0")
     page.wait_for_url(re.compile(rf"[?&]run={pt['run']}(&|$)"))
     page.wait_for_function("() => document.querySelectorAll('.pmm-run-strip .pmm-strip-cell').length === 6")
     assert f"run {pt['run']}" in page.locator("#pmm-run-info").inner_text()
@@ -277,12 +277,15 @@ def test_spine_click_selects_its_run_in_the_plot_and_other_sessions(page: Any) -
     page.wait_for_function("(run) => pmm.state.get().run === run", arg=target["run"])
     assert_centred_on_selection(page.evaluate(JS_VIEWERS), skip=1)
     # the plot highlights exactly the points of that run
-    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#pmm-plot svg.pmm-plot-selection circle').length > 0")
+    # (rings drawn over the plot, in page pixels, at the data points of the run)
     check = page.evaluate(
-        """(run) => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
-           const rings = gd.layout.shapes.filter(s => s.type === 'circle').map(s => [s.xanchor, s.yanchor]);
-           const pts = []; gd.data.slice(1).forEach(t => (t.customdata || []).forEach((c, i) => { if (c[0] === run) pts.push([t.x[i], t.y[i]]); }));
-           return {rings: rings.length, points: pts.length, same: pts.every(p => rings.some(r => r[0] === p[0] && r[1] === p[1]))}; }""",
+        """(run) => { const gd = document.querySelector('#pmm-plot .js-plotly-plot'); const fl = gd._fullLayout;
+           const rings = [...gd.querySelectorAll('svg.pmm-plot-selection circle')].map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')]);
+           const pts = []; gd.data.slice(1).forEach(t => (t.customdata || []).forEach((c, i) => { if (c[0] === run)
+             pts.push([fl.xaxis._offset + fl.xaxis.l2p(t.x[i]), fl.yaxis._offset + fl.yaxis.l2p(t.y[i])]); }));
+           return {rings: rings.length, points: pts.length,
+             same: pts.every(p => rings.some(r => Math.abs(r[0] - p[0]) < 0.2 && Math.abs(r[1] - p[1]) < 0.2))}; }""",
         target["run"],
     )
     assert check["rings"] == check["points"] > 0 and check["same"]
@@ -290,7 +293,7 @@ def test_spine_click_selects_its_run_in_the_plot_and_other_sessions(page: Any) -
     # Esc clears the selection
     page.keyboard.press("Escape")
     page.wait_for_function("() => pmm.state.get().run === null")
-    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length === 0")
+    page.wait_for_function("() => document.querySelectorAll('#pmm-plot svg.pmm-plot-selection circle').length === 0")
 
 
 def test_a_link_reproduces_the_view(page: Any) -> None:
