@@ -30,16 +30,22 @@ def test_the_plane_in_the_url_is_restored(page: Any) -> None:
 
 
 @pytest.mark.parametrize("query, z", [("", 5), ("?z=1", 1)])
-def test_spines_are_filtered_to_the_plane_from_the_first_paint(page: Any, query: str, z: int) -> None:
+def test_spines_are_filtered_to_the_plane_from_the_first_paint(
+    page: Any, query: str, z: int
+) -> None:
     open_map(page, query)
     assert page.evaluate(JS_SLICE_LABELS) == [f"z {z} / 9"] * 6
-    page.wait_for_function("() => pmm.state.get().sessions.map(s => pmm.spines.markers(s)).every(set => [...set].every(m => m.getElement()))")
+    page.wait_for_function(
+        "() => pmm.state.get().sessions.map(s => pmm.spines.markers(s)).every(set => [...set].every(m => m.getElement()))"
+    )
     marks = [m for m in page.evaluate(JS_MARKERS) if not m["ghost"]]
     near = [m for m in marks if abs(m["z"] - z) <= 2]
     far = [m for m in marks if abs(m["z"] - z) > 2]
     assert near and far, "the demo map has spines near and far from the plane"
     assert all(m["shown"] for m in near)
-    assert not any(m["shown"] for m in far), f"{sum(m['shown'] for m in far)} of {len(far)} far spines drawn"
+    assert not any(m["shown"] for m in far), (
+        f"{sum(m['shown'] for m in far)} of {len(far)} far spines drawn"
+    )
 
 
 def test_keys_go_to_the_viewers_after_dragging_the_contrast_slider(page: Any) -> None:
@@ -53,14 +59,22 @@ def test_keys_go_to_the_viewers_after_dragging_the_contrast_slider(page: Any) ->
     page.mouse.down()
     page.mouse.move(x + 40, y, steps=4)
     page.mouse.up()
-    page.wait_for_function("() => document.querySelector('.pmm-viewer img.leaflet-image-layer').src.includes('lo=')")
+    page.wait_for_function(
+        "() => document.querySelector('.pmm-viewer img.leaflet-image-layer').src.includes('lo=')"
+    )
     after = handle.get_attribute("aria-valuenow")
     assert after != before
     page.keyboard.press("ArrowDown")
-    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer-slice')].every(e => e.textContent === 'z 6 / 9')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pmm-viewer-slice')].every(e => e.textContent === 'z 6 / 9')"
+    )
     assert handle.get_attribute("aria-valuenow") == after
     page.keyboard.press("2")
-    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('channel=2'))")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('channel=2'))"
+    )
     page.keyboard.press("m")
-    page.wait_for_function("() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('projection=max'))")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('projection=max'))"
+    )
     page.wait_for_function(JS_IMAGES_READY, arg=2)

@@ -50,7 +50,9 @@ def test_clientside_ids_match_app_ids() -> None:
         assert known.get(name) == value, name
     # literal ids used anywhere in the viewer scripts exist too
     for script in VIEWER_SCRIPTS:
-        for literal in set(re.findall(r"\"(pmm-(?:sessions|contrast|key|plot|viewer)[a-z-]*)\"", _js(script))):
+        for literal in set(
+            re.findall(r"\"(pmm-(?:sessions|contrast|key|plot|viewer)[a-z-]*)\"", _js(script))
+        ):
             assert literal in known.values(), (script, literal)
 
 
@@ -78,5 +80,7 @@ def test_clientside_code_parses() -> None:
             pytest.fail("node is not installed (./dev test installs Debian's nodejs)")
         pytest.skip("node is not installed (the browser tests load the code anyway)")
     for script in [*VIEWER_SCRIPTS, "pmm_pool.js"]:
-        r = subprocess.run([node, "--check", str(ASSETS / script)], capture_output=True, text=True, check=False)
+        r = subprocess.run(
+            [node, "--check", str(ASSETS / script)], capture_output=True, text=True, check=False
+        )
         assert r.returncode == 0, (script, r.stderr)
