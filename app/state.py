@@ -158,7 +158,9 @@ class ViewState:
     """What a map viewer URL says: sessions shown, slice, channel, projection, selected run.
 
     ``z`` is one plane for every shown session, or a list with one plane per shown session
-    (the planes differ once the viewers went to a spine).
+    (the planes differ once the viewers went to a spine). ``overlay`` (``ov=1``) shows
+    channels 1 and 2 at once, green and magenta. The browser writes the URL from its view
+    state (``app/assets/10-pmm-state.js``, ``query``), in this same form.
     """
 
     sessions: tuple[int, ...] = ()

@@ -1,6 +1,6 @@
 """The map viewer: one image viewer per session side by side, a linked plot and a run strip.
 
-``/map/<owner>/<name>?s=0,1,2&z=5&ch=1&proj=max&k=2&run=12&roi=spineROI&link=0`` —
+``/map/<owner>/<name>?s=0,1,2&z=5&ch=1&ov=1&proj=max&k=2&run=12&roi=spineROI&link=0`` —
 every query parameter is optional (see :class:`app.state.ViewState`). The layout is cheap:
 stores and empty containers; ``callbacks.map_viewer`` fills them.
 """
