@@ -77,9 +77,9 @@
         if (run !== null) {
             var size = (gd.layout.meta && gd.layout.meta.marker_size) || 7;
             var r = size / 2 + 4;
-            var clip = el("clipPath", {id: "pmm-plot-clip"}, el("defs", {}, svg));
+            var clip = el("clipPath", {id: "pmm-selection-clip"}, el("defs", {}, svg));
             el("rect", {x: sz.l, y: sz.t, width: sz.w, height: sz.h}, clip);
-            var g = el("g", {"clip-path": "url(#pmm-plot-clip)"}, svg);
+            var g = el("g", {"clip-path": "url(#pmm-selection-clip)"}, svg);
             var xy = points(gd, run).map(function (p) {
                 return [xa._offset + xa.l2p(p[1]), ya._offset + ya.l2p(p[2])];
             }).filter(function (p) { return isFinite(p[0]) && isFinite(p[1]); });
