@@ -48,11 +48,12 @@ def test_clientside_ids_match_app_ids() -> None:
     known = ids.clientside_ids()
     for name, value in pairs.items():
         assert known.get(name) == value, name
-    # literal ids used anywhere in the viewer scripts exist too
+    # literal ids the viewer scripts address components by exist too
     for script in VIEWER_SCRIPTS:
-        for literal in set(
-            re.findall(r"\"(pmm-(?:sessions|contrast|key|plot|viewer)[a-z-]*)\"", _js(script))
-        ):
+        js = _js(script)
+        used = re.findall(r"(?:indexOf|getElementById|set_props)\(\"(pmm-[a-z-]+)", js)
+        used += re.findall(r"\"#\" \+ \"(pmm-[a-z-]+)\"", js)
+        for literal in set(used):
             assert literal in known.values(), (script, literal)
 
 
