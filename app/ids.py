@@ -56,6 +56,8 @@ SESSIONS_PREV = "pmm-sessions-prev"
 SESSIONS_NEXT = "pmm-sessions-next"
 SESSIONS_ALL = "pmm-sessions-all"
 CHANNEL = "pmm-channel"
+#: switch: both channels at once, green and magenta
+OVERLAY = "pmm-overlay"
 PROJECTION = "pmm-projection"
 SLIDING_K = "pmm-sliding-k"
 LINK = "pmm-link"
@@ -65,6 +67,8 @@ HISTOGRAM = "pmm-histogram"
 #: dcc.Store: the stack statistics behind the contrast slider (per channel: range, auto lo/hi)
 CONTRAST_INFO = "pmm-contrast-info"
 VIEWER_GRID = "pmm-viewer-grid"
+#: dcc.Store written by nothing: the output of clientside callbacks that feed the view state
+VIEW_SINK = "pmm-view-sink"
 KEY_HELP = "pmm-key-help"
 
 PLOT = "pmm-plot"

@@ -161,6 +161,8 @@ class ViewState:
     (the planes differ once the viewers went to a spine). ``ignored`` lists the URL values
     that could not be read (``"proj=bogus: ..."``), for the page to say so; values that
     are well formed but out of range for the map are checked when the map is loaded.
+    ``overlay`` (``ov=1``) shows channels 1 and 2 at once, green and magenta. The browser
+    writes the URL from its view state (``app/assets/10-pmm-state.js``, ``query``), in this same form.
     """
 
     sessions: tuple[int, ...] = ()
@@ -172,6 +174,7 @@ class ViewState:
     roi: str = ""
     link: bool = True
     ignored: tuple[str, ...] = ()
+    overlay: bool = False
 
     def to_query(self) -> str:
         """The URL query (``?s=0,1&z=5&ch=1...``), leaving defaults out; '' when all default."""
@@ -192,6 +195,8 @@ class ViewState:
             q["roi"] = self.roi
         if not self.link:
             q["link"] = "0"
+        if self.overlay:
+            q["ov"] = "1"
         return ("?" + urlencode(q, safe=",")) if q else ""
 
     @classmethod
@@ -286,6 +291,7 @@ class ViewState:
             roi=roi,
             link=link,
             ignored=tuple(ignored),
+            overlay=str(query.get("ov", "0")) in ("1", "true", "on"),
         )
 
     def to_store(self) -> dict[str, Any]:
@@ -300,6 +306,7 @@ class ViewState:
             "roi": self.roi,
             "link": self.link,
             "ignored": list(self.ignored),
+            "overlay": self.overlay,
         }
 
     @classmethod
@@ -316,6 +323,7 @@ class ViewState:
             "run": data.get("run"),
             "roi": data.get("roi"),
             "link": "1" if data.get("link", True) else "0",
+            "ov": "1" if data.get("overlay") else "0",
         }
         view = cls.from_query({k: v for k, v in q.items() if v is not None and v != ""})
         notes = data.get("ignored")

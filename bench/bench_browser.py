@@ -1,35 +1,50 @@
-"""Browser benchmark of the map viewer's hot paths, in Chromium on the demo map (6 sessions).
+"""Browser benchmark of the map viewer's hot paths, in Chromium, on two maps in the same run.
 
-    .venv/bin/python bench/bench_browser.py [--steps 60] [--clicks 40] [--keep]
+    .venv/bin/python bench/bench_browser.py [--steps 60] [--clicks 40] [--cold 3] [--warm 5] [--maps demo,big9]
 
-Targets (the issue's):
-  * slice change to new pixels on screen: p95 <= 100 ms
-  * plot click to every viewer moved and highlighted: p95 <= 150 ms
+Maps (in ``bench/.work/browser-data/public/``, made once and reused; git ignores ``bench/.work``):
+  * ``demo``: the demo map of ``app.setup_data.DEMO_MAPS`` (6 sessions x 2 channels x 30 x 512 x 512);
+  * ``big9``: a map of real-map size, ``generate_map(sessions=9, channels=2, shape=(70, 2048, 2048),
+    spines_per_segment=30, seed=0)``: 9 sessions, 111 runs, 2048 x 2048 planes served as
+    tiles, ~10 GB of uint16 images (about 2.5 minutes to make on 2 cores, the first time).
 
-What is timed (``performance.now()`` clock, in the page; see ``app/assets/pmm_viewer.js``),
-always up to just after the next paint (``requestAnimationFrame`` then a task):
-  * slice: from the input event's ``timeStamp`` (ArrowDown/ArrowUp key or mouse wheel)
-    until every one of the 6 viewers shows the new plane (a preloaded, decoded image
-    swapped in, or the ``load`` of the new one);
-  * select: from the plot click's ``mouseup`` (the pointer rests on the point for 200 ms
+Targets (issue 12), at the 95th percentile:
+  * plot click -> every viewer moved and ringed            <= 150 ms
+  * plot click -> the plot's own highlight drawn            <= 100 ms
+  * slice change -> new pixels in every viewer              <=  50 ms
+  * opening a map -> first planes with their spines painted <= 1.0 s warm, <= 1.5 s cold
+
+What is timed: the page's own performance measures (``performance.getEntriesByName``; see
+``app/assets/20-pmm-layers.js``), each from the input event's ``timeStamp`` to just after
+the frame that shows the result (``requestAnimationFrame`` then a task):
+  * ``pmm:slice``: an ArrowDown/ArrowUp key or a wheel step over a viewer, until every
+    viewer shows the new plane (its image loaded, or every tile in view reloaded);
+  * ``pmm:select``: the plot click's mouseup (the pointer rests on the point for 200 ms
     first, as when a user aims) until every viewer was panned to the run (or to the
-    matching place on its tracing), its plane set and the spine ringed; also reported:
-    until the images of the new planes are in, and until the plot's own highlight is drawn.
+    matching place on its tracing), its plane set and the spine ringed;
+    ``pmm:select-planes`` until the new planes' images are in too;
+    ``pmm:plot-highlight`` until the plot's highlight of the run is drawn;
+  * ``pmm:open``: from navigation start (``page.goto``) to the first frame where every
+    viewer shows its first image, with the spines drawn (they come with the viewers).
+    *Cold*: a new server process with an empty cache (``DATA_DIR/.cache`` removed: the
+    map is parsed and every image rendered on demand) and a new browser context (empty
+    HTTP cache); the operating system's file cache is warm. *Warm*: the same server again,
+    a new browser context.
 
-Baseline measured in the same run: the same slice change made only through Dash (the
-SLICE store set with ``dash_clientside.set_props``, the clientside callback ``render``
-returning the new ``url`` props, React and react-leaflet swapping the images), timed the
-same way from the ``set_props`` call.
+Baseline, measured in the same run on the same page: a slice change to a plane that was
+not preloaded (PageDown / PageUp: 5 planes, beyond the 3 preloaded ahead; first visit of
+each plane), timed the same way (``pmm:slice``). The ratio baseline / steps says what the
+preloading buys.
 
-The app runs under gunicorn (2 workers, 4 threads: the production setup) on a fresh
-DATA_DIR holding the demo map of ``app.setup_data.DEMO_MAPS`` (6 sessions x 2 channels x
-30 x 512 x 512); the browser is ``$PMM_CHROMIUM`` or Debian's ``/usr/bin/chromium``.
-No timed asserts: this prints p50/p95 and PASS/MISS.
+The app runs under gunicorn (2 workers, 4 threads: the production setup); the browser is
+``$PMM_CHROMIUM`` or Debian's ``/usr/bin/chromium``, headless, software rendering (so read
+the figures as upper bounds). No timed asserts: this prints p50/p95 and PASS/MISS.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -37,7 +52,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -45,6 +59,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+WORK = REPO / "bench" / ".work"
+DATA = WORK / "browser-data"
+SCREENSHOTS = WORK / "browser-shots"
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -55,16 +73,26 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SLICE_BUDGET_MS = 100.0
-SELECT_BUDGET_MS = 150.0
+VIEWPORT = {"width": 1600, "height": 1000}
+BUDGETS = {
+    "slice": 50.0,
+    "select": 150.0,
+    "plot-highlight": 100.0,
+    "open-warm": 1000.0,
+    "open-cold": 1500.0,
+}
 
-JS_IMAGES_READY = """(n) => {
-  const frames = [...document.querySelectorAll('.pmm-viewer')];
-  return frames.length === n && frames.every(f => {
-    const img = f.querySelector('img.leaflet-image-layer');
-    return img && img.src.includes('/planes/') && img.complete && img.naturalWidth > 0;
-  });
-}"""
+#: the maps: name -> (generate_map keyword arguments, shown sessions)
+BIG9: dict[str, Any] = {
+    "sessions": 9,
+    "channels": 2,
+    "shape": (70, 2048, 2048),
+    "seed": 0,
+    "spines_per_segment": 30,
+}
+
+JS_SPINES_IN = """(n) => { const st = pmm.state.get();
+  return st.sessions.length === n && st.sessions.every(s => pmm.spines.markers(s).size > 0); }"""
 
 JS_PLOT_POINTS = """() => {
   const gd = document.querySelector('#pmm-plot .js-plotly-plot');
@@ -80,14 +108,8 @@ JS_PLOT_POINTS = """() => {
   return out;
 }"""
 
-# the baseline: a slice change only through Dash (store -> clientside callback -> url
-# props -> React -> react-leaflet setUrl -> load), timed like the direct path
-JS_DASH_PATH = """(z) => {
-  const shown = [...document.querySelectorAll('.pmm-viewer[data-session]')].map(f => +f.dataset.session);
-  const data = {z: {}}; shown.forEach(s => { data.z[s] = z; });
-  pmm.perf.dashT0 = performance.now();
-  dash_clientside.set_props('pmm-slice', {data: data});
-}"""
+JS_COUNT = "(name) => performance.getEntriesByName('pmm:' + name).length"
+JS_LAST = "(name) => { const e = performance.getEntriesByName('pmm:' + name); return e.length ? e[e.length - 1].duration : null; }"
 
 
 def wait(page: Any, js: str, arg: Any, timeout: float = 10_000) -> bool:
@@ -116,172 +138,280 @@ def pct(values: list[float], q: float) -> float:
 
 def report(name: str, values: list[float], budget: float | None = None) -> str:
     if not values:
-        return f"{name:<34} no samples"
+        return f"  {name:<40} no samples"
     p50, p95 = statistics.median(values), pct(values, 95)
     verdict = ""
     if budget is not None:
-        verdict = f"  budget p95 <= {budget:.0f} ms: {'PASS' if p95 <= budget else 'MISS'}"
-    return f"{name:<34} n={len(values):<3} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(values):6.1f} ms{verdict}"
+        verdict = f"  p95 <= {budget:.0f} ms: {'PASS' if p95 <= budget else 'MISS'}"
+    return f"  {name:<40} n={len(values):<3} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  max {max(values):7.1f} ms{verdict}"
 
 
-def make_data(root: Path) -> None:
+# ---------------------------------------------------------------------------- data and server
+
+
+def make_data() -> None:
+    """The two maps under ``bench/.work/browser-data/public`` (each made once)."""
     from app.setup_data import DEMO_MAPS
     from pymapmanager.synthetic.maps import generate_map
 
-    kw = dict(DEMO_MAPS["demo"])
-    generate_map(root / "public", name="demo", **kw)  # type: ignore[arg-type]
+    public = DATA / "public"
+    public.mkdir(parents=True, exist_ok=True)
+    wanted: dict[str, dict[str, Any]] = {"demo": dict(DEMO_MAPS["demo"]), "big9": BIG9}
+    for name, kw in wanted.items():
+        marker = DATA / f"{name}.ready"
+        spec = json.dumps(kw, sort_keys=True, default=list)
+        if (
+            marker.is_file()
+            and json.loads(marker.read_text()).get("spec") == spec
+            and (public / name).is_dir()
+        ):
+            continue
+        shutil.rmtree(public / name, ignore_errors=True)
+        print(f"making map {name} {kw} (once; kept in {public})", flush=True)
+        t = time.perf_counter()
+        generate_map(public, name=name, **kw)
+        marker.write_text(json.dumps({"spec": spec, "seconds": round(time.perf_counter() - t, 1)}))
+        print(f"  made in {time.perf_counter() - t:.0f} s", flush=True)
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DATA_DIR=str(data_dir), CREATE_DEMO="0", PYTHONPATH=str(REPO))
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    cmd = [str(gunicorn), "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4", "-k", "gthread",
-           "--log-level", "warning", "app.wsgi:server"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=1).read()
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("gunicorn exited: " + proc.stderr.read().decode() if proc.stderr else "") from None
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("the server did not start")
+class Server:
+    """gunicorn on the bench data, restartable with an empty cache."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, cold: bool) -> None:
+        self.stop()
+        if cold:
+            shutil.rmtree(DATA / ".cache", ignore_errors=True)
+        self.port = free_port()
+        env = dict(os.environ, DATA_DIR=str(DATA), CREATE_DEMO="0", PYTHONPATH=str(REPO))
+        env.pop("REDIS_URL", None)
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        cmd = [str(gunicorn), "-b", f"127.0.0.1:{self.port}", "-w", "2", "--threads", "4", "-k", "gthread",
+               "--log-level", "warning", "app.wsgi:server"]  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.base}/api/v1/status", timeout=1).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                    raise RuntimeError("gunicorn exited: " + err) from None
+                time.sleep(0.2)
+        raise RuntimeError("the server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.proc = None
 
 
-def run(base: str, steps: int, clicks: int) -> dict[str, list[float]]:
-    from playwright.sync_api import sync_playwright
+# ---------------------------------------------------------------------------- the runs
 
-    chromium = os.environ.get("PMM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    out: dict[str, list[float]] = {}
-    lost = {"slice": 0, "baseline": 0, "select": 0}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
-        ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
-        page = ctx.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(f"{base}/map/public/demo")
-        page.wait_for_function(JS_IMAGES_READY, arg=6)
-        page.wait_for_function("() => Object.keys(pmm.markers).length === 6")
-        time.sleep(1.0)
 
-        # ---- slice changes: a user stepping through the stack with keys and the wheel
-        box = page.locator('.pmm-viewer[data-session="0"] .leaflet-container').bounding_box()
-        assert box is not None
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        slice_ms: list[float] = []
-        direction = 1
-        for i in range(steps):
-            z = page.evaluate("() => pmm.view.z[0] === undefined ? 15 : pmm.view.z[0]")
-            if z + direction > 29 or z + direction < 0:
-                direction = -direction
-            n = page.evaluate("() => pmm.perf.slice.length")
-            if i % 2:
-                page.mouse.wheel(0, 100 * direction)
-            else:
-                page.keyboard.press("ArrowDown" if direction > 0 else "ArrowUp")
-            if wait(page, "(n) => pmm.perf.slice.length > n", n):
-                slice_ms.append(page.evaluate("() => pmm.perf.slice[pmm.perf.slice.length - 1]"))
-            else:
-                lost["slice"] += 1
-            time.sleep(0.15)
-        out["slice"] = slice_ms
-        print(f"  {len(slice_ms)} slice changes timed", flush=True)
-        page.wait_for_function(JS_IMAGES_READY, arg=6)
-        time.sleep(0.5)  # let Dash's stores catch up with the last step
+def new_page(browser: Any, base: str) -> tuple[Any, Any]:
+    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+    page = ctx.new_page()
+    page.set_default_timeout(60_000)
+    return ctx, page
 
-        # ---- baseline: the same change only through Dash (store + clientside callback)
-        z = page.evaluate("() => pmm.view.z[0]")
-        for i in range(max(10, steps // 3)):
-            nz = min(29, max(0, z + (1 if (i // 8) % 2 == 0 else -1)))
-            if nz == z:
-                continue
-            n = page.evaluate("() => (pmm.perf.dash || []).length")
-            page.evaluate(JS_DASH_PATH, nz)
-            if not wait(page, "(n) => (pmm.perf.dash || []).length > n", n):
-                lost["baseline"] += 1
-                page.evaluate("() => { pmm.perf.dashT0 = null; }")
-            z = nz
-            time.sleep(0.15)
-        base_ms = page.evaluate("() => pmm.perf.dash || []")
-        out["baseline"] = base_ms
-        print(f"  {len(base_ms)} baseline slice changes timed", flush=True)
 
-        # ---- plot clicks
-        points = page.evaluate(JS_PLOT_POINTS)
-        rng = random.Random(0)
-        rng.shuffle(points)
-        select_ms: list[float] = []
-        painted_ms: list[float] = []
-        plot_ms: list[float] = []
-        last_run = None
-        for pt in points:
-            if len(select_ms) >= clicks:
-                break
-            if pt["run"] == last_run:
-                continue
-            last_run = pt["run"]
-            n = page.evaluate("() => [pmm.perf.select.length, pmm.perf.selectPainted.length, pmm.perf.plotHighlight.length]")
-            # aim first, as a user does (the hover label shows), then click
-            page.mouse.move(pt["x"], pt["y"], steps=3)
-            time.sleep(0.2)
-            page.mouse.down()
-            page.mouse.up()
-            if not wait(page, "(n) => pmm.perf.select.length > n[0]", n):
-                lost["select"] += 1
-                continue
-            wait(page, "(n) => pmm.perf.selectPainted.length > n[1] && pmm.perf.plotHighlight.length > n[2]", n, 3000)
-            got = page.evaluate("() => pmm.perf")
-            select_ms.append(got["select"][-1])
-            if len(got["selectPainted"]) > n[1]:
-                painted_ms.append(got["selectPainted"][-1])
-            if len(got["plotHighlight"]) > n[2]:
-                plot_ms.append(got["plotHighlight"][-1])
-            time.sleep(0.4)
-        out["select"] = select_ms
-        out["select_painted"] = painted_ms
-        out["plot_highlight"] = plot_ms
-        browser.close()
-    for k, v in lost.items():
-        if v:
-            print(f"  {v} {k} samples lost (no timing recorded within 10 s)", flush=True)
+def open_map(browser: Any, base: str, name: str, n: int) -> tuple[Any, Any, float | None]:
+    """Open a map in a new browser context; the page and its pmm:open time."""
+    ctx, page = new_page(browser, base)
+    page.goto(f"{base}/map/public/{name}?s={','.join(str(s) for s in range(n))}")
+    got = wait(page, "() => performance.getEntriesByName('pmm:open').length > 0", None, 60_000)
+    wait(page, JS_SPINES_IN, n, 30_000)
+    t = page.evaluate(JS_LAST, "open") if got else None
+    return ctx, page, t
+
+
+def timed(page: Any, name: str, act: Any, timeout: float = 10_000) -> float | None:
+    """Do ``act()`` and return the duration of the next pmm:<name> measure (None if none came)."""
+    n = page.evaluate(JS_COUNT, name)
+    act()
+    if not wait(page, f"(n) => performance.getEntriesByName('pmm:{name}').length > n", n, timeout):
+        return None
+    return float(page.evaluate(JS_LAST, name))
+
+
+def hot_paths(page: Any, steps: int, clicks: int, out: dict[str, list[float]]) -> None:
+    """Slice steps, the not-preloaded baseline and plot clicks on an open map."""
+    planes = page.evaluate(
+        "() => Math.min(...pmm.state.get().sessions.map(s => pmm.state.get().metas[s].planes))"
+    )
+    box = page.locator(".pmm-viewer[data-session] .leaflet-container").first.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(1000)  # the first planes' neighbours preload
+
+    # ---- slice steps: a user stepping down through the stack and back up, with keys and
+    # the wheel: the way down shows planes for the first time, the way up planes seen before
+    seen: set[int] = set()
+    direction = 1
+    for i in range(steps):
+        z = page.evaluate("() => pmm.state.zOf(pmm.state.get().sessions[0])")
+        if i == steps // 2 or not 0 <= z + direction < planes:
+            direction = -direction
+        if i % 2:
+            act = lambda d=direction: page.mouse.wheel(0, 100 * d)  # noqa: E731
+        else:
+            act = lambda d=direction: page.keyboard.press("ArrowDown" if d > 0 else "ArrowUp")  # noqa: E731
+        t = timed(page, "slice", act)
+        if t is None:
+            out.setdefault("lost", []).append(1)
+        else:
+            out["slice" if z + direction in seen else "slice-first"].append(t)
+        seen.add(z)
+        seen.add(z + direction)
+        page.wait_for_timeout(150)
+    out["slice-all"] = out["slice"] + out["slice-first"]
+
+    # ---- baseline: 5-plane jumps to planes not visited (not preloaded)
+    visited: set[int] = set()
+    z = page.evaluate("() => pmm.state.zOf(pmm.state.get().sessions[0])")
+    for _ in range(steps // 4):
+        key, dz = ("PageDown", 5) if z + 5 < planes else ("PageUp", -5)
+        target = z + dz
+        if target in visited or any(abs(target - v) <= 3 for v in visited):
+            key, dz = ("PageUp", -5) if key == "PageDown" and z - 5 >= 0 else (key, dz)
+        t = timed(page, "slice", lambda k=key: page.keyboard.press(k), 20_000)
+        z = page.evaluate("() => pmm.state.zOf(pmm.state.get().sessions[0])")
+        if t is not None and z not in visited:
+            out["baseline"].append(t)
+        visited.update(range(z - 3, z + 4))
+        page.wait_for_timeout(400)
+
+    # ---- plot clicks
+    points = page.evaluate(JS_PLOT_POINTS)
+    random.Random(0).shuffle(points)
+    last_run = None
+    done = 0
+    for pt in points:
+        if done >= clicks:
+            break
+        if pt["run"] == last_run:
+            continue
+        last_run = pt["run"]
+        n = {k: page.evaluate(JS_COUNT, k) for k in ("select", "select-planes", "plot-highlight")}
+        page.mouse.move(pt["x"], pt["y"], steps=3)
+        page.wait_for_timeout(200)
+        page.mouse.down()
+        page.mouse.up()
+        if not wait(
+            page, "(n) => performance.getEntriesByName('pmm:select').length > n", n["select"]
+        ):
+            out.setdefault("lost", []).append(1)
+            continue
+        done += 1
+        for k in ("select", "select-planes", "plot-highlight"):
+            if wait(page, f"(n) => performance.getEntriesByName('pmm:{k}').length > n", n[k], 5000):
+                out[k].append(float(page.evaluate(JS_LAST, k)))
+        page.wait_for_timeout(400)
+
+
+def run_map(
+    browser: Any, server: Server, name: str, n: int, args: argparse.Namespace
+) -> dict[str, list[float]]:
+    keys = (
+        "open-cold",
+        "open-warm",
+        "slice",
+        "slice-first",
+        "baseline",
+        "select",
+        "select-planes",
+        "plot-highlight",
+    )
+    out: dict[str, list[float]] = {k: [] for k in keys}
+    for _ in range(args.cold):
+        server.start(cold=True)
+        ctx, _page, t = open_map(browser, server.base, name, n)
+        if t is not None:
+            out["open-cold"].append(t)
+        ctx.close()
+    for i in range(args.warm):
+        ctx, page, t = open_map(browser, server.base, name, n)
+        if t is not None:
+            out["open-warm"].append(t)
+        if i == args.warm - 1:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-open.png"))
+            hot_paths(page, args.steps, args.clicks, out)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-selected.png"))
+        ctx.close()
+    print(f"  {name}: done", flush=True)
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=60, help="slice changes to time")
-    ap.add_argument("--clicks", type=int, default=40, help="plot clicks to time")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    ap.add_argument("--steps", type=int, default=60, help="slice steps to time per map")
+    ap.add_argument("--clicks", type=int, default=40, help="plot clicks to time per map")
+    ap.add_argument(
+        "--cold", type=int, default=3, help="cold opens per map (a server restart each)"
+    )
+    ap.add_argument("--warm", type=int, default=5, help="warm opens per map")
+    ap.add_argument("--maps", default="demo,big9", help="which maps (demo, big9)")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="pmm-bench-browser-"))
-    proc = None
+    from playwright.sync_api import sync_playwright
+
+    make_data()
+    shown = {"demo": 6, "big9": 9}
+    chromium = os.environ.get("PMM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    server = Server()
+    results: dict[str, dict[str, list[float]]] = {}
     try:
-        t = time.perf_counter()
-        make_data(tmp)
-        print(f"demo map generated in {time.perf_counter() - t:.1f} s ({tmp})", flush=True)
-        port = free_port()
-        proc = start_server(tmp, port)
-        res = run(f"http://127.0.0.1:{port}", args.steps, args.clicks)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+            for name in args.maps.split(","):
+                results[name] = run_map(browser, server, name, shown[name], args)
+            browser.close()
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=10)
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+        server.stop()
+    describe = {
+        "demo": "demo: 6 sessions x 2 channels x 30 x 512 x 512 (one image per viewer), 6 viewers",
+        "big9": "big9: 9 sessions x 2 channels x 70 x 2048 x 2048 (tiles), 111 runs, 9 viewers",
+    }
     print()
-    print("Chromium, demo map with 6 sessions x 2 channels x 30 x 512 x 512, 6 viewers side by side")
-    print(report("slice change -> new pixels", res["slice"], SLICE_BUDGET_MS))
-    print(report("  baseline: Dash props + React", res["baseline"]))
-    if res["slice"] and res["baseline"]:
-        ratio = statistics.median(res["baseline"]) / statistics.median(res["slice"])
-        print(f"  {'baseline / direct (median)':<32} {ratio:.1f}x")
-    print(report("plot click -> viewers moved+ringed", res["select"], SELECT_BUDGET_MS))
-    print(report("  ... and new planes on screen", res["select_painted"]))
-    print(report("  ... and plot highlight drawn", res["plot_highlight"]))
+    print("Chromium (headless, software rendering), gunicorn 2 workers x 4 threads")
+    for name, res in results.items():
+        print(describe[name])
+        print(
+            report("open, cold (new server, empty cache)", res["open-cold"], BUDGETS["open-cold"])
+        )
+        print(report("open, warm", res["open-warm"], BUDGETS["open-warm"]))
+        print(report("slice change -> new pixels, all", res["slice-all"], BUDGETS["slice"]))
+        print(report("  planes shown before (way back up)", res["slice"]))
+        print(report("  first visit (server renders)", res["slice-first"]))
+        print(report("  baseline: plane not preloaded", res["baseline"]))
+        if res["slice-all"] and res["baseline"]:
+            ratio = statistics.median(res["baseline"]) / statistics.median(res["slice-all"])
+            print(f"  {'  baseline / steps (median)':<40} {ratio:.1f}x")
+        print(report("plot click -> viewers moved+ringed", res["select"], BUDGETS["select"]))
+        print(
+            report(
+                "plot click -> plot highlight drawn",
+                res["plot-highlight"],
+                BUDGETS["plot-highlight"],
+            )
+        )
+        print(report("plot click -> new planes on screen", res["select-planes"]))
+        if res.get("lost"):
+            print(f"  {len(res['lost'])} samples lost (no timing within the timeout)")
+    print(f"screenshots: {SCREENSHOTS}")
     return 0
 
 

@@ -1,8 +1,10 @@
 """Callbacks of the map viewer page.
 
 Server callbacks (plain functions below) load the map's description, build the session
-viewers, the plot and the run strip. The hot paths are clientside (``app/assets/pmm_viewer.js``,
-namespace ``pmm``): slice changes, plot and spine clicks, labels, preferences, contrast.
+viewers, the plot and the run strip. The hot paths are clientside (``app/assets/*-pmm-*.js``,
+namespace ``pmm``): the view state (planes, channel, overlay, projection, selection) lives
+in the browser and writes the SLICE and SELECTION stores; labels, preferences, contrast
+and session paging are clientside callbacks too.
 """
 
 from __future__ import annotations
@@ -450,33 +452,28 @@ def register(app: dash.Dash) -> None:
         State(ids.MAP_REF, "data"),
     )(run_strip_view)
 
-    # ---- clientside: the hot paths (app/assets/pmm_viewer.js)
+    # ---- clientside (app/assets/*-pmm-*.js): the view state lives in the browser. `view`
+    # hands it the controls, preferences, viewers and any SLICE / SELECTION payload the view
+    # did not write itself; the view writes the stores back (70-pmm-dash.js).
     app.clientside_callback(
-        ClientsideFunction("pmm", "render"),
-        Output(ids.viewer_image(ALL), "url"),
-        Output(ids.viewer_slice(ALL), "children"),
+        ClientsideFunction("pmm", "view"),
+        Output(ids.VIEW_SINK, "data"),
+        Input(ids.MAP_REF, "data"),
         Input(ids.SLICE, "data"),
-        Input(ids.CHANNEL, "value"),
-        Input(ids.PROJECTION, "value"),
-        Input(ids.SLIDING_K, "value"),
-        Input(ids.PREFS, "data"),
-        Input(ids.viewer_meta(ALL), "data"),
-        Input(ids.LINK, "value"),
-        Input(ids.PLOT_ROI, "value"),
-    )
-    app.clientside_callback(
-        ClientsideFunction("pmm", "select"),
-        Output(ids.SELECTION, "data"),
-        Input(ids.PLOT, "clickData"),
-        Input(ids.viewer_spines(ALL), "clickData"),
-        Input(ids.CLEAR_SELECTION, "n_clicks"),
-        prevent_initial_call=True,
-    )
-    app.clientside_callback(
-        ClientsideFunction("pmm", "applySelection"),
-        Output(ids.SLICE, "data", allow_duplicate=True),
         Input(ids.SELECTION, "data"),
         Input(ids.viewer_meta(ALL), "data"),
+        Input(ids.CHANNEL, "value"),
+        Input(ids.OVERLAY, "value"),
+        Input(ids.PROJECTION, "value"),
+        Input(ids.SLIDING_K, "value"),
+        Input(ids.LINK, "value"),
+        Input(ids.PLOT_ROI, "value"),
+        Input(ids.PREFS, "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("pmm", "clear"),
+        Output(ids.VIEW_SINK, "data", allow_duplicate=True),
+        Input(ids.CLEAR_SELECTION, "n_clicks"),
         prevent_initial_call=True,
     )
     app.clientside_callback(

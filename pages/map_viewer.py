@@ -1,6 +1,6 @@
 """The map viewer: one image viewer per session side by side, a linked plot and a run strip.
 
-``/map/<owner>/<name>?s=0,1,2&z=5&ch=1&proj=max&k=2&run=12&roi=spineROI&link=0`` —
+``/map/<owner>/<name>?s=0,1,2&z=5&ch=1&ov=1&proj=max&k=2&run=12&roi=spineROI&link=0`` —
 every query parameter is optional (see :class:`app.state.ViewState`). The layout is cheap:
 stores and empty containers; ``callbacks.map_viewer`` fills them.
 """
@@ -24,7 +24,7 @@ __all__ = ["layout", "title"]
 
 KEY_HELP = (
     "Wheel or ↑ ↓: slice · Ctrl + wheel or double-click: zoom · drag: pan · "
-    "1 2 3: channel · M: max projection · L: link · Esc: clear selection"
+    "1 2 3: channel · O: overlay · M: max projection · L: link · Esc: clear selection · ?: every key"
 )
 
 
@@ -83,6 +83,7 @@ def _toolbar(view: ViewState) -> html.Div:
                         labelClassName="btn btn-outline-primary btn-sm",
                         labelCheckedClassName="active",
                     ),
+                    dbc.Switch(id=ids.OVERLAY, label="Overlay", value=view.overlay, className="mb-0 ms-1"),
                 ],
             ),
             html.Div(
@@ -246,6 +247,7 @@ def layout(owner: str | None = None, name: str | None = None, **query: Any) -> h
             dcc.Store(id=ids.CONTRAST_INFO, data={}),
             dcc.Store(id=ids.TABLE_PICK, data=None),
             dcc.Download(id=ids.MAP_DOWNLOAD),
+            dcc.Store(id=ids.VIEW_SINK),
             _title_row(name, view),
             html.Div(id=ids.MAP_NOTICE),
             html.Div(id=ids.MAP_ERROR),

@@ -1,11 +1,14 @@
-"""One session's image viewer: a dash-leaflet Map (``crs="Simple"``) with the plane, the
-dendrite tracing and the annotations, plus its label and slice read-out.
+"""One session's image viewer: a dash-leaflet Map (``crs="Simple"``) with the dendrite
+tracing and the annotations, plus its label and slice read-out.
 
-The viewer owns its components and a small :class:`~app.state.ViewerMeta` store; the
-clientside code in ``app/assets/pmm_viewer.js`` fills the image URL (plane, channel,
-projection, contrast), filters the spines to the planes near the current one, and moves
-the view. One map unit is one full-resolution pixel: pixel ``(row, col)`` is at
-``lat = -row, lng = col`` (see :mod:`app.services.images`).
+The viewer owns its components and a small :class:`~app.state.ViewerMeta` store. The image
+layers are not Dash components: the browser's view state makes them with Leaflet's own API
+(``app/assets/20-pmm-layers.js``: an ImageOverlay, or a TileLayer for planes larger than
+1024 pixels, two of them for the channel overlay) and points them at each plane, so a slice
+change never goes through Dash. The clientside code also filters the spines to the planes
+near the current one, moves the view and adds a plane slider at the right edge. One map
+unit is one full-resolution pixel: pixel ``(row, col)`` is at ``lat = -row, lng = col``
+(see :mod:`app.services.images`).
 """
 
 from __future__ import annotations
@@ -18,39 +21,17 @@ from dash import dcc, html
 from .. import ids
 from ..state import ViewerMeta
 
-__all__ = ["BLANK_PNG", "session_viewer"]
-
-#: A transparent 1 x 1 PNG: the image layer's URL until the clientside code sets the plane.
-BLANK_PNG = (
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-)
+__all__ = ["session_viewer"]
 
 
-def _image_layer(meta: ViewerMeta, bounds: list[list[float]]) -> Any:
-    s = meta.session
-    if not meta.has_images:
-        return dl.Rectangle(
-            bounds=bounds,
-            pathOptions={"color": "#475569", "weight": 1, "fillColor": "#1e293b", "fillOpacity": 1, "dashArray": "4 4"},
-            interactive=False,
-            id=ids.viewer_image(s),
-        )
-    if meta.tiled:
-        return dl.TileLayer(
-            id=ids.viewer_image(s),
-            url=BLANK_PNG,
-            tileSize=256,
-            zoomOffset=meta.max_level,
-            minZoom=-meta.max_level - 2,
-            maxNativeZoom=0,
-            maxZoom=5,
-            noWrap=True,
-            bounds=bounds,
-            keepBuffer=4,
-            updateWhenZooming=False,
-            className="pmm-tiles",
-        )
-    return dl.ImageOverlay(id=ids.viewer_image(s), url=BLANK_PNG, bounds=bounds, className="pmm-plane", interactive=False)
+def _empty_canvas(meta: ViewerMeta, bounds: list[list[float]]) -> Any:
+    """The canvas of a session without images (its annotations are drawn on it)."""
+    return dl.Rectangle(
+        bounds=bounds,
+        pathOptions={"color": "#475569", "weight": 1, "fillColor": "#1e293b", "fillOpacity": 1, "dashArray": "4 4"},
+        interactive=False,
+        id=ids.viewer_image(meta.session),
+    )
 
 
 def session_viewer(
@@ -82,8 +63,8 @@ def session_viewer(
     bounds = [[-float(rows), 0.0], [0.0, float(cols)]]
     pad = max(rows, cols) * 0.5
     min_zoom = -meta.max_level - 3 if meta.tiled else -4
-    layers: list[Any] = [
-        _image_layer(meta, bounds),
+    layers: list[Any] = [] if meta.has_images else [_empty_canvas(meta, bounds)]
+    layers += [
         dl.GeoJSON(
             id=ids.viewer_tracing(s),
             data=tracing,
@@ -132,7 +113,7 @@ def session_viewer(
                         keyboard=False,
                         attributionControl=False,
                         trackViewport=False,
-                        # tiles change plane in place (app/assets/pmm_viewer.js): no fading
+                        # tiles change plane in place (app/assets/20-pmm-layers.js): no fading
                         fadeAnimation=not meta.tiled,
                         style={"height": f"{height}px", "width": "100%"},
                         children=layers,

@@ -28,19 +28,23 @@ JS_IMAGE_SRCS = """() => [...document.querySelectorAll('.pmm-viewer img.leaflet-
 
 JS_SLICE_LABELS = "() => [...document.querySelectorAll('.pmm-viewer-slice')].map(e => e.textContent)"
 
+# every shown viewer has its annotation markers
+JS_SPINES_IN = """() => { const st = pmm.state.get();
+  return st.sessions.length > 0 && st.sessions.every(s => pmm.spines.markers(s).size > 0); }"""
+
 # where every viewer looks, and where the selected run is in it (map units = pixels)
 JS_VIEWERS = """() => [...document.querySelectorAll('.pmm-viewer[data-session]')].map(f => {
   const s = +f.dataset.session;
   const map = f.querySelector('.leaflet-container')._pmmMap;
   const c = map.getCenter();
   let sel = null;
-  (pmm.markers[s] || new Set()).forEach(m => {
+  pmm.spines.markers(s).forEach(m => {
     const p = m.feature.properties;
-    if (p.run === pmm.view.run && (!sel || sel.ghost)) {
+    if (p.run === pmm.state.get().run && (!sel || sel.ghost)) {
       const ll = m.getLatLng();
       sel = {lat: ll.lat, lng: ll.lng, ghost: p.ghost, z: p.z,
-             stroke: m._path ? m._path.getAttribute('stroke') : null,
-             shown: m._path ? m._path.style.display !== 'none' : false};
+             stroke: m.getElement() ? m.getElement().getAttribute('stroke') : null,
+             shown: m.getElement() ? m.getElement().style.display !== 'none' : false};
     }
   });
   return {session: s, lat: c.lat, lng: c.lng, sel: sel, slice: f.querySelector('.pmm-viewer-slice').textContent};
@@ -69,7 +73,7 @@ JS_PLOT_POINT = """([trace, i]) => {
 JS_RUN_WITH_GAP = """() => {
   const gd = document.querySelector('#pmm-plot .js-plotly-plot');
   const ghosts = new Set();
-  Object.values(pmm.markers).forEach(set => set.forEach(m => { if (m.feature.properties.ghost) ghosts.add(m.feature.properties.run); }));
+  pmm.state.get().sessions.map(s => pmm.spines.markers(s)).forEach(set => set.forEach(m => { if (m.feature.properties.ghost) ghosts.add(m.feature.properties.run); }));
   for (let t = 1; t < gd._fullData.length; t++) {
     const cd = gd._fullData[t].customdata || [];
     for (let i = 0; i < cd.length; i++) { if (ghosts.has(cd[i][0])) return [t, i]; }
@@ -82,7 +86,7 @@ def open_map(page: Any, query: str = "", n: int = 6, name: str = "demo") -> None
     page.goto(f"/map/public/{name}{query}")
     page.wait_for_function(JS_IMAGES_READY, arg=n)
     page.wait_for_function("() => document.querySelectorAll('#pmm-plot .scatterlayer, #pmm-plot .gl-container').length > 0")
-    page.wait_for_function("() => Object.keys(pmm.markers).length > 0")
+    page.wait_for_function(JS_SPINES_IN)
 
 
 def assert_centred_on_selection(viewers: list[dict[str, Any]], skip: int | None = None) -> None:
@@ -141,9 +145,9 @@ def test_scroll_slices_with_wheel_and_keys(page: Any) -> None:
     page.wait_for_url(re.compile(r"[?&]z=3(&|$)"))
     # spines far from the slice are hidden, near ones shown
     counts = page.evaluate(
-        """() => { let shown = 0, hidden = 0; Object.values(pmm.markers).forEach(set => set.forEach(m => {
+        """() => { let shown = 0, hidden = 0; pmm.state.get().sessions.map(s => pmm.spines.markers(s)).forEach(set => set.forEach(m => {
              if (m.feature.properties.ghost) return;
-             if (m._path.style.display === 'none') { hidden++; if (Math.abs(m.feature.properties.z - 3) <= 2) throw new Error('near spine hidden'); }
+             if (m.getElement().style.display === 'none') { hidden++; if (Math.abs(m.feature.properties.z - 3) <= 2) throw new Error('near spine hidden'); }
              else { shown++; if (Math.abs(m.feature.properties.z - 3) > 2) throw new Error('far spine shown'); } })); return [shown, hidden]; }"""
     )
     assert counts[0] > 0 and counts[1] > 0
@@ -231,14 +235,14 @@ def test_plot_click_moves_every_viewer_to_the_spine(page: Any) -> None:
     open_map(page)
     pt = page.evaluate(JS_PLOT_POINT, [1, 5])
     page.mouse.click(pt["x"], pt["y"])
-    page.wait_for_function("(run) => pmm.view.run === run", arg=pt["run"])
+    page.wait_for_function("(run) => pmm.state.get().run === run", arg=pt["run"])
     page.wait_for_function(JS_IMAGES_READY, arg=6)
     viewers = page.evaluate(JS_VIEWERS)
     assert_centred_on_selection(viewers)
     present = [v for v in viewers if not v["sel"]["ghost"]]
     assert present and all(v["sel"]["stroke"] == SELECTED for v in present)
     # the run is highlighted in the plot, shown in the run strip and kept in the URL
-    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#pmm-plot svg.pmm-plot-selection circle').length > 0")
     page.wait_for_url(re.compile(rf"[?&]run={pt['run']}(&|$)"))
     page.wait_for_function("() => document.querySelectorAll('.pmm-run-strip .pmm-strip-cell').length === 6")
     assert f"run {pt['run']}" in page.locator("#pmm-run-info").inner_text()
@@ -250,7 +254,7 @@ def test_absent_spine_goes_to_the_matching_place_on_the_tracing(page: Any) -> No
     assert where, "the demo map has runs absent from some session"
     pt = page.evaluate(JS_PLOT_POINT, where)
     page.mouse.click(pt["x"], pt["y"])
-    page.wait_for_function("(run) => pmm.view.run === run", arg=pt["run"])
+    page.wait_for_function("(run) => pmm.state.get().run === run", arg=pt["run"])
     viewers = page.evaluate(JS_VIEWERS)
     assert_centred_on_selection(viewers)
     ghosts = [v for v in viewers if v["sel"]["ghost"]]
@@ -262,38 +266,41 @@ def test_spine_click_selects_its_run_in_the_plot_and_other_sessions(page: Any) -
     target = page.evaluate(
         """() => { const f = document.querySelector('.pmm-viewer[data-session="1"]');
            const map = f.querySelector('.leaflet-container')._pmmMap; let best = null;
-           pmm.markers[1].forEach(m => { const p = m.feature.properties;
-             if (!p.ghost && m._path.style.display !== 'none' && p.run !== null) {
+           pmm.spines.markers(1).forEach(m => { const p = m.feature.properties;
+             if (!p.ghost && m.getElement().style.display !== 'none' && p.run !== null) {
                const pt = map.latLngToContainerPoint(m.getLatLng());
                if (!best || Math.abs(pt.x - 150) + Math.abs(pt.y - 150) < best.d) best = {run: p.run, x: pt.x, y: pt.y, d: Math.abs(pt.x - 150) + Math.abs(pt.y - 150)}; } });
            const r = f.querySelector('.leaflet-container').getBoundingClientRect();
            return {run: best.run, x: r.left + best.x, y: r.top + best.y}; }"""
     )
     page.mouse.click(target["x"], target["y"])
-    page.wait_for_function("(run) => pmm.view.run === run", arg=target["run"])
+    page.wait_for_function("(run) => pmm.state.get().run === run", arg=target["run"])
     assert_centred_on_selection(page.evaluate(JS_VIEWERS), skip=1)
     # the plot highlights exactly the points of that run
-    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#pmm-plot svg.pmm-plot-selection circle').length > 0")
+    # (rings drawn over the plot, in page pixels, at the data points of the run)
     check = page.evaluate(
-        """(run) => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
-           const rings = gd.layout.shapes.filter(s => s.type === 'circle').map(s => [s.xanchor, s.yanchor]);
-           const pts = []; gd.data.slice(1).forEach(t => (t.customdata || []).forEach((c, i) => { if (c[0] === run) pts.push([t.x[i], t.y[i]]); }));
-           return {rings: rings.length, points: pts.length, same: pts.every(p => rings.some(r => r[0] === p[0] && r[1] === p[1]))}; }""",
+        """(run) => { const gd = document.querySelector('#pmm-plot .js-plotly-plot'); const fl = gd._fullLayout;
+           const rings = [...gd.querySelectorAll('svg.pmm-plot-selection circle')].map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')]);
+           const pts = []; gd.data.slice(1).forEach(t => (t.customdata || []).forEach((c, i) => { if (c[0] === run)
+             pts.push([fl.xaxis._offset + fl.xaxis.l2p(t.x[i]), fl.yaxis._offset + fl.yaxis.l2p(t.y[i])]); }));
+           return {rings: rings.length, points: pts.length,
+             same: pts.every(p => rings.some(r => Math.abs(r[0] - p[0]) < 0.2 && Math.abs(r[1] - p[1]) < 0.2))}; }""",
         target["run"],
     )
     assert check["rings"] == check["points"] > 0 and check["same"]
     page.wait_for_url(re.compile(rf"[?&]run={target['run']}(&|$)"))
     # Esc clears the selection
     page.keyboard.press("Escape")
-    page.wait_for_function("() => pmm.view.run === null")
-    page.wait_for_function("() => (document.querySelector('#pmm-plot .js-plotly-plot').layout.shapes || []).length === 0")
+    page.wait_for_function("() => pmm.state.get().run === null")
+    page.wait_for_function("() => document.querySelectorAll('#pmm-plot svg.pmm-plot-selection circle').length === 0")
 
 
 def test_a_link_reproduces_the_view(page: Any) -> None:
     open_map(page)
     pt = page.evaluate(JS_PLOT_POINT, [1, 9])
     page.mouse.click(pt["x"], pt["y"])
-    page.wait_for_function("(run) => pmm.view.run === run", arg=pt["run"])
+    page.wait_for_function("(run) => pmm.state.get().run === run", arg=pt["run"])
     page.keyboard.press("2")
     page.wait_for_url(re.compile(rf"ch=2.*run={pt['run']}"))
     url = page.url
@@ -301,7 +308,7 @@ def test_a_link_reproduces_the_view(page: Any) -> None:
     other = page.context.new_page()
     try:
         open_map(other, url.split("/map/public/demo")[1])
-        other.wait_for_function("(run) => pmm.view.run === run", arg=pt["run"])
+        other.wait_for_function("(run) => pmm.state.get().run === run", arg=pt["run"])
         other.wait_for_function("(l) => JSON.stringify([...document.querySelectorAll('.pmm-viewer-slice')].map(e => e.textContent)) === JSON.stringify(l)", arg=labels)
         assert all("channel=2" in s for s in other.evaluate(JS_IMAGE_SRCS))
         assert_centred_on_selection(other.evaluate(JS_VIEWERS))
@@ -332,8 +339,8 @@ def test_display_options_are_kept_across_reloads(page: Any) -> None:
     page.click("#pmm-prefs-open")
     assert page.locator("#pmm-pref-spine-size [role=slider]").get_attribute("aria-valuenow") == "9"
     assert page.locator("#pmm-pref-label-mode").input_value() == "file"
-    page.wait_for_function("() => Object.keys(pmm.markers).length > 0")
-    radius = page.evaluate("() => { let r = 0; pmm.markers[0].forEach(m => { if (!m.feature.properties.ghost) r = m.getRadius(); }); return r; }")
+    page.wait_for_function(JS_SPINES_IN)
+    radius = page.evaluate("() => { let r = 0; pmm.spines.markers(0).forEach(m => { if (!m.feature.properties.ghost) r = m.getRadius(); }); return r; }")
     assert radius == 9
 
 
@@ -357,6 +364,6 @@ def test_map_without_images_opens_on_an_empty_labelled_canvas(page: Any) -> None
     frames = page.locator(".pmm-viewer")
     assert frames.count() == 3
     assert "No images for this session" in frames.first.inner_text()
-    page.wait_for_function("() => [0, 1, 2].every(s => pmm.markers[s] && pmm.markers[s].size > 0)")
+    page.wait_for_function("() => [0, 1, 2].every(s => pmm.spines.markers(s).size > 0)")
     page.keyboard.press("ArrowDown")
     page.wait_for_function("() => document.querySelector('.pmm-viewer-slice').textContent === 'z 6 / 9'")

@@ -85,8 +85,11 @@ def test_pool_page_in_chromium(browser: Any, pool_url: str, tmp_path: Path) -> N
     patterns.nth(1).fill("e*")
     patterns.nth(1).press("Enter")
     for _ in range(2):
+        rows = page.locator(".pmm-pool-group-name").count()
         page.locator("#pmm-pool-group-rows button").last.click()
-        page.wait_for_timeout(300)
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('.pmm-pool-group-name').length === n - 1", arg=rows
+        )
     page.wait_for_function("() => document.querySelectorAll('.pmm-pool-group-name').length === 2")
     page.wait_for_function("""() => {
         const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
@@ -124,21 +127,23 @@ def test_pool_page_in_chromium(browser: Any, pool_url: str, tmp_path: Path) -> N
         const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
         return gd && gd.data.some(t => t.type === 'scattergl');
     }""")  # fmt: skip
+    # a real click on a point of a run's line (where no other point is near it)
     point = page.evaluate("""() => {
         const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
-        const t = gd.data.find(t => t.type === 'scattergl');
-        const i = t.customdata.findIndex(c => c);
-        return {customdata: t.customdata[i], x: t.x[i], y: t.y[i]};
+        const fl = gd._fullLayout, box = gd.getBoundingClientRect(), pts = [];
+        gd._fullData.forEach((t, ti) => (t.x || []).forEach((x, i) => {
+            if (t.y[i] === null || t.y[i] === undefined) return;
+            pts.push({ti: ti, gl: t.type === 'scattergl', cd: t.customdata ? t.customdata[i] : null,
+                      px: fl.xaxis._offset + fl.xaxis.d2p(x), py: fl.yaxis._offset + fl.yaxis.d2p(t.y[i])}); }));
+        const runs = pts.filter(p => p.gl && p.cd);
+        let best = null;
+        runs.forEach(p => { const d = Math.min(...pts.filter(q => q !== p).map(q => Math.hypot(q.px - p.px, q.py - p.py)));
+            if (!best || d > best.d) best = {d: d, p: p}; });
+        return {customdata: best.p.cd, x: box.left + best.p.px, y: box.top + best.p.py};
     }""")  # fmt: skip
+    page.mouse.move(point["x"], point["y"])
     with context.expect_page() as new_page:
-        page.evaluate(
-            """(p) => {
-                const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
-                gd.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: 0, x: p.x, y: p.y,
-                                                   customdata: p.customdata}]});
-            }""",
-            point,
-        )  # fmt: skip
+        page.mouse.click(point["x"], point["y"])
     viewer = new_page.value
     viewer.wait_for_load_state()
     map_id, run, sessions = point["customdata"]
@@ -146,6 +151,8 @@ def test_pool_page_in_chromium(browser: Any, pool_url: str, tmp_path: Path) -> N
         f"/map/{map_id}?s={sessions}&run={run}" in viewer.url
     ), viewer.url
     link = page.locator("#pmm-pool-run-link a")
-    assert link.get_attribute("target") == "_blank" and f"run={run}" in (link.get_attribute("href") or "")
+    assert link.get_attribute("target") == "_blank" and f"run={run}" in (
+        link.get_attribute("href") or ""
+    )
     context.close()
     assert not errors, errors

@@ -194,10 +194,10 @@ def test_build_viewers_one_per_session(call: DashCaller) -> None:
     assert [f["props"]["id"]["index"] for f in frames] == [0, 2]
     maps = _by_type(grid, "MapContainer")
     assert len(maps) == 2 and all(m["props"]["crs"] == "Simple" for m in maps)
-    # small planes: one ImageOverlay per viewer over the whole image, pixel (row, col) at (-row, col)
-    overlays = _by_type(grid, "ImageOverlay")
-    assert len(overlays) == 2
-    assert overlays[0]["props"]["bounds"] == [[-64.0, 0.0], [0.0, 80.0]]
+    # the whole image in view, pixel (row, col) at (-row, col); the image layers are made in
+    # the browser (app/assets/20-pmm-layers.js; tests/browser cover them)
+    assert maps[0]["props"]["bounds"] == [[-64.0, 0.0], [0.0, 80.0]]
+    assert not _by_type(grid, "ImageOverlay") and not _by_type(grid, "TileLayer")
     metas = _by_id_type(grid, ids.VIEWER_META)
     meta = metas[0]["props"]["data"]
     assert meta["planes"] == 6 and meta["rows"] == 64 and meta["columns"] == 80
@@ -211,12 +211,8 @@ def test_build_viewers_one_per_session(call: DashCaller) -> None:
 
 def test_large_planes_are_tiled(call: DashCaller) -> None:
     grid = _viewers(call, [0], name="big")
-    tiles = _by_type(grid, "TileLayer")
-    assert len(tiles) == 1 and not _by_type(grid, "ImageOverlay")
-    t = tiles[0]["props"]
-    # the tile endpoint's convention (app.services.images): levels 0..max_level, 256 px
-    assert t["tileSize"] == 256 and t["zoomOffset"] == 3 and t["maxNativeZoom"] == 0 and t["noWrap"] is True
-    assert t["bounds"] == [[-1100.0, 0.0], [0.0, 1100.0]]
+    assert _by_type(grid, "MapContainer")[0]["props"]["bounds"] == [[-1100.0, 0.0], [0.0, 1100.0]]
+    # the browser makes a TileLayer of the tile endpoint's levels 0..max_level from these
     meta = _by_id_type(grid, ids.VIEWER_META)[0]["props"]["data"]
     assert meta["tiled"] is True and meta["max_level"] == 3
     assert meta["tile_url"] == "/api/v1/maps/public/big/sessions/0/tiles/"

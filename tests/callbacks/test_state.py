@@ -14,6 +14,17 @@ def test_view_state_round_trips_through_the_url() -> None:
     assert ViewState.from_store(v.to_store()) == v
 
 
+def test_view_state_overlay_and_the_browsers_form_of_the_url() -> None:
+    v = ViewState(sessions=(0, 1), z=(4,), channel=2, overlay=True, run=3)
+    assert ViewState.from_query(dict(p.split("=", 1) for p in v.to_query()[1:].split("&"))) == v
+    assert ViewState.from_store(v.to_store()) == v
+    # as app/assets/10-pmm-state.js writes it (tests/js/state.test.js)
+    js = "s=0,1,2&z=4&ch=2&ov=1&proj=sliding&k=3&run=12&roi=spineROI&link=0"
+    got = ViewState.from_query(dict(p.split("=", 1) for p in js.split("&")))
+    assert got == ViewState((0, 1, 2), (4,), 2, "sliding", 3, 12, "spineROI", False, True)
+    assert ViewState.from_query({"ov": "0"}).overlay is False
+
+
 def test_view_state_defaults_and_junk() -> None:
     assert ViewState().to_query() == ""
     v = ViewState.from_query({"s": "0-2,5", "z": "3", "ch": "0", "proj": "weird", "k": "999", "run": "-1", "roi": "<script>"})

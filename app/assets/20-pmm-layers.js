@@ -1,0 +1,421 @@
+/*
+ * PyMapManager map viewer, 2 of 7: the viewers' image layers.
+ *
+ * Every Leaflet map of a session viewer registers itself here (an L.Map init hook; the
+ * viewer frame .pmm-viewer[data-session] says which session). Its image layers are made
+ * here with Leaflet's public API, in their own pane under the annotations: one
+ * L.imageOverlay (planes up to 1024 pixels) or L.tileLayer (larger planes, 256-pixel tiles)
+ * per shown channel; two with the channel overlay, tinted green and magenta by SVG colour
+ * matrices and added on screen (mix-blend-mode: screen).
+ *
+ * On every change of the view state that alters what a viewer shows, each layer gets its
+ * new URL: ImageOverlay.setUrl, or for tiles TileLayer.setUrl(url, true) and every tile's
+ * src set in place (so each tile keeps its pixels until the new ones have arrived: no
+ * blank frame). A layer counts as showing a URL only once that URL has loaded; a failed
+ * load is not recorded as shown and puts a notice on the viewer.
+ *
+ * Timings (performance.measure, read by bench/bench_browser.py and visible in DevTools):
+ *   pmm:<cause kind>  from the input event to just after the frame showing every new image
+ *                     (slice, channel, select-planes, ...)
+ *   pmm:open          from navigation start to the first frame with every viewer's first
+ *                     image and its spines on screen (once per page load)
+ * Events: pmm.layers.on(fn) calls fn({type: "viewer", session, map}) for each new
+ * viewer and fn({type: "shown", session}) when a viewer shows the state's images.
+ */
+(function () {
+    "use strict";
+
+    var pmm = window.pmm = window.pmm || {};
+    var state = pmm.state = pmm.state || window.PmmViewState.create();
+    pmm.ids = state.IDS;
+
+    var PANE = "pmmImages";
+    // the timing of a change's images, by the kind of change (a selection's own timing,
+    // viewers moved and ringed, is pmm:select: 30-pmm-spines.js)
+    var ROUND_NAMES = {select: "select-planes"};
+    var views = {};          // session -> {map, frame, recs: [layer records], notice}
+    var listeners = [];
+    var round = null;        // the latest change being shown: {cause, pending: [recs], failed}
+    var opened = false;      // pmm:open measured (once per page load)
+
+    function emit(ev) { listeners.forEach(function (fn) { fn(ev); }); }
+
+    // run fn once the next frame has been painted
+    pmm.afterPaint = function (fn) {
+        requestAnimationFrame(function () { setTimeout(fn, 0); });
+    };
+
+    // a timing from `t0` (an input event's timeStamp, or 0: navigation start) to just after the next paint
+    pmm.measure = function (name, t0, detail) {
+        pmm.afterPaint(function () {
+            performance.measure("pmm:" + name, {start: t0, end: performance.now(), detail: detail || null});
+        });
+    };
+
+    function absolute(url) { return new URL(url, document.baseURI).href; }
+
+    // ------------------------------------------------------------------ registry
+
+    function sessionOf(map) {
+        var frame = map.getContainer().closest(".pmm-viewer[data-session]");
+        return frame ? parseInt(frame.getAttribute("data-session"), 10) : null;
+    }
+
+    function register(map) {
+        var s = sessionOf(map);
+        if (s === null) { return; }
+        var frame = map.getContainer().closest(".pmm-viewer");
+        var view = views[s] = {map: map, frame: frame, recs: [], notice: null};
+        map.getContainer()._pmmMap = map;
+        map.createPane(PANE).style.zIndex = 250;   // above the tile pane, under the annotations
+        map.on("move zoomend", function () { onMapMove(map); });
+        map.on("unload", function () {
+            if (views[s] === view) { delete views[s]; }
+        });
+        emit({type: "viewer", session: s, map: map});
+        build(s);
+        labels();
+    }
+
+    function hookLeaflet() {
+        var L = window.L;
+        if (!L || !L.Map) { return false; }
+        if (!L.__pmmHooked) {
+            L.__pmmHooked = true;
+            L.Map.addInitHook(function () { register(this); });
+        }
+        return true;
+    }
+    if (!hookLeaflet()) { document.addEventListener("DOMContentLoaded", hookLeaflet); }
+
+    // ------------------------------------------------------------------ layers
+
+    // the colour matrices of the overlay's tints (referenced by pmm.css: .pmm-tint-*)
+    var TINTS = {green: "0 0 0 0 0  1 0 0 0 0  0 0 0 0 0  0 0 0 1 0", magenta: "1 0 0 0 0  0 0 0 0 0  1 0 0 0 0  0 0 0 1 0"};
+    function tintFilters() {
+        if (document.getElementById("pmm-tint-filters")) { return; }
+        var ns = "http://www.w3.org/2000/svg";
+        var svg = document.createElementNS(ns, "svg");
+        svg.id = "pmm-tint-filters";
+        svg.setAttribute("width", "0");
+        svg.setAttribute("height", "0");
+        svg.setAttribute("aria-hidden", "true");
+        svg.style.position = "absolute";
+        Object.keys(TINTS).forEach(function (name) {
+            var f = document.createElementNS(ns, "filter");
+            f.id = "pmm-tint-" + name;
+            f.setAttribute("color-interpolation-filters", "sRGB");
+            var m = document.createElementNS(ns, "feColorMatrix");
+            m.setAttribute("type", "matrix");
+            m.setAttribute("values", TINTS[name]);
+            f.appendChild(m);
+            svg.appendChild(f);
+        });
+        document.body.appendChild(svg);
+    }
+
+    function tintClass(spec) {
+        if (!spec.tint) { return ""; }
+        tintFilters();
+        return " pmm-tint pmm-tint-" + spec.tint;
+    }
+
+    function elementOf(rec) {
+        return rec.tiled ? rec.layer.getContainer() : rec.layer.getElement();
+    }
+
+    function setTint(rec, spec) {
+        if (spec.tint) { tintFilters(); }
+        var el = elementOf(rec);
+        if (el) {
+            ["green", "magenta"].forEach(function (t) { el.classList.toggle("pmm-tint-" + t, spec.tint === t); });
+            el.classList.toggle("pmm-tint", !!spec.tint);
+        }
+        rec.spec = spec;
+    }
+
+    function tileKey(c) { return c.x + ":" + c.y + ":" + c.z; }
+
+    function makeLayer(s, meta, spec, url) {
+        var L = window.L;
+        var bounds = L.latLngBounds([[-meta.rows, 0], [0, meta.columns]]);
+        var rec = {session: s, tiled: !!meta.tiled, spec: spec, target: url, shown: null, failed: null, tiles: {}, expect: null};
+        if (meta.tiled) {
+            rec.layer = L.tileLayer(url, {
+                pane: PANE, tileSize: 256, zoomOffset: meta.max_level, minZoom: -meta.max_level - 2,
+                maxNativeZoom: 0, maxZoom: 5, noWrap: true, bounds: bounds, keepBuffer: 4,
+                updateWhenZooming: false, className: "pmm-tiles" + tintClass(spec)
+            });
+            rec.layer.on("tileloadstart", function (e) { rec.tiles[tileKey(e.coords)] = {el: e.tile, coords: e.coords}; });
+            rec.layer.on("tileunload", function (e) {
+                var k = tileKey(e.coords);
+                delete rec.tiles[k];
+                if (rec.expect && rec.expect[k]) { delete rec.expect[k]; tileSettled(rec, true); }
+            });
+            rec.layer.on("tileload tileerror", function (e) {
+                var k = tileKey(e.coords);
+                if (rec.expect && rec.expect[k] && rec.expect[k] === e.tile.src) {
+                    delete rec.expect[k];
+                    if (e.type === "tileerror") { rec.tileFailed = true; }
+                    tileSettled(rec, false);
+                } else if (!rec.expect && e.type === "tileerror") {
+                    rec.tileFailed = true;
+                }
+            });
+            // the first load of the layer (every tile in view): Leaflet's own "load"
+            rec.layer.on("load", function () {
+                if (rec.expect === null && rec.shown === null && rec.failed === null) {
+                    settled(rec, !rec.tileFailed);
+                }
+            });
+        } else {
+            rec.layer = L.imageOverlay(url, bounds, {pane: PANE, interactive: false, className: "pmm-plane" + tintClass(spec)});
+            rec.layer.on("load", function () {
+                if (rec.layer.getElement().src === absolute(rec.target)) { settled(rec, true); }
+            });
+            rec.layer.on("error", function () {
+                if (rec.layer.getElement().src === absolute(rec.target)) { settled(rec, false); }
+            });
+        }
+        return rec;
+    }
+
+    function tileSettled(rec) {
+        if (rec.expect && !Object.keys(rec.expect).length) {
+            rec.expect = null;
+            settled(rec, !rec.tileFailed);
+        }
+    }
+
+    // point a layer at `url`; true when that means waiting for a load
+    function retarget(rec, url) {
+        if (rec.target === url && (rec.shown === url || rec.failed !== url)) {
+            return rec.shown !== url;
+        }
+        rec.target = url;
+        rec.failed = null;
+        if (!rec.tiled) {
+            rec.layer.setUrl(url);
+            return true;
+        }
+        // tiles: the template for new tiles, and every tile in place to the new plane
+        rec.layer.setUrl(url, true);
+        rec.expect = {};
+        rec.tileFailed = false;
+        var offset = rec.layer.options.zoomOffset || 0;
+        Object.keys(rec.tiles).forEach(function (k) {
+            var t = rec.tiles[k];
+            var src = window.L.Util.template(url, {x: t.coords.x, y: t.coords.y, z: t.coords.z + offset});
+            if (t.el.src === absolute(src)) { return; }
+            rec.expect[k] = absolute(src);
+            t.el.src = src;
+        });
+        if (!Object.keys(rec.expect).length) {
+            rec.expect = null;
+            rec.shown = url;
+            return false;
+        }
+        return true;
+    }
+
+    // a layer has loaded its target (ok) or failed to
+    function settled(rec, ok) {
+        if (ok) {
+            rec.shown = rec.target;
+        } else {
+            rec.failed = rec.target;
+        }
+        notice(rec.session);
+        if (round) {
+            var i = round.pending.indexOf(rec);
+            if (i >= 0) {
+                round.pending.splice(i, 1);
+                if (!ok) { round.failed = true; }
+                if (!round.pending.length) { finishRound(); }
+            }
+        }
+        if (viewShown(rec.session)) { emit({type: "shown", session: rec.session}); }
+        checkOpen();
+    }
+
+    function viewShown(s) {
+        var view = views[s];
+        if (!view) { return false; }
+        return view.recs.every(function (r) { return r.shown === r.target; });
+    }
+
+    // the viewer says when an image could not be loaded (a Leaflet control, bottom left)
+    function notice(s) {
+        var view = views[s];
+        if (!view) { return; }
+        var failed = view.recs.some(function (r) { return r.failed === r.target; });
+        if (failed && !view.notice) {
+            var Notice = window.L.Control.extend({
+                onAdd: function () {
+                    var div = window.L.DomUtil.create("div", "pmm-image-failed");
+                    div.textContent = "This image could not be loaded; change the plane or channel to try again.";
+                    return div;
+                }
+            });
+            view.notice = new Notice({position: "bottomleft"}).addTo(view.map);
+        } else if (!failed && view.notice) {
+            view.notice.remove();
+            view.notice = null;
+        }
+    }
+
+    // make or update a viewer's layers for the current state; returns the records to wait for
+    function build(s) {
+        var view = views[s];
+        var meta = state.get().metas[s];
+        if (!view || !meta) { return []; }
+        var specs = state.layersOf(s);
+        var wait = [];
+        specs.forEach(function (spec, i) {
+            var url = state.planeUrl(s, spec.channel);
+            var rec = view.recs[i];
+            if (rec && rec.tiled !== !!meta.tiled) {
+                view.map.removeLayer(rec.layer);
+                rec = null;
+            }
+            if (!rec) {
+                rec = view.recs[i] = makeLayer(s, meta, spec, url);
+                view.map.addLayer(rec.layer);
+                wait.push(rec);
+                return;
+            }
+            if (rec.spec.tint !== spec.tint || rec.spec.channel !== spec.channel) { setTint(rec, spec); }
+            if (retarget(rec, url)) { wait.push(rec); }
+        });
+        view.recs.splice(specs.length).forEach(function (rec) { view.map.removeLayer(rec.layer); });
+        notice(s);
+        return wait;
+    }
+
+    function labels() {
+        document.querySelectorAll(".pmm-viewer[data-session]").forEach(function (frame) {
+            var s = parseInt(frame.getAttribute("data-session"), 10);
+            var el = frame.querySelector(".pmm-viewer-slice");
+            var txt = state.sliceText(s);
+            if (el && txt && el.textContent !== txt) { el.textContent = txt; }
+        });
+    }
+
+    function finishRound() {
+        var r = round;
+        round = null;
+        if (!r.failed && typeof r.cause.t0 === "number") {
+            pmm.measure(ROUND_NAMES[r.cause.kind] || r.cause.kind || "change", r.cause.t0);
+        }
+        if (r.failed) { performance.mark("pmm:image-error"); }
+    }
+
+    // every viewer to the current state; timed from cause.t0 when given
+    function showAll(cause) {
+        var pending = [];
+        state.get().sessions.forEach(function (s) { pending = pending.concat(build(s)); });
+        labels();
+        round = {cause: cause || {}, pending: pending, failed: false};
+        if (!pending.length) { finishRound(); }
+    }
+
+    function checkOpen() {
+        if (opened) { return; }
+        var st = state.get();
+        if (!st.sessions.length) { return; }
+        var ready = st.sessions.every(function (s) {
+            var meta = st.metas[s];
+            return views[s] && (!meta.has_images || (views[s].recs.length && viewShown(s)));
+        });
+        if (ready) {
+            opened = true;
+            pmm.measure("open", 0, {sessions: st.sessions.length});
+        }
+    }
+
+    var IMAGE_KEYS = ["metas", "z", "channel", "overlay", "projection", "k", "contrast"];
+    state.on(function (ev) {
+        if (IMAGE_KEYS.some(function (k) { return ev.keys[k]; })) { showAll(ev.cause); }
+        if (ev.keys.metas) { checkOpen(); }
+    });
+
+    // ------------------------------------------------------------------ linked pan and zoom
+
+    var syncing = false;
+    function onMapMove(map) {
+        var c = map.getCenter();
+        var prev = map._pmmPrev;
+        map._pmmPrev = {lat: c.lat, lng: c.lng};
+        if (syncing || !state.get().link || !prev) { return; }
+        var dlat = c.lat - prev.lat, dlng = c.lng - prev.lng, zoom = map.getZoom();
+        syncing = true;
+        try {
+            Object.keys(views).forEach(function (s) {
+                var other = views[s].map;
+                if (other === map) { return; }
+                var oc = other.getCenter();
+                other.setView([oc.lat + dlat, oc.lng + dlng], zoom, {animate: false});
+                var nc = other.getCenter();
+                other._pmmPrev = {lat: nc.lat, lng: nc.lng};
+            });
+        } finally {
+            syncing = false;
+        }
+    }
+
+    // centre a viewer on `latlng`, zooming in when it still shows the whole image
+    function centre(s, latlng) {
+        var view = views[s];
+        var meta = state.get().metas[s];
+        if (!view) { return; }
+        var map = view.map;
+        var zoom = map.getZoom();
+        if (meta) {
+            var fit = map.getBoundsZoom([[-meta.rows, 0], [0, meta.columns]]);
+            zoom = Math.min(map.getMaxZoom(), Math.max(zoom, fit + 1, 0));
+        }
+        syncing = true;
+        try {
+            if (zoom === map.getZoom()) {
+                // a pan only translates the map (setView would re-project every marker)
+                var off = map.latLngToContainerPoint(latlng).subtract(map.getSize().divideBy(2));
+                map.panBy(off, {animate: false});
+            } else {
+                map.setView(latlng, zoom, {animate: false});
+            }
+            var c = map.getCenter();
+            map._pmmPrev = {lat: c.lat, lng: c.lng};
+        } finally {
+            syncing = false;
+        }
+    }
+
+    pmm.layers = {
+        on: function (fn) { listeners.push(fn); },
+        map: function (s) { return views[s] ? views[s].map : null; },
+        frame: function (s) { return views[s] ? views[s].frame : null; },
+        sessions: function () { return Object.keys(views).map(Number); },
+        /** The URLs a viewer's layers show now (tiles: of the tiles in view), for preloading. */
+        urls: function (s) {
+            var view = views[s];
+            if (!view) { return []; }
+            var out = [];
+            view.recs.forEach(function (rec) {
+                if (!rec.tiled) { out.push(rec.shown); return; }
+                if (!view.map.hasLayer(rec.layer)) { return; }
+                var o = rec.layer.options;
+                var zoom = Math.min(o.maxNativeZoom, Math.max(o.minZoom, Math.round(view.map.getZoom())));
+                var offset = o.zoomOffset || 0;
+                Object.keys(rec.tiles).forEach(function (k) {
+                    var t = rec.tiles[k];
+                    if (t.coords.z !== zoom) { return; }
+                    out.push(window.L.Util.template(rec.shown || rec.target, {x: t.coords.x, y: t.coords.y, z: t.coords.z + offset}));
+                });
+            });
+            return out.filter(Boolean);
+        },
+        shown: viewShown,
+        centre: centre,
+        hook: hookLeaflet
+    };
+}());

@@ -1,0 +1,70 @@
+/*
+ * PyMapManager map viewer, 4 of 7: preloading.
+ *
+ * Once a viewer shows the state's images (pmm.layers "shown"), the planes around it are
+ * fetched and decoded at low priority: three ahead in the direction of the last step and
+ * one behind (two and two for tiled viewers: those are the tiles in view). The decoded
+ * images are kept (the most recent 240 URLs), so the browser keeps their pixels ready and
+ * the next step only points the layers at them (20-pmm-layers.js). A failed preload is
+ * dropped, so it is asked for again later.
+ */
+(function () {
+    "use strict";
+
+    var pmm = window.pmm;
+    var state = pmm.state;
+    var AHEAD = 3;
+    var BEHIND = 1;
+    var TILED_MAX = 2;       // tiled viewers: planes each way at most (every tile in view, 9 viewers)
+    var KEEP = 240;
+
+    var cache = new Map();   // url -> Image (insertion order = age)
+
+    function preload(url) {
+        if (cache.has(url)) {
+            var img0 = cache.get(url);
+            cache.delete(url);
+            cache.set(url, img0);
+            return;
+        }
+        var img = new Image();
+        img.fetchPriority = "low";
+        img.decoding = "async";
+        img.src = url;
+        cache.set(url, img);
+        img.decode().catch(function () { cache.delete(url); });
+        while (cache.size > KEEP) { cache.delete(cache.keys().next().value); }
+    }
+
+    function around(s) {
+        var st = state.get();
+        var meta = st.metas[s];
+        if (!meta || !meta.has_images || st.projection === "max") { return; }
+        var z = state.zOf(s);
+        var ahead = st.direction >= 0 ? AHEAD : BEHIND;
+        var behind = st.direction >= 0 ? BEHIND : AHEAD;
+        if (meta.tiled) {
+            ahead = Math.min(ahead, TILED_MAX);
+            behind = Math.min(behind, TILED_MAX);
+        }
+        var urls = pmm.layers.urls(s);
+        var load = function (zz) {
+            if (zz < 0 || zz >= meta.planes) { return; }
+            urls.forEach(function (u) { preload(state.planeUrlAt(u, zz)); });
+        };
+        for (var d = 1; d <= Math.max(ahead, behind); d++) {
+            if (d <= ahead) { load(z + d); }
+            if (d <= behind) { load(z - d); }
+        }
+    }
+
+    pmm.layers.on(function (ev) {
+        if (ev.type === "shown") { around(ev.session); }
+    });
+
+    pmm.preload = {
+        /** Whether `url` was preloaded and decoded (kept). */
+        has: function (url) { return cache.has(url); },
+        size: function () { return cache.size; }
+    };
+}());

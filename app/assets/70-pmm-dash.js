@@ -1,0 +1,235 @@
+/*
+ * PyMapManager map viewer, 7 of 7: Dash.
+ *
+ * Into the view state: the clientside callback `view` (callbacks/map_viewer.py) hands it
+ * the page's controls, preferences and viewer descriptions (state.set, setMetas: a value
+ * it already has changes nothing), and any SLICE or SELECTION payload the view did not
+ * write itself (the server's planes from the URL, a selection from elsewhere on the page):
+ * state.request, state.select.
+ *
+ * Out of the view state, in this one place: after every change, once its frame is painted,
+ * the SLICE and SELECTION stores and the controls the keys change (channel, overlay,
+ * projection, link) are written with dash_clientside.set_props, and the address bar with
+ * history.replaceState. The view's payloads carry by: "view", so they are not taken back
+ * in as requests. (The address bar is written at most every URL_EVERY ms, the last state
+ * always: browsers stop honouring replaceState called hundreds of times in a few seconds.)
+ *
+ * Also here: the display preferences (cookie), the contrast slider and histogram, session
+ * labels and session paging.
+ */
+(function () {
+    "use strict";
+
+    var pmm = window.pmm;
+    var state = pmm.state;
+    var IDS = pmm.ids;
+    var PREFS_COOKIE = "pmm_prefs";
+    var URL_EVERY = 250;
+
+    function nu() { return window.dash_clientside.no_update; }
+    function isNum(v) { return typeof v === "number" && isFinite(v); }
+
+    // ------------------------------------------------------------------ out: stores and URL
+
+    var dirty = {};
+    var scheduled = false;
+    var CONTROL_OF = {channel: IDS.CHANNEL, overlay: IDS.OVERLAY, projection: IDS.PROJECTION, link: IDS.LINK};
+
+    function write() {
+        scheduled = false;
+        var d = dirty;
+        dirty = {};
+        var set = window.dash_clientside && window.dash_clientside.set_props;
+        var st = state.get();
+        if (set && st.sessions.length) {
+            if (d.z || d.metas) { set(IDS.SLICE, {data: state.sliceStore()}); }
+            if (d.run) { set(IDS.SELECTION, {data: state.selectionStore()}); }
+            Object.keys(CONTROL_OF).forEach(function (k) {
+                if (d[k] && document.getElementById(CONTROL_OF[k])) { set(CONTROL_OF[k], {value: st[k]}); }
+            });
+        }
+        url();
+    }
+
+    var urlAt = -Infinity;
+    var urlPending = false;
+    function url() {
+        if (location.pathname.indexOf("/map/") < 0 || !state.get().sessions.length) { return; }
+        var wait = urlAt + URL_EVERY - performance.now();
+        if (wait > 0) {
+            if (!urlPending) {
+                urlPending = true;
+                setTimeout(function () { urlPending = false; url(); }, wait);
+            }
+            return;
+        }
+        urlAt = performance.now();
+        var next = location.pathname + state.query();
+        if (next !== location.pathname + location.search) {
+            history.replaceState(history.state, "", next);
+        }
+    }
+
+    state.on(function (ev) {
+        Object.keys(ev.keys).forEach(function (k) { dirty[k] = true; });
+        // controls changed by their own callback need no writing back
+        if (ev.cause.kind === "control") {
+            Object.keys(CONTROL_OF).forEach(function (k) { delete dirty[k]; });
+        }
+        if (!scheduled) {
+            scheduled = true;
+            pmm.afterPaint(write);
+        }
+    });
+
+    function writePrefs(prefs) {
+        var text = encodeURIComponent(JSON.stringify(prefs));
+        document.cookie = PREFS_COOKIE + "=" + text + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+
+    // ------------------------------------------------------------------ in: callbacks
+
+    var seen = {mapRef: null, slice: null, selection: null};
+
+    function byS(metas) {
+        var out = {};
+        (metas || []).forEach(function (m) { if (m) { out[m.session] = m; } });
+        return out;
+    }
+
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        pmm: {
+            // the page's view inputs -> the view state (see the top of this file)
+            view: function (mapRef, slice, selection, metas, channel, overlay, projection, k, link, roi, prefs) {
+                pmm.layers.hook();
+                pmm.plot.hook();
+                var cause = {kind: "control"};
+                // a new page (its stores are new objects): start afresh
+                if (mapRef !== seen.mapRef) {
+                    seen.mapRef = mapRef;
+                    state.reset({kind: "open"});
+                }
+                var p = prefs || {};
+                state.set({
+                    channel: channel, overlay: !!overlay, projection: projection, k: k, link: !!link,
+                    roi: roi || "", contrast: p.contrast || {}, spineSize: p.spine_size
+                }, cause);
+                state.setMetas(metas, {kind: "viewers"});
+                if (slice !== seen.slice) {
+                    seen.slice = slice;
+                    if (slice && !state.isOwn(slice)) {
+                        var zs = slice.z || {};
+                        var vals = Object.keys(zs).map(function (s) { return zs[s]; });
+                        var all = vals.length && vals.every(function (v) { return v === vals[0]; }) ? vals[0] : null;
+                        state.request(zs, all, {kind: "open"});
+                    }
+                }
+                if (selection !== seen.selection) {
+                    seen.selection = selection;
+                    if (selection && !state.isOwn(selection) && (isNum(selection.run) || state.get().run !== null)) {
+                        state.select(isNum(selection.run) ? selection.run : null,
+                            {source: selection.source, session: selection.session}, {kind: "restore"});
+                    }
+                }
+                return nu();
+            },
+
+            // the Clear button
+            clear: function (n) {
+                if (n) { state.select(null, {source: "clear"}, {kind: "clear", t0: performance.now()}); }
+                return nu();
+            },
+
+            // session labels from the label mode
+            labels: function (prefs, metas) {
+                var mode = (prefs && prefs.label_mode) || "date";
+                var m = byS(metas);
+                var outs = window.dash_clientside.callback_context.outputs_list || [];
+                return outs.map(function (o) {
+                    var meta = m[o.id.index];
+                    return meta ? (meta.label[mode] || meta.label.index) : nu();
+                });
+            },
+
+            // display preference controls -> PREFS (and the cookie)
+            prefs: function (spineSize, plotSize, defaultChannel, labelMode, prefs) {
+                var p = Object.assign({}, prefs || {});
+                p.spine_size = spineSize;
+                p.plot_size = plotSize;
+                p.default_channel = parseInt(defaultChannel, 10) || 0;
+                p.label_mode = labelMode;
+                writePrefs(p);
+                return p;
+            },
+
+            // contrast slider / Auto / channel -> PREFS.contrast, slider range and value, histogram
+            contrast: function (channel, value, autoClicks, info, prefs) {
+                var ctx = window.dash_clientside.callback_context;
+                var trig = ctx.triggered && ctx.triggered.length ? ctx.triggered[0].prop_id : "";
+                var ch = String(channel || 1);
+                var ci = (info || {})[ch];
+                if (!ci) {
+                    return [nu(), [0, 1], 0, 1, true, emptyHistogram()];
+                }
+                var p = Object.assign({}, prefs || {});
+                p.contrast = Object.assign({}, p.contrast || {});
+                var changed = false;
+                if (trig.indexOf(IDS.CONTRAST + ".value") === 0 && value && value.length === 2) {
+                    p.contrast[ch] = [value[0], value[1]];
+                    changed = true;
+                } else if (trig.indexOf("pmm-contrast-auto") === 0) {
+                    delete p.contrast[ch];
+                    changed = true;
+                }
+                var cur = p.contrast[ch] || [ci.lo, ci.hi];
+                if (changed) { writePrefs(p); }
+                var lo = Math.min(isNum(ci.min) ? ci.min : 0, cur[0]);
+                var hi = Math.max(isNum(ci.max) ? ci.max : 1, cur[1], lo + 1);
+                return [changed ? p : nu(), [cur[0], cur[1]], lo, hi, false, histogramFigure(ci, cur, lo, hi, !p.contrast[ch])];
+            },
+
+            // session paging: previous / next page of as many sessions as are shown, or all
+            page: function (prevClicks, nextClicks, allClicks, value, options) {
+                var ctx = window.dash_clientside.callback_context;
+                var trig = ctx.triggered && ctx.triggered.length ? ctx.triggered[0].prop_id : "";
+                var all = (options || []).map(function (o) { return o.value; });
+                if (!all.length) { return nu(); }
+                if (trig.indexOf("pmm-sessions-all") === 0) { return all; }
+                var cur = (value || []).slice().sort(function (a, b) { return a - b; });
+                var n = Math.max(1, cur.length);
+                var first = cur.length ? all.indexOf(cur[0]) : 0;
+                var start = trig.indexOf("pmm-sessions-next") === 0 ? first + n : first - n;
+                start = Math.max(0, Math.min(all.length - n, start));
+                return all.slice(start, start + n);
+            }
+        }
+    });
+
+    function emptyHistogram() {
+        return {data: [], layout: {height: 44, margin: {l: 4, r: 4, t: 2, b: 2},
+            xaxis: {visible: false}, yaxis: {visible: false},
+            paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+            annotations: [{text: "no images", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+                font: {size: 11, color: "#94a3b8"}}]}};
+    }
+
+    function histogramFigure(ci, cur, lo, hi, auto) {
+        var h = ci.histogram || {counts: [], edges: []};
+        var xs = [];
+        for (var i = 0; i + 1 < h.edges.length; i++) { xs.push((h.edges[i] + h.edges[i + 1]) / 2); }
+        var ys = h.counts.map(function (c) { return Math.log10(1 + c); });
+        var ymax = Math.max.apply(null, ys.concat([1]));
+        var line = function (x) {
+            return {type: "line", x0: x, x1: x, y0: 0, y1: ymax, line: {color: auto ? "#0ea5e9" : "#f97316", width: 2}};
+        };
+        return {
+            data: [{type: "bar", x: xs, y: ys, marker: {color: "#94a3b8"}, hoverinfo: "skip"}],
+            layout: {
+                margin: {l: 4, r: 4, t: 2, b: 2}, height: 44, bargap: 0,
+                xaxis: {visible: false, range: [lo, hi]}, yaxis: {visible: false}, showlegend: false,
+                paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+                shapes: [line(cur[0]), line(cur[1])]
+            }
+        };
+    }
+}());

@@ -1,0 +1,80 @@
+"""Issue 12's viewer defects, each reproduced in a real Chromium."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser.test_dashboard import JS_IMAGE_SRCS, JS_IMAGES_READY, JS_SLICE_LABELS, open_map
+
+pytestmark = pytest.mark.browser
+
+# every annotation marker: its session, plane, whether it is a ghost and whether it is drawn
+JS_MARKERS = """() => { const out = [];
+  pmm.state.get().sessions.forEach(s => pmm.spines.markers(s).forEach(m => { const p = m.feature.properties;
+    out.push({s: s, z: p.z, ghost: !!p.ghost, shown: !!m.getElement() && m.getElement().style.display !== 'none'}); }));
+  return out; }"""
+
+
+def test_the_plane_in_the_url_is_restored(page: Any) -> None:
+    open_map(page, "?s=0,1,2&z=3", n=3)
+    assert page.evaluate(JS_SLICE_LABELS) == ["z 3 / 9"] * 3
+    assert all("/planes/3?" in s for s in page.evaluate(JS_IMAGE_SRCS))
+    page.wait_for_url(re.compile(r"[?&]s=0,1,2&z=3(&|$)"))
+    # per-session planes too (as written once the viewers went to a spine)
+    open_map(page, "?s=0,1,2&z=2,4,7", n=3)
+    assert page.evaluate(JS_SLICE_LABELS) == ["z 2 / 9", "z 4 / 9", "z 7 / 9"]
+    page.wait_for_url(re.compile(r"[?&]z=2,4,7(&|$)"))
+
+
+@pytest.mark.parametrize("query, z", [("", 5), ("?z=1", 1)])
+def test_spines_are_filtered_to_the_plane_from_the_first_paint(
+    page: Any, query: str, z: int
+) -> None:
+    open_map(page, query)
+    assert page.evaluate(JS_SLICE_LABELS) == [f"z {z} / 9"] * 6
+    page.wait_for_function(
+        "() => pmm.state.get().sessions.map(s => pmm.spines.markers(s)).every(set => [...set].every(m => m.getElement()))"
+    )
+    marks = [m for m in page.evaluate(JS_MARKERS) if not m["ghost"]]
+    near = [m for m in marks if abs(m["z"] - z) <= 2]
+    far = [m for m in marks if abs(m["z"] - z) > 2]
+    assert near and far, "the demo map has spines near and far from the plane"
+    assert all(m["shown"] for m in near)
+    assert not any(m["shown"] for m in far), (
+        f"{sum(m['shown'] for m in far)} of {len(far)} far spines drawn"
+    )
+
+
+def test_keys_go_to_the_viewers_after_dragging_the_contrast_slider(page: Any) -> None:
+    open_map(page, "?s=0,1", n=2)
+    page.wait_for_function("() => !document.querySelector('#pmm-contrast [data-disabled]')")
+    handle = page.locator("#pmm-contrast [role=slider]").first
+    before = handle.get_attribute("aria-valuenow")
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y, steps=4)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => document.querySelector('.pmm-viewer img.leaflet-image-layer').src.includes('lo=')"
+    )
+    after = handle.get_attribute("aria-valuenow")
+    assert after != before
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pmm-viewer-slice')].every(e => e.textContent === 'z 6 / 9')"
+    )
+    assert handle.get_attribute("aria-valuenow") == after
+    page.keyboard.press("2")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('channel=2'))"
+    )
+    page.keyboard.press("m")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('projection=max'))"
+    )
+    page.wait_for_function(JS_IMAGES_READY, arg=2)

@@ -1,0 +1,145 @@
+"""The map viewer's channel overlay, plane slider, key help and failed images, in Chromium."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser.test_dashboard import JS_IMAGES_READY, JS_SLICE_LABELS, open_map
+
+pytestmark = pytest.mark.browser
+
+JS_LAYERS = """() => [...document.querySelectorAll('.pmm-viewer[data-session="0"] img.leaflet-image-layer')].map(i => ({
+  src: i.src.split('/sessions/')[1], cls: i.className, filter: getComputedStyle(i).filter, blend: getComputedStyle(i).mixBlendMode}))"""
+
+
+def test_channel_overlay_in_two_colours_with_contrast_per_channel(page: Any) -> None:
+    open_map(page, "?s=0,1", n=2)
+    page.wait_for_function("() => !document.querySelector('#pmm-contrast [data-disabled]')")
+    # a contrast for channel 1 (the slider edits the channel chosen)
+    lo = page.locator("#pmm-contrast [role=slider]").first
+    lo.focus()
+    lo.press("ArrowRight")
+    page.wait_for_function(
+        "() => document.querySelector('.pmm-viewer img.leaflet-image-layer').src.includes('lo=')"
+    )
+    page.locator("#pmm-overlay").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.pmm-viewer[data-session=\"0\"] img.leaflet-image-layer').length === 2"
+    )
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    layers = page.evaluate(JS_LAYERS)
+    assert "channel=1" in layers[0]["src"] and "lo=" in layers[0]["src"]
+    assert "channel=2" in layers[1]["src"] and "lo=" not in layers[1]["src"]
+    assert "pmm-tint-green" in layers[0]["cls"] and "url(" in layers[0]["filter"]
+    assert "pmm-tint-magenta" in layers[1]["cls"] and layers[1]["blend"] == "screen"
+    page.wait_for_url(re.compile(r"[?&]ov=1(&|$)"))
+    # the pixels are green and magenta: no grey pixel where the two channels differ
+    page.evaluate(
+        "() => new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 0)))"
+    )
+    shot = page.locator('.pmm-viewer[data-session="0"] .leaflet-container').screenshot()
+    from io import BytesIO
+
+    from PIL import Image
+
+    px = list(Image.open(BytesIO(shot)).convert("RGB").getdata())
+    assert any(g > r + 30 for r, g, b in px), "green pixels (channel 1)"
+    assert any(r > g + 30 and b > g + 30 for r, g, b in px), "magenta pixels (channel 2)"
+    # O toggles it off again; slices still step both layers
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('/planes/6?'))"
+    )
+    page.keyboard.press("o")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.pmm-viewer[data-session=\"0\"] img.leaflet-image-layer').length === 1"
+    )
+    page.wait_for_function("() => !document.querySelector('#pmm-overlay').checked")
+
+
+def test_plane_slider_moves_the_linked_viewers(page: Any) -> None:
+    open_map(page, "?s=0,1&z=2,4", n=2)
+    slider = page.locator('.pmm-viewer[data-session="0"] input.pmm-zslider')
+    assert slider.get_attribute("max") == "9" and slider.input_value() == "2"
+    box = slider.bounding_box()
+    # a real click low on the (vertical, plane 0 at the top) slider
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.9)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.pmm-viewer-slice')[0].textContent !== 'z 2 / 9'"
+    )
+    z0 = int(page.evaluate(JS_SLICE_LABELS)[0].split()[1])
+    assert z0 >= 7
+    page.wait_for_function(
+        "(z) => document.querySelectorAll('.pmm-viewer-slice')[1].textContent === `z ${Math.min(9, z + 2)} / 9`",
+        arg=z0,
+    )
+    # the keys work again right after (the slider gives the focus back)
+    page.keyboard.press("ArrowUp")
+    page.wait_for_function(
+        "(z) => document.querySelectorAll('.pmm-viewer-slice')[0].textContent === `z ${z - 1} / 9`",
+        arg=z0,
+    )
+    assert page.locator('.pmm-viewer[data-session="0"] input.pmm-zslider').input_value() == str(
+        z0 - 1
+    )
+
+
+def test_question_mark_lists_every_key(page: Any) -> None:
+    open_map(page, "?s=0", n=1)
+    page.keyboard.press("?")
+    dialog = page.locator(".pmm-help")
+    dialog.wait_for()
+    listed = page.evaluate(
+        "() => [...document.querySelectorAll('.pmm-help-key th')].map(th => th.textContent.trim())"
+    )
+    handled = page.evaluate("() => pmm.keys.KEYS.map(k => k.label)")
+    assert listed == handled and len(listed) >= 10
+    text = dialog.inner_text()
+    for word in (
+        "next plane",
+        "channel",
+        "overlay",
+        "max projection",
+        "link",
+        "clear the selection",
+        "wheel",
+        "zoom",
+    ):
+        assert word in text
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.querySelector('.pmm-help').hidden")
+    # the key line under the viewers opens it too
+    page.click("#pmm-key-help")
+    page.wait_for_function("() => !document.querySelector('.pmm-help').hidden")
+    page.click(".pmm-help-close")
+    page.wait_for_function("() => document.querySelector('.pmm-help').hidden")
+
+
+def test_a_failed_image_is_not_taken_as_shown(browser: Any, base_url: str) -> None:
+    # its own context: the failed request is logged as a console error, on purpose
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=base_url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        _failed_image(page)
+    finally:
+        context.close()
+
+
+def _failed_image(page: Any) -> None:
+    page.route(re.compile(r"/planes/7\?"), lambda route: route.fulfill(status=500, body="boom"))
+    open_map(page, "?s=0&z=6", n=1)
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("() => document.querySelector('.pmm-image-failed')")
+    assert page.evaluate(JS_SLICE_LABELS) == ["z 7 / 9"]
+    assert page.evaluate("() => pmm.layers.shown(0)") is False
+    assert page.evaluate("() => performance.getEntriesByName('pmm:slice').length") == 0
+    page.unroute(re.compile(r"/planes/7\?"))
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function(
+        "() => !document.querySelector('.pmm-image-failed') && pmm.layers.shown(0)"
+    )
+    page.wait_for_function("() => performance.getEntriesByName('pmm:slice').length === 1")
