@@ -17,6 +17,24 @@ def default_data_dir() -> Path:
     return Path(base) / "pymapmanager"
 
 
+#: settings that may instead be given as a file (``NAME_FILE=/run/secrets/...``: Docker secrets)
+SECRET_SETTINGS = ("SECRET_KEY", "ADMIN_PASSWORD", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
+                   "CELERY_RESULT_BACKEND")  # fmt: skip
+
+
+def _with_secret_files(env: dict[str, str]) -> dict[str, str]:
+    """``NAME_FILE=/path`` sets ``NAME`` (one of :data:`SECRET_SETTINGS`) from that file's
+    text, unless ``NAME`` itself is set."""
+    for name in SECRET_SETTINGS:
+        path = env.get(name + "_FILE")
+        if path and not env.get(name):
+            try:
+                env[name] = Path(path).read_text().strip()
+            except OSError as e:
+                raise ValueError(f"{name}_FILE: cannot read {path}: {e.strerror}") from None
+    return env
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -40,6 +58,14 @@ class Settings:
         ``data_dir/.secret_key`` when not given.
     url_prefix : str
         Where the dashboard is mounted (``/`` by default).
+    celery_broker_url : str or None
+        When set (``CELERY_BROKER_URL``), Dash background callbacks (pooling) run on Celery
+        workers (``celery -A app.celery_worker:celery_app worker``) through this broker, results in
+        ``CELERY_RESULT_BACKEND`` (default: the broker). Otherwise each job runs in a process
+        of the web server's machine (Dash's ``DiskcacheManager``). The broker must not evict
+        keys: use a Redis of its own, not the cache's LRU Redis.
+    celery_result_backend : str or None
+        Where Celery keeps job results and progress (default: the broker's URL).
     create_demo : bool
         Create the demo maps under ``data_dir/public`` on first run.
     cache_timeout : int
@@ -51,6 +77,8 @@ class Settings:
     redis_url: str | None = None
     secret_key: str = ""
     url_prefix: str = "/"
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
     create_demo: bool = True
     cache_timeout: int = 24 * 3600
     testing: bool = False
@@ -58,8 +86,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Read ``DATA_DIR``, ``REDIS_URL``, ``SECRET_KEY``, ``URL_PREFIX``, ``CREATE_DEMO``."""
-        e = dict(os.environ if env is None else env)
+        """Read ``DATA_DIR``, ``REDIS_URL``, ``SECRET_KEY``, ``URL_PREFIX``, ``CREATE_DEMO``,
+        ``CELERY_BROKER_URL``, ``CELERY_RESULT_BACKEND``."""
+        e = _with_secret_files(dict(os.environ if env is None else env))
         data_dir = Path(e["DATA_DIR"]).expanduser() if e.get("DATA_DIR") else default_data_dir()
         prefix = e.get("URL_PREFIX", "/") or "/"
         if not prefix.startswith("/"):
@@ -71,6 +100,8 @@ class Settings:
             redis_url=e.get("REDIS_URL") or None,
             secret_key=e.get("SECRET_KEY", ""),
             url_prefix=prefix,
+            celery_broker_url=e.get("CELERY_BROKER_URL") or None,
+            celery_result_backend=e.get("CELERY_RESULT_BACKEND") or None,
             create_demo=_bool(e.get("CREATE_DEMO"), True),
             cache_timeout=int(e.get("CACHE_TIMEOUT", 24 * 3600)),
         )
