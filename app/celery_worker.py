@@ -7,10 +7,12 @@ worker must run the same version of the code as the web servers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .factory import create_app
 
 dash_app = create_app()
-_manager = dash_app._background_manager
+_manager: Any = dash_app._background_manager  # Dash keeps the manager here
 if not hasattr(_manager, "handle"):
     raise RuntimeError("CELERY_BROKER_URL is not set: background jobs run in the web server")
 celery_app = _manager.handle
