@@ -27,6 +27,24 @@ def _size(value: str | None, default: int) -> int:
     return int(float(number) * scale)
 
 
+#: settings that may instead be given as a file (``NAME_FILE=/run/secrets/...``: Docker secrets)
+SECRET_SETTINGS = ("SECRET_KEY", "ADMIN_PASSWORD", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
+                   "CELERY_RESULT_BACKEND")  # fmt: skip
+
+
+def _with_secret_files(env: dict[str, str]) -> dict[str, str]:
+    """``NAME_FILE=/path`` sets ``NAME`` (one of :data:`SECRET_SETTINGS`) from that file's
+    text, unless ``NAME`` itself is set."""
+    for name in SECRET_SETTINGS:
+        path = env.get(name + "_FILE")
+        if path and not env.get(name):
+            try:
+                env[name] = Path(path).read_text().strip()
+            except OSError as e:
+                raise ValueError(f"{name}_FILE: cannot read {path}: {e.strerror}") from None
+    return env
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -50,6 +68,14 @@ class Settings:
         ``data_dir/.secret_key`` when not given.
     url_prefix : str
         Where the dashboard is mounted (``/`` by default).
+    celery_broker_url : str or None
+        When set (``CELERY_BROKER_URL``), Dash background callbacks (pooling) run on Celery
+        workers (``celery -A app.celery_worker:celery_app worker``) through this broker, results in
+        ``CELERY_RESULT_BACKEND`` (default: the broker). Otherwise each job runs in a process
+        of the web server's machine (Dash's ``DiskcacheManager``). The broker must not evict
+        keys: use a Redis of its own, not the cache's LRU Redis.
+    celery_result_backend : str or None
+        Where Celery keeps job results and progress (default: the broker's URL).
     create_demo : bool
         Create the demo maps under ``data_dir/public`` on first run.
     cache_timeout : int
@@ -98,6 +124,8 @@ class Settings:
     redis_url: str | None = None
     secret_key: str = ""
     url_prefix: str = "/"
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
     create_demo: bool = True
     cache_timeout: int = 24 * 3600
     cache_disk_bytes: int = 1 << 30
@@ -125,8 +153,9 @@ class Settings:
         ``CACHE_TIMEOUT``, the cache limits (see the attributes),
         ``DATABASE_URL``, ``ANONYMOUS_READ``, ``ADMIN_PASSWORD``, ``PROXY_FIX``, ``LOGIN_RATE_LIMIT``,
         ``UPLOAD_MAX_BYTES``, ``UNZIP_MAX_BYTES``, ``UNZIP_MAX_FILES``, ``UNZIP_MAX_RATIO``,
-        ``UPLOAD_EXPIRY_HOURS``, ``INCOMING_QUIET_SECONDS``."""
-        e = dict(os.environ if env is None else env)
+        ``UPLOAD_EXPIRY_HOURS``, ``INCOMING_QUIET_SECONDS``,
+        ``CELERY_BROKER_URL``, ``CELERY_RESULT_BACKEND``; ``NAME_FILE`` for secrets."""
+        e = _with_secret_files(dict(os.environ if env is None else env))
         data_dir = Path(e["DATA_DIR"]).expanduser() if e.get("DATA_DIR") else default_data_dir()
         prefix = e.get("URL_PREFIX", "/") or "/"
         if not prefix.startswith("/"):
@@ -138,6 +167,8 @@ class Settings:
             redis_url=e.get("REDIS_URL") or None,
             secret_key=e.get("SECRET_KEY", ""),
             url_prefix=prefix,
+            celery_broker_url=e.get("CELERY_BROKER_URL") or None,
+            celery_result_backend=e.get("CELERY_RESULT_BACKEND") or None,
             create_demo=_bool(e.get("CREATE_DEMO"), True),
             cache_timeout=int(e.get("CACHE_TIMEOUT", 24 * 3600)),
             cache_disk_bytes=int(e.get("CACHE_DISK_BYTES") or 1 << 30),

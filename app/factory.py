@@ -9,9 +9,9 @@ from typing import Any
 import dash
 from flask import Flask
 
+from .background import background_manager as _background_manager
 from .config import Settings
 from .extensions import SETTINGS_KEY, init_cache, init_counters
-from .services.pooling import background_manager as _background_manager
 
 __all__ = ["create_app"]
 

@@ -50,7 +50,6 @@ from pymapmanager.pooling import (
     run_pool_tasks,
 )
 
-from ..config import Settings
 from ..extensions import cache, settings_of
 from .catalog import map_refs
 from .maps import MapRef, cached_json, data_version, get_map, map_folder, map_ref
@@ -61,7 +60,6 @@ __all__ = [
     "PoolPlan",
     "PoolSpec",
     "StatChoice",
-    "background_manager",
     "check_rows",
     "compute_bundle",
     "default_stat",
@@ -83,26 +81,6 @@ log = logging.getLogger(__name__)
 _FORMAT = "pool2"
 #: statistics offered first when a map has them
 PREFERRED_STATS = ("ubssSum_int2", "ubssSum_int1", "sLen3d_int1", "pDist")
-
-
-# --------------------------------------------------------------------------- background jobs
-
-
-def background_manager(settings: Settings) -> Any:
-    """The Dash background callback manager (the pooling page's long computations).
-
-    A ``DiskcacheManager``: each job runs in its own process, so a pool never blocks a
-    web worker; its bookkeeping (job ids, progress, result) is a diskcache folder in
-    ``DATA_DIR/.cache/background``, shared by every worker process of the machine. The
-    pooled results themselves go to the app's cache (Redis when ``REDIS_URL`` is set),
-    shared by every worker everywhere.
-    """
-    import diskcache
-    from dash import DiskcacheManager
-
-    folder = settings.data_dir / ".cache" / "background"
-    folder.mkdir(parents=True, exist_ok=True)
-    return DiskcacheManager(diskcache.Cache(str(folder)), expire=3600)
 
 
 # --------------------------------------------------------------------------- the maps to choose
