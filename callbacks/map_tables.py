@@ -87,8 +87,11 @@ def _ref_version(map_data: Any) -> tuple[Any, str] | None:
     key = MapKey.from_store(map_data)
     if not key.owner or not key.name:
         return None
-    ref = map_ref(key.owner, key.name)
-    return ref, data_version(ref)
+    try:
+        ref = map_ref(key.owner, key.name)
+        return ref, data_version(ref)
+    except MapManagerError:  # unknown, hidden or unreadable: the page says so elsewhere
+        return None
 
 
 def _selected(run: int | None) -> tuple[Any, Any]:

@@ -53,8 +53,11 @@ class DashCaller:
         and background callbacks need the page's ``end_id``.
     """
 
-    def __init__(self, app: dash.Dash, client: FlaskClient, page: str = "/") -> None:
-        self.app = app
+    def __init__(self, app: dash.Dash | FlaskClient, client: FlaskClient | None = None, page: str = "/") -> None:
+        if client is None:  # DashCaller(client): no app, so no "@" suffixes of shared outputs
+            assert isinstance(app, FlaskClient)
+            app, client = None, app  # type: ignore[assignment]
+        self.app: dash.Dash | None = app  # type: ignore[assignment]
         self.client = client
         html = client.get(page).get_data(as_text=True)
         m = re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', html, re.S)
@@ -64,6 +67,8 @@ class DashCaller:
     def output_key(self, outputs: list[tuple[Any, str]]) -> str:
         """The callback map's key of these outputs (with any ``@`` duplicate suffixes)."""
         keys = [_key(o) for o in outputs]
+        if self.app is None:
+            return keys[0] if len(keys) == 1 else ".." + "...".join(keys) + ".."
         for k in self.app.callback_map:
             if [p.split("@")[0] for p in _parts(k)] == keys:
                 return k
@@ -72,6 +77,7 @@ class DashCaller:
     def outputs_of(self, first: tuple[Any, str]) -> list[tuple[Any, str]]:
         """Every output ``(id, property)`` of the callback whose first output is ``first``."""
         head = _key(first)
+        assert self.app is not None, "outputs_of needs the app"
         for k in self.app.callback_map:
             parts = [p.split("@")[0] for p in _parts(k)]
             if parts[0] == head:
