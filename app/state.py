@@ -130,7 +130,7 @@ class SliceState:
 
 
 #: Every query parameter a map viewer URL may carry.
-VIEW_PARAMS: tuple[str, ...] = ("s", "z", "ch", "proj", "k", "run", "roi", "link")
+VIEW_PARAMS: tuple[str, ...] = ("s", "z", "ch", "proj", "k", "run", "roi", "link", "ov")
 
 
 def _strict_int_list(text: str) -> tuple[int, ...] | None:
@@ -173,8 +173,8 @@ class ViewState:
     run: int | None = None
     roi: str = ""
     link: bool = True
-    ignored: tuple[str, ...] = ()
     overlay: bool = False
+    ignored: tuple[str, ...] = ()
 
     def to_query(self) -> str:
         """The URL query (``?s=0,1&z=5&ch=1...``), leaving defaults out; '' when all default."""
@@ -271,6 +271,13 @@ class ViewState:
                 roi = raw
             else:
                 bad("roi", "not an ROI type name")
+        overlay = False
+        raw = given("ov")
+        if raw:
+            if raw.lower() in ("1", "true", "on", "yes"):
+                overlay = True
+            elif raw.lower() not in ("0", "false", "off", "no"):
+                bad("ov", "use ov=0 or ov=1")
         link = True
         raw = given("link")
         if raw:
@@ -291,7 +298,7 @@ class ViewState:
             roi=roi,
             link=link,
             ignored=tuple(ignored),
-            overlay=str(query.get("ov", "0")) in ("1", "true", "on"),
+            overlay=overlay,
         )
 
     def to_store(self) -> dict[str, Any]:

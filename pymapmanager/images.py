@@ -386,12 +386,14 @@ class ImageStack:
         --------
         >>> import tempfile, pathlib, numpy as np, tifffile
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "a_ch1.tif"
-        >>> tifffile.imwrite(p, np.zeros((3, 8, 8), np.uint8))
-        >>> _ = p.write_bytes(p.read_bytes()[:-70])
+        >>> tifffile.imwrite(p, np.zeros((3, 8, 8), np.uint8), photometric="minisblack")
+        >>> with tifffile.TiffFile(p) as t:
+        ...     cut = t.pages[-1].dataoffsets[0] + 10  # inside the last plane's pixels
+        >>> _ = p.write_bytes(p.read_bytes()[:cut])
         >>> ImageStack(p, name="raw/a_ch1.tif").check()
         Traceback (most recent call last):
         ...
-        pymapmanager.errors.MapFormatError: raw/a_ch1.tif: plane 1: the file ends before this plane's data (file truncated?)
+        pymapmanager.errors.MapFormatError: raw/a_ch1.tif: plane 2: the file ends before this plane's data (file truncated?)
         """
         layout = self._ensure_open()
         if layout.complete < layout.shape[0]:

@@ -167,6 +167,8 @@ def zip_limits(settings: Settings) -> ZipLimits:
 
 
 def _rel(path: str, folder: Path) -> str:
+    if not Path(path).is_absolute():  # the library names files relative to the map folder
+        return Path(path).as_posix()
     try:
         return Path(path).resolve().relative_to(folder.resolve()).as_posix()
     except ValueError:

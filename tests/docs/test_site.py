@@ -203,7 +203,11 @@ def test_a_broken_openapi_route_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
 
     def with_broken_route(*a: Any, **kw: Any) -> Any:
         app = real(*a, **kw)
-        app.server.add_url_rule("/api/v1/openapi.json", "broken_openapi", lambda: flask.abort(500))
+        rule = next((r for r in app.server.url_map.iter_rules() if r.rule == "/api/v1/openapi.json"), None)
+        if rule is None:
+            app.server.add_url_rule("/api/v1/openapi.json", "broken_openapi", lambda: flask.abort(500))
+        else:
+            app.server.view_functions[rule.endpoint] = lambda **kw: flask.abort(500)
         return app
 
     monkeypatch.setattr(factory, "create_app", with_broken_route)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import subprocess
@@ -105,7 +106,15 @@ def test_wsgi_server_is_the_flask_app(template_dir: Path, tmp_path: Path) -> Non
 def test_procfile_and_dockerfile_run_the_wsgi_target() -> None:
     procfile = (REPO / "Procfile").read_text()
     assert procfile.strip() == "web: gunicorn --config app/gunicorn_conf.py app.wsgi:server"
-    docker = (REPO / "Dockerfile").read_text()
-    assert "FROM python:3.11-slim" in docker
-    assert 'CMD ["gunicorn", "--config", "app/gunicorn_conf.py", "app.wsgi:server"]' in docker
-    assert "BIND=0.0.0.0:8050" in docker and "EXPOSE 8050" in docker and "DATA_DIR=/data" in docker
+    lines = [ln.strip() for ln in (REPO / "Dockerfile").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    # the base image is a build argument, python:3.11-slim by default; both stages use it
+    assert "ARG BASE_IMAGE=python:3.11-slim" in lines
+    assert [ln for ln in lines if ln.startswith("FROM ")] == ["FROM ${BASE_IMAGE} AS build", "FROM ${BASE_IMAGE}"]
+    # dependencies from the lock file, installed before the source is copied
+    lock = next(i for i, ln in enumerate(lines) if "-r /tmp/requirements.lock" in ln)
+    assert lock < next(i for i, ln in enumerate(lines) if ln.startswith("COPY pymapmanager"))
+    cmd = json.loads([ln for ln in lines if ln.startswith("CMD ")][-1][4:])  # the last: the container's command
+    assert cmd[0] == "gunicorn" and cmd[-1] == "app.wsgi:server" and "python:app.gunicorn_conf" in cmd
+    assert "USER pmm" in lines and "EXPOSE 8050" in lines
+    assert any("BIND=0.0.0.0:8050" in ln for ln in lines) and any("DATA_DIR=/data" in ln for ln in lines)
+    assert any("app.healthcheck" in ln for ln in lines)

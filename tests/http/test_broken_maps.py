@@ -242,9 +242,10 @@ def test_catalog_page_lists_broken_maps(broken_app: dash.Dash, broken_dir: Path)
     client = broken_app.server.test_client()
     assert client.get("/").status_code == 200
     call = DashCaller(client)
-    out = (ids.CATALOG_LIST, "children"), (ids.CATALOG_COUNT, "children"), (ids.CATALOG_CONDITION, "options")
+    out = ((ids.CATALOG_LIST, "children"), (ids.CATALOG_COUNT, "children"), (ids.CATALOG_CONDITION, "options"),
+           (ids.CATALOG_MAP_CONDITION, "options"))  # fmt: skip
     r = call.raw(list(out), [(ids.CATALOG_TEXT, "value", None), (ids.CATALOG_CONDITION, "value", None),
-                             (ids.LOCATION, "pathname", "/")])  # fmt: skip
+                             (ids.CATALOG_MAP_CONDITION, "value", None), (ids.LOCATION, "pathname", "/")])  # fmt: skip
     assert r.status_code == 200
     assert_clean(r.get_data(), broken_dir)
     text = r.get_data(as_text=True)
