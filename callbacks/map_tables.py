@@ -2,7 +2,7 @@
 dynamics panel, "go to run" and the exports.
 
 Selecting a row (or going to a run) selects the run everywhere through the browser's own
-selection path, the one a plot click takes (``pmm.selectRun`` in ``app/assets``, which
+selection path, the one a plot click takes (``pmm.state.select`` in ``app/assets``, which
 records the ``SELECTION`` store); a selection anywhere selects and scrolls to the run's
 row here (``selectedRows`` / ``scrollTo`` by row id = run).
 """
@@ -52,7 +52,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Browser side of a table pick: select the run everywhere the way a plot click does
-#: (``pmm.selectRun`` moves every viewer, rings the spine, highlights the plot and records
+#: (``pmm.state.select`` moves every viewer, rings the spine, highlights the plot and records
 #: SELECTION); without the viewer script, record SELECTION directly.
 SELECT_FROM_TABLES = """
 function (spineRows, runRows, pick, selection, tableSession) {
@@ -74,8 +74,9 @@ function (spineRows, runRows, pick, selection, tableSession) {
     if (run === null || run === undefined) { return nu; }
     if (!fromPick && selection && selection.run === run) { return nu; }
     var s = (session === null || session === undefined) ? null : session;
-    if (window.pmm && typeof window.pmm.selectRun === "function") {
-        window.pmm.selectRun(run, "table", s, performance.now());
+    if (window.pmm && window.pmm.state && typeof window.pmm.state.select === "function") {
+        // the view state owns the selection (app/assets/10-pmm-state.js): the same path a click takes
+        window.pmm.state.select(run, {source: "table", session: s}, {kind: "select", t0: performance.now()});
         return nu;
     }
     return {run: run, session: s, source: "table"};

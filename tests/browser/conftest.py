@@ -72,28 +72,6 @@ def base_url(data_dir: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One Chromium for the session."""
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-        raise
-    path = chromium_path()
-    pw = sync_playwright().start()
-    try:
-        try:
-            b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        except Error as e:
-            _unavailable(f"Chromium could not be started ({path or 'playwright download'}): {str(e).splitlines()[0]}")
-            raise
-        yield b
-        b.close()
-    finally:
-        pw.stop()
-
-
 @pytest.fixture
 def page(browser: Any, base_url: str, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A page in a fresh browser context; fails the test on uncaught page errors."""

@@ -31,7 +31,8 @@ def nine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 JS_READY = """(n) => {
   const frames = document.querySelectorAll('.pmm-viewer');
   const rows = document.querySelectorAll('#pmm-table-grid .ag-center-cols-container .ag-row');
-  return frames.length === n && rows.length > 5 && window.pmm && Object.keys(pmm.markers).length === n;
+  return frames.length === n && rows.length > 5 && window.pmm && pmm.state && pmm.state.get().sessions.length === n
+    && pmm.state.get().sessions.every(s => pmm.spines.markers(s).size > 0);
 }"""
 
 JS_RECT = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
@@ -44,7 +45,7 @@ def open_nine(page: Any, base: str, query: str = "", n: int = 6) -> None:
 
 
 def selected_run(page: Any) -> Any:
-    return page.evaluate("() => window.pmm && pmm.view ? pmm.view.run : null")
+    return page.evaluate("() => window.pmm && pmm.state ? pmm.state.get().run : null")
 
 
 def test_nine_session_run_strip_fits_inside_its_card(page: Any, nine_url: str) -> None:
@@ -114,10 +115,11 @@ def test_a_table_row_selects_the_spine_everywhere(page: Any, nine_url: str) -> N
     row = page.locator("#pmm-table-grid .ag-center-cols-container .ag-row").nth(3)
     run = int(row.get_attribute("row-id"))
     row.click()
-    page.wait_for_function("(run) => window.pmm.view.run === run", arg=run)
+    page.wait_for_function("(run) => window.pmm.state.get().run === run", arg=run)
     # the same path as a plot click: the strip, the plot's highlight, the URL
     page.wait_for_function("(run) => document.querySelector('#pmm-run-info').textContent.startsWith('run ' + run + ' ')", arg=run)
-    page.wait_for_function("() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot'); return (gd.layout.shapes || []).some(s => s.name === 'pmm-selected'); }")
+    # the plot's highlight is drawn by the browser over the plot (app/assets/60-pmm-plot.js)
+    page.wait_for_function("() => { const s = document.querySelector('#pmm-plot svg.pmm-plot-selection'); return s && s.childElementCount > 0; }")
     page.wait_for_function("(run) => location.search.includes('run=' + run)", arg=run)
     assert "ag-row-selected" in (_row(page, "pmm-table-grid", run).get_attribute("class") or "")
 
@@ -133,7 +135,7 @@ def test_a_selection_elsewhere_scrolls_the_table_to_its_row(page: Any, nine_url:
     assert _row(page, "pmm-table-grid", target).count() == 0
     page.fill("#pmm-goto-run", str(target))
     page.click("#pmm-goto-run-go")
-    page.wait_for_function("(run) => window.pmm.view.run === run", arg=target)
+    page.wait_for_function("(run) => window.pmm.state.get().run === run", arg=target)
     row = _row(page, "pmm-table-grid", target)
     row.wait_for()
     page.wait_for_function(
@@ -164,7 +166,7 @@ def test_a_runs_row_selects_the_run(page: Any, nine_url: str) -> None:
     row.wait_for()
     run = int(row.get_attribute("row-id"))
     row.click()
-    page.wait_for_function("(run) => window.pmm.view.run === run", arg=run)
+    page.wait_for_function("(run) => window.pmm.state.get().run === run", arg=run)
     page.wait_for_function("(run) => document.querySelector('#pmm-run-info').textContent.startsWith('run ' + run + ' ')", arg=run)
 
 

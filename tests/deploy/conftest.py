@@ -16,7 +16,6 @@ import pytest
 
 from pymapmanager.synthetic.maps import generate_map
 from pymapmanager.synthetic.pools import make_pool
-from tests.browser.conftest import browser  # noqa: F401 (the session's Chromium)
 from tests.conftest import IN_CI
 from tests.deploy.stack import Stack, StackError
 
