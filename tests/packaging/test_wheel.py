@@ -95,7 +95,7 @@ def test_wheel_holds_every_package_file_and_the_assets(dists: tuple[Path, Path])
         top = z.read(next(n for n in names if n.endswith("top_level.txt"))).decode().split()
     missing = sorted(_package_files() - names)
     assert not missing, f"files of the packages not in the wheel: {missing}"
-    for asset in ("app/assets/pmm.css", "app/assets/pmm_viewer.js", "pymapmanager/py.typed"):
+    for asset in ("app/assets/pmm.css", "app/assets/10-pmm-state.js", "app/assets/70-pmm-dash.js", "pymapmanager/py.typed"):
         assert asset in names, asset
     assert not [n for n in names if n.startswith(("tests/", "docs/", "bench/"))]
     # the dashboard's packages are top-level names (see the report on renaming them)
