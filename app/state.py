@@ -271,20 +271,18 @@ class ViewState:
                 roi = raw
             else:
                 bad("roi", "not an ROI type name")
-        overlay = False
-        raw = given("ov")
-        if raw:
-            if raw.lower() in ("1", "true", "on", "yes"):
-                overlay = True
-            elif raw.lower() not in ("0", "false", "off", "no"):
-                bad("ov", "use ov=0 or ov=1")
-        link = True
-        raw = given("link")
-        if raw:
-            if raw.lower() in ("0", "false", "off", "no"):
-                link = False
-            elif raw.lower() not in ("1", "true", "on", "yes"):
-                bad("link", "use link=0 or link=1")
+        def flag(name: str, default: bool) -> bool:
+            raw = (given(name) or "").lower()
+            if raw in ("1", "true", "on", "yes"):
+                return True
+            if raw in ("0", "false", "off", "no"):
+                return False
+            if raw:
+                bad(name, f"use {name}=0 or {name}=1")
+            return default
+
+        overlay = flag("ov", False)
+        link = flag("link", True)
         for name in query:
             if name not in VIEW_PARAMS:
                 bad(str(name), "not a parameter of this page")
