@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -21,6 +20,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "nginx" / "pymapmanager.conf.template"
@@ -33,12 +34,6 @@ class StackError(RuntimeError):
     """A server of the stack did not start; the message holds the end of its log."""
 
 
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def render_site(values: Mapping[str, str]) -> str:

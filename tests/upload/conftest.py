@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from flask.testing import FlaskClient
 
 from app.config import Settings
 from app.factory import create_app
+from tests.support.net import free_port
 
 from .support import make_map
 
@@ -117,10 +117,6 @@ class LiveServer:
         return [c.pid for c in psutil.Process(self.process.pid).children()]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
