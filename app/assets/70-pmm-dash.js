@@ -45,7 +45,10 @@
             if (d.z || d.metas) { set(IDS.SLICE, {data: state.sliceStore()}); }
             if (d.run) { set(IDS.SELECTION, {data: state.selectionStore()}); }
             Object.keys(CONTROL_OF).forEach(function (k) {
-                if (d[k] && document.getElementById(CONTROL_OF[k])) { set(CONTROL_OF[k], {value: st[k]}); }
+                if (d[k] && document.getElementById(CONTROL_OF[k])) {
+                    seen.controls[k] = st[k];
+                    set(CONTROL_OF[k], {value: st[k]});
+                }
             });
         }
         url();
@@ -71,11 +74,12 @@
     }
 
     state.on(function (ev) {
-        Object.keys(ev.keys).forEach(function (k) { dirty[k] = true; });
-        // controls changed by their own callback need no writing back
-        if (ev.cause.kind === "control") {
-            Object.keys(CONTROL_OF).forEach(function (k) { delete dirty[k]; });
-        }
+        // controls changed by their own callback need no writing back (only those: a key
+        // pressed just before, not yet written to its control, still is)
+        var fromControl = ev.cause.kind === "control";
+        Object.keys(ev.keys).forEach(function (k) {
+            if (fromControl && CONTROL_OF[k]) { delete dirty[k]; } else { dirty[k] = true; }
+        });
         if (!scheduled) {
             scheduled = true;
             pmm.afterPaint(write);
@@ -89,7 +93,22 @@
 
     // ------------------------------------------------------------------ in: callbacks
 
-    var seen = {mapRef: null, slice: null, selection: null};
+    // what the callback last saw of each input; controls: the value each control last had
+    // (as the callback saw it or as the view wrote it), so a callback run for another input
+    // (a preference, the viewers) does not take back a key pressed since with a stale value
+    var seen = {mapRef: null, slice: null, selection: null, controls: {}};
+
+    // the controls whose value changed since last seen
+    function changedControls(values) {
+        var out = {};
+        Object.keys(values).forEach(function (k) {
+            if (!(k in seen.controls) || seen.controls[k] !== values[k]) {
+                seen.controls[k] = values[k];
+                out[k] = values[k];
+            }
+        });
+        return out;
+    }
 
     function byS(metas) {
         var out = {};
@@ -107,13 +126,16 @@
                 // a new page (its stores are new objects): start afresh
                 if (mapRef !== seen.mapRef) {
                     seen.mapRef = mapRef;
+                    seen.controls = {};
                     state.reset({kind: "open"});
                 }
                 var p = prefs || {};
-                state.set({
-                    channel: channel, overlay: !!overlay, projection: projection, k: k, link: !!link,
-                    roi: roi || "", contrast: p.contrast || {}, spineSize: p.spine_size
-                }, cause);
+                var values = changedControls({
+                    channel: channel, overlay: !!overlay, projection: projection, k: k, link: !!link, roi: roi || ""
+                });
+                values.contrast = p.contrast || {};
+                values.spineSize = p.spine_size;
+                state.set(values, cause);
                 state.setMetas(metas, {kind: "viewers"});
                 if (slice !== seen.slice) {
                     seen.slice = slice;

@@ -78,3 +78,32 @@ def test_keys_go_to_the_viewers_after_dragging_the_contrast_slider(page: Any) ->
         "() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].every(i => i.src.includes('projection=max'))"
     )
     page.wait_for_function(JS_IMAGES_READY, arg=2)
+
+
+def test_a_key_pressed_while_a_preference_changes_is_not_taken_back(page: Any) -> None:
+    """The page's callback runs for a preference with the channel control's old value;
+    the channel a key chose a moment before (not yet written to its control) stays."""
+    open_map(page, "?s=0,1", n=2)
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    for size in (7, 9, 11):
+        want = 2 if page.evaluate("() => pmm.state.get().channel") == 1 else 1
+        page.evaluate(
+            """([want, size]) => {
+                document.dispatchEvent(new KeyboardEvent('keydown', {key: String(want), bubbles: true}));
+                const c = document.cookie.split('; ').find(x => x.startsWith('pmm_prefs='));
+                const now = c ? JSON.parse(decodeURIComponent(c.slice('pmm_prefs='.length))) : {};
+                const prefs = Object.assign({}, now, {spine_size: size});
+                window.dash_clientside.set_props('pmm-prefs', {data: prefs});
+            }""",
+            [want, size],
+        )
+        page.wait_for_function(
+            "(ch) => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')]"
+            ".every(i => i.src.includes('channel=' + ch))",
+            arg=want,
+        )
+        page.wait_for_timeout(600)
+        assert page.evaluate("() => pmm.state.get().channel") == want
+        assert page.evaluate("() => document.getElementById('pmm-channel') !== null")
+        srcs = page.evaluate("() => [...document.querySelectorAll('.pmm-viewer img.leaflet-image-layer')].map(i => i.src)")
+        assert all(f"channel={want}" in s for s in srcs), srcs
