@@ -377,9 +377,17 @@ def _copy_header(h: HeaderTable) -> HeaderTable:
     return HeaderTable(h.path, h.first_line, [(n, list(c)) for n, c in h.rows], h.eol, h.final_eol, h.encoding)
 
 
+def _link_array(lm: LinkMap) -> np.ndarray:
+    """A copy of a link map's (blocks, rows, sessions) array (the map itself left as read)."""
+    nb, R, S = lm.shape
+    if nb == 0:
+        return np.full((0, R, S), np.nan)
+    return np.stack([lm.block(b) for b in range(nb)]).astype(float)
+
+
 def _copy_links(lm: LinkMap) -> LinkMap:
     new = LinkMap.parse(lm.to_text(), lm.path, lm.encoding)
-    new.data = lm.data.copy()
+    new.data = _link_array(lm)
     return new
 
 
@@ -702,7 +710,10 @@ def _map_segment_of_row(m: Map, s: int, row: int) -> int | None:
 
 
 def _links(m: Map) -> np.ndarray:
-    return m.objmap.data
+    """The objMap's array, read-only (blocks parsed on first use, nothing materialised)."""
+    lm = m.objmap
+    nb, R, S = lm.shape
+    return np.stack([lm.block(b) for b in range(nb)]) if nb else np.full((0, R, S), np.nan)
 
 
 def _linked(m: Map, s: int, row: int) -> tuple[int | None, int | None]:
@@ -1254,7 +1265,7 @@ def check_invariants(m: Map) -> list[str]:
     elif R < max(nrows, default=0):
         out.append(f"objMap has {R} rows but session {int(np.argmax(nrows))} has {max(nrows)} objects")
     else:
-        d = lm.data
+        d = _links(m)
         idx = d[LinkMap.IDX]
         for j, n in enumerate(nrows):
             col = idx[:, j]
@@ -1286,7 +1297,7 @@ def check_invariants(m: Map) -> list[str]:
                     i = int(diff[0])
                     out.append(f"objMap: session {j} row {i} has nodeType {node[i]:g} but roiTypeNum {num[i]:g}")
     if m.segmap is not None and m.segmap.shape[1] > 0:
-        sd = m.segmap.data
+        sd = _link_array(m.segmap)
         _link_problems("segMap", sd, None, out)
         for j, t in enumerate(m.db2):
             if "parentID" not in t.columns or not nrows[j] or j >= sd.shape[2]:

@@ -610,9 +610,12 @@ class LinkMap:
             src_flat = self._parse_lines(0, b * r)
         lines = [header]
         flat = self._data.reshape(b * r, s)
+        same = np.zeros(b * r, dtype=bool)
+        if src_flat is not None:  # rows unchanged keep their text (one comparison for all)
+            same = ((flat == src_flat) | (np.isnan(flat) & np.isnan(src_flat))).all(axis=1)
         for k in range(b * r):
             row = flat[k]
-            if src_flat is not None and np.array_equal(row, src_flat[k], equal_nan=True):
+            if same[k]:
                 lines.append(self._lines[k])
             else:
                 lines.append("\t".join("NAN" if math.isnan(v) else format_number(v) for v in row))
