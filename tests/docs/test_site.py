@@ -25,7 +25,7 @@ from tests.support.paths import REPO
 pytestmark = pytest.mark.slow
 
 DOCS = REPO / "docs"
-PAGES = ["index", "install", "guide/dashboard", "guide/pooling", "guide/server", "format",
+PAGES = ["index", "install", "guide/dashboard", "guide/editing", "guide/pooling", "guide/server", "format",
          "reference/library", "reference/cli", "reference/rest-api", "changelog"]  # fmt: skip
 NOTEBOOKS = ["load_map", "values_and_dynamics", "pool_maps"]
 
