@@ -772,8 +772,6 @@ _POSITION_FORMATS = {"cPnt": "%g", "cx": "%.5g", "cy": "%.5g", "cz": "%.5g", "sD
 def _count_change(work: _Work, s: int, d_obj: int, d_spine: int) -> None:
     """Add to the header's ``numObj``/``numSpine`` and the table's ``numObjects``/``numSpines``."""
     m = work.m
-    if d_spine and "numSpine" not in m.header and "numObj" not in m.header:
-        pass
     for row, d in (("numObj", d_obj), ("numSpine", d_spine)):
         if d and row in m.header:
             cur = m.header.get(row, 0)
@@ -904,6 +902,10 @@ def _add_spine(ed: Editor, work: _Work, c: Command) -> Applied:
     for text in values.values():
         if "," in text or "\r" in text or "\n" in text:
             raise EditError(op, f"the value '{text}' cannot be written in a table (commas and line ends are not allowed)")
+        try:
+            text.encode(t.encoding)
+        except UnicodeEncodeError:
+            raise EditError(op, f"'{text}' cannot be written in the table's encoding ({t.encoding})") from None
     work.replace(("db2", s), _rebuild(t, [*_table_rows(t), row_text]))
     # intensity rows: empty (NaN) until measured
     ints = m.intensity[s]

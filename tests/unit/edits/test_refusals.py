@@ -183,3 +183,10 @@ def test_a_map_already_broken_can_still_be_edited(demo: pmm.Map) -> None:
     ed = Editor(demo)
     ed.apply({"op": "set_bad", "session": 0, "row": 3, "bad": True})
     assert bool(demo.bad_mask(0)[3])
+
+
+def test_a_user_name_the_table_cannot_hold(demo: pmm.Map) -> None:
+    add = {"op": "add_spine", "session": 0, "segment": 0, "x_um": 20.0, "y_um": 14.0, "z": 15}
+    refused(Editor(demo, user="a,b"), add, "add_spine", "commas")
+    demo.db2[0].encoding = "latin-1"  # as a file Igor wrote with an accented note
+    refused(Editor(demo, user="老师"), add, "add_spine", "encoding (latin-1)")
