@@ -16,6 +16,7 @@ import pytest
 
 from app import ids
 from tests.auth.conftest import (
+    EDITORS,
     GHOST,
     MAPS,
     READERS,
@@ -130,7 +131,10 @@ def test_map_routes(shared_world: World, role: str) -> None:
         assert ghost.status_code == 404, (rule.rule, role, ghost.status_code)
         for mid in MAPS:
             r = c.get(_concrete(rule.rule, mid))
-            if role in READERS[mid]:
+            if role in READERS[mid] and rule.rule.endswith("/edits") and role not in EDITORS[mid]:
+                # my edit log: editors only (readers: 401 anonymous, 403 logged in)
+                assert r.status_code == (401 if role == "anonymous" else 403), (rule.rule, mid, role)
+            elif role in READERS[mid]:
                 assert r.status_code == 200, (rule.rule, mid, role, r.status_code, body_of(r)[:300])
             else:
                 assert r.status_code == 404, (rule.rule, mid, role, r.status_code)
