@@ -450,7 +450,8 @@
             pmm.measure("edit-" + cmd.op, t0);
         }
         enqueue(function () {
-            return request("POST", "/edits", cmd).then(function (r) {
+            var roi = state.get().roi;
+            return request("POST", "/edits" + (roi ? "?roi=" + encodeURIComponent(roi) : ""), cmd).then(function (r) {
                 if (!r.ok) {
                     message(r.data.error || ("The edit was refused (" + r.status + ")."), "danger");
                     // take back what was shown before the answer
@@ -976,6 +977,7 @@
         loadStatus();
     }, POLL_MS);
     setInterval(indicator, 5000);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden && allowed()) { loadStatus(); } });
 
     window.dash_clientside = Object.assign({}, window.dash_clientside);
     window.dash_clientside.pmm_edit = {
@@ -995,6 +997,8 @@
         get: function () { return E; },
         setMode: setMode,
         selected: selected,
+        /** Read the server's state of my edits and who else edits (also every POLL_MS). */
+        refresh: function () { return allowed() ? loadStatus() : Promise.resolve(null); },
         /** Settled: no request in flight (tests and benchmarks wait for it). */
         idle: function () { return E.busy === 0; }
     };
