@@ -22,6 +22,8 @@ import re
 from pathlib import Path
 
 __all__ = [
+    "EditConflict",
+    "EditError",
     "InvalidParameterError",
     "MapFormatError",
     "MapHeaderMissingError",
@@ -237,3 +239,54 @@ class TooLargeError(MapManagerError):
     """An upload is over the server's size limit."""
 
     status = 413
+
+
+class EditError(MapManagerError, ValueError):
+    """An edit command was refused; the map is unchanged.
+
+    Parameters
+    ----------
+    op : str
+        The command (``"move"``, ``"delete"``..., or ``"undo"``/``"redo"``).
+    reason : str
+        Why it was refused, in words a user understands.
+
+    Examples
+    --------
+    >>> e = EditError("delete", "session 1 has no row 700 (rows 0..649)")
+    >>> str(e), e.op
+    ('delete refused: session 1 has no row 700 (rows 0..649)', 'delete')
+    """
+
+    status = 422
+
+    def __init__(self, op: str, reason: str) -> None:
+        self.op = printable(str(op), limit=60)
+        self.reason = printable(reason, limit=1000)
+        super().__init__(f"{self.op} refused: {self.reason}")
+
+
+class EditConflict(EditError):
+    """Edits made on an older version touch objects a newer save changed.
+
+    Parameters
+    ----------
+    objects : list of tuple of int
+        The conflicting objects as ``(session, row)``, rows as they stand in the base
+        version both edits were made on.
+    message : str
+        What conflicts, in words a user understands.
+    op : str
+        The command found in conflict (``"rebase"`` when not one).
+    """
+
+    status = 409
+
+    def __init__(self, objects: list[tuple[int, int]], message: str, op: str = "rebase") -> None:
+        self.objects = [(int(s), int(r)) for s, r in objects]
+        super().__init__(op, message)
+
+    @property
+    def details(self) -> dict[str, object]:
+        """Extra fields of the API's JSON error."""
+        return {"conflicts": [list(o) for o in self.objects]}

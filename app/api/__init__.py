@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from . import docs, uploads, views  # noqa: F401  (define the routes on the blueprint)
+from . import docs, edits, uploads, views  # noqa: F401  (define the routes on the blueprint)
 from .blueprint import api_blueprint
 from .docs import docs_blueprint
 

@@ -19,7 +19,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 import pymapmanager
 
 from ..extensions import CACHE_KEY, cache_backend, counters
-from ..services import catalog, images, maps
+from ..services import catalog, edits, images, maps
 from ..services.cache import SharedCache
 from ..services.store import etag_of, ping
 from . import schemas as S
@@ -44,6 +44,7 @@ _CONTRAST = [
     Param("v", description="the map's data version: the answer is then immutable"),
 ]
 _ROI = Param("roi", description="ROI type (default the map's, usually spineROI) or 'all'")
+_EDITS = Param("edits", "boolean", description="answer from my working copy (saved map + my unsaved edits; editors only)")
 
 MAP = "/maps/<owner>/<name>"
 SESSION = MAP + "/sessions/<int:session>"
@@ -206,6 +207,7 @@ def statistics(owner: str, name: str) -> Response:
         _ROI,
         Param("segment", description="map segment number or 'all'"),
         Param("include_bad", "boolean", description="include objects marked bad"),
+        _EDITS,
     ],
     responses={200: json_response(S.VALUES)},
 )
@@ -220,34 +222,34 @@ def values(owner: str, name: str) -> Response:
     segment = None if seg_text in ("", "all") else int_arg("segment", minimum=0)
     roi = str_arg("roi")
     include_bad = bool_arg("include_bad")
-    version = maps.data_version(ref)
-    return _json(
-        lambda: maps.values(
-            ref, stat, roi=roi, segment=segment, include_bad=include_bad, version=version
-        ),
-        version,
-    )
+    with edits.reading_version(ref, bool_arg("edits")) as version:
+        return _json(
+            lambda: maps.values(
+                ref, stat, roi=roi, segment=segment, include_bad=include_bad, version=version
+            ),
+            version,
+        )
 
 
 @bp.get(SESSION + "/annotations")
-@doc(tags=["maps"], etag=True, query=[_ROI], responses={200: json_response(S.ANNOTATIONS)})
+@doc(tags=["maps"], etag=True, query=[_ROI, _EDITS], responses={200: json_response(S.ANNOTATIONS)})
 @map_route
 def session_annotations(owner: str, name: str, session: int) -> Response:
     """Every object of a session (``?roi=`` a type or ``all``)."""
     ref = maps.map_ref(owner, name)
     roi = str_arg("roi")
-    version = maps.data_version(ref)
-    return _json(lambda: maps.session_annotations(ref, session, roi=roi, version=version), version)
+    with edits.reading_version(ref, bool_arg("edits")) as version:
+        return _json(lambda: maps.session_annotations(ref, session, roi=roi, version=version), version)
 
 
 @bp.get(SESSION + "/tracing")
-@doc(tags=["maps"], etag=True, responses={200: json_response(S.TRACING)})
+@doc(tags=["maps"], etag=True, query=[_EDITS], responses={200: json_response(S.TRACING)})
 @map_route
 def session_tracing(owner: str, name: str, session: int) -> Response:
     """The session's dendrite tracing, one polyline per segment."""
     ref = maps.map_ref(owner, name)
-    version = maps.data_version(ref)
-    return _json(lambda: maps.tracing(ref, session, version=version), version)
+    with edits.reading_version(ref, bool_arg("edits")) as version:
+        return _json(lambda: maps.tracing(ref, session, version=version), version)
 
 
 # --------------------------------------------------------------------------- images

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -27,9 +28,11 @@ __all__ = [
     "LEVEL_READ",
     "ApiToken",
     "Base",
+    "EditLogEntry",
     "Group",
     "MapRecord",
     "MapShare",
+    "MapVersion",
     "Membership",
     "TrashedMap",
     "User",
@@ -174,3 +177,65 @@ class TrashedMap(Base):
     sharing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     deleted_by: Mapped[str] = mapped_column(String(64), default="")
     deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EditLogEntry(Base):
+    """One edit command of a user on a map, stored as it happens (rows are never deleted).
+
+    A user's unsaved edits of a map are the rows of one *batch* (``batch`` = the ``seq`` of
+    its first row) in ``state`` ``open``, in ``seq`` order, undo and redo included, all made
+    on the map's data version ``base_version``. A save marks them ``saved`` (with the
+    version), a discard ``discarded``. ``chain`` is a digest of the batch up to this row, so
+    a row id and its chain name one working-copy state for good.
+    """
+
+    __tablename__ = "edit_log"
+    __table_args__ = (
+        UniqueConstraint("map", "user", "seq", name="uq_edit_log_map_user_seq"),
+        Index("ix_edit_log_map_state", "map", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: ``owner/name``
+    map: Mapped[str] = mapped_column(String(257))
+    user: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    batch: Mapped[int] = mapped_column(Integer)
+    command: Mapped[dict[str, Any]] = mapped_column(JSON)
+    base_version: Mapped[str] = mapped_column(String(64))
+    chain: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(12), default="open")
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("map_versions.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MapVersion(Base):
+    """A saved version of a map: who, when, the commands, the data version before and after.
+
+    ``seq`` counts a map's versions from 1 (0: the map as it was before its first saved
+    edit). ``folder`` (relative to ``DATA_DIR``) holds a copy of the map's text files as
+    this version left them. ``state`` is ``pending`` while its save runs, then ``done``
+    (or ``failed`` when the save never happened). Versions are never deleted.
+    """
+
+    __tablename__ = "map_versions"
+    __table_args__ = (UniqueConstraint("map", "seq", name="uq_map_versions_map_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    map: Mapped[str] = mapped_column(String(257))
+    seq: Mapped[int] = mapped_column(Integer)
+    user: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: original | save | merge | restore
+    kind: Mapped[str] = mapped_column(String(12), default="save")
+    state: Mapped[str] = mapped_column(String(12), default="done")
+    #: ``[Applied.to_dict(), ...]`` of the commands this version applied
+    applied: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    data_version_before: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    data_version_after: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: ``seq`` of the version a restore copied
+    restored_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    folder: Mapped[str] = mapped_column(String(512), default="")
+    message: Mapped[str] = mapped_column(String(500), default="")

@@ -56,6 +56,7 @@ __all__ = [
     "MAX_CHANNELS",
     "MAX_TABLE_BYTES",
     "TILE_SIZE",
+    "WORKING_SEP",
     "MapRef",
     "MapStore",
     "check_contained",
@@ -88,6 +89,10 @@ TILE_SIZE = 256
 
 #: Where ``create_app`` binds the process's :class:`MapStore`.
 MAP_STORE_KEY = "pmm_maps"
+
+#: In a version string, marks the version of a user's working copy (the saved map plus
+#: unsaved edits: :mod:`app.services.edits`); data versions never hold it.
+WORKING_SEP = "~"
 
 
 @dataclass(frozen=True, order=True)
@@ -464,6 +469,10 @@ def check_contained(folder: Path) -> None:
 def get_map(ref: MapRef, version: str | None = None) -> Map:
     """The parsed map, from this worker's :class:`MapStore` when it already read it.
 
+    ``version`` may be a working copy's version (:func:`app.services.edits.working_copy`):
+    then the map is that working copy's, so every view here and in
+    :mod:`app.services.viewer` answers from it when given that version.
+
     Raises
     ------
     MapFormatError
@@ -471,6 +480,10 @@ def get_map(ref: MapRef, version: str | None = None) -> Map:
     """
     folder = map_folder(ref)
     version = version or data_version(ref)
+    if WORKING_SEP in version:  # a working copy's version: the saved map plus unsaved edits
+        from .edits import working_map
+
+        return working_map(ref, version)
     store = current_app.extensions.get(MAP_STORE_KEY) if has_app_context() else None
     if isinstance(store, MapStore):
         m = store.get(ref, version)
