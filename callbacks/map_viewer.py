@@ -336,7 +336,7 @@ def plot_figure(
         rv = _ref_version(map_data)
         if rv is None:
             return no_update, ""
-        ref, version = rv
+        ref, _saved = rv
         seg = None if segment is None or segment < 0 else int(segment)
         with reading_version(ref, editing(edit_version)) as version:
             table = plot_table(ref, version, x, y, roi=roi, segment=seg, include_bad=bool(include_bad))
@@ -372,7 +372,7 @@ def run_strip_view(
         rv = _ref_version(map_data)
         if rv is None:
             return no_update, ""
-        ref, version = rv
+        ref, _saved = rv
         prefs = DisplayPrefs.from_store(prefs_data)
         ch = int(channel or 1)
         with reading_version(ref, editing(edit_version)) as version:

@@ -930,7 +930,7 @@
 
     // the plot redrawn after an edit: pmm:edit-plot
     function hookPlot() {
-        var gd = document.getElementById(pmm.ids.PLOT);
+        var gd = document.querySelector("#" + pmm.ids.PLOT + " .js-plotly-plot");
         if (!gd || gd._pmmEditHooked || !gd.on) { return; }
         gd._pmmEditHooked = true;
         gd.on("plotly_afterplot", function () {
