@@ -90,7 +90,7 @@ VERSIONS_DIR = ".versions"
 #: where each process keeps its :class:`WorkingCopies`
 WORKING_KEY = "pmm_working_copies"
 #: most working copies a process keeps in memory
-MAX_WORKING = 12
+MAX_WORKING = 6
 
 OPEN, SAVED, DISCARDED = "open", "saved", "discarded"
 PENDING, DONE, FAILED = "pending", "done", "failed"

@@ -1,8 +1,10 @@
 """Fixtures of the edit server tests: an app on its own DATA_DIR, on SQLite and PostgreSQL.
 
 The map ``alice/m`` (3 sessions, one segment with a tracing, small images) is owned by
-``alice``, shared for editing with the group ``editors`` (``carol``) and for reading with
-``readers`` (``bob``); ``dave`` is in no group. Each user has an API token.
+``alice``, public (anonymous visitors and ``dave``, in no group, read it), shared for
+editing with the group ``editors`` (``carol``) and for reading with ``readers``
+(``bob``). ``alice/priv`` is private. Each user has an API token. In every session the
+rows from :data:`FIRST_SPINE` on are spines (before them: the pivot and control points).
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from tests.support.postgres import PostgresServer
 
 MAP = "alice/m"
 API = "/api/v1/maps/" + MAP
+PRIV_API = "/api/v1/maps/alice/priv"
+GHOST_API = "/api/v1/maps/alice/ghost"
 NAMES = ("alice", "bob", "carol", "dave")
+#: the first spine row of every session of alice/m
+FIRST_SPINE = 9
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +43,8 @@ def map_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("edit-template")
     generate_map(root / "alice", name="m", sessions=3, channels=1, shape=(3, 64, 64), seed=3,
                  segments=1, spines_per_segment=8)  # fmt: skip
+    generate_map(root / "alice", name="priv", sessions=2, channels=1, shape=(3, 64, 64), seed=4,
+                 segments=1, spines_per_segment=4, images=False)  # fmt: skip
     return root
 
 
@@ -100,7 +108,7 @@ def build(data_dir: Path, backend: str, url: str | None) -> EditWorld:
         users.create_group(db, "editors")
         users.add_member(db, "readers", "bob")
         users.add_member(db, "editors", "carol")
-        rec = MapRecord(owner="alice", name="m", public=False)
+        rec = MapRecord(owner="alice", name="m", public=True)
         db.add(rec)
         db.flush()
         groups = {g.name: g.id for g, _ in users.list_groups(db)}
