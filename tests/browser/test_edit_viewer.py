@@ -72,7 +72,7 @@ def other_page(browser: Any, base_url: str) -> Iterator[Any]:
     context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
     context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
     pg = context.new_page()
-    pg.set_default_timeout(10_000)
+    pg.set_default_timeout(60_000)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     yield pg
@@ -84,6 +84,8 @@ def other_page(browser: Any, base_url: str) -> Iterator[Any]:
 
 
 def login(page: Any, user: str) -> None:
+    # the machine may be busy: generous limits (every wait is for a condition)
+    page.set_default_timeout(60_000)
     page.goto("/login")
     page.fill("#pmm-login-username", user)
     page.fill("#pmm-login-password", PASSWORDS[user])
@@ -271,6 +273,7 @@ def row_values(folder: Path, session: int, row: int, *cols: str) -> list[Any]:
 
 def test_only_editors_see_the_edit_toolbar(page: Any, editors: Path) -> None:
     new_map(editors, "ro_check", seed=40)
+    page.set_default_timeout(60_000)
     page.goto("/map/public/demo?s=0,1")
     page.wait_for_function("() => window.pmm && pmm.state.get().sessions.length === 2")
     assert not page.is_visible("#pmm-edit-toggle")
