@@ -116,6 +116,31 @@ EXPORT_TABLE = "pmm-export-table"
 EXPORT_DYNAMICS = "pmm-export-dynamics"
 MAP_DOWNLOAD = "pmm-map-download"
 
+# --------------------------------------------------------------------------- map page: editing (issue 9)
+
+#: dcc.Store: ``{"api", "user", "can_edit"}`` for the browser's edit mode, None for readers
+EDIT_CONFIG = "pmm-edit-config"
+#: dcc.Store: ``{"version": working-copy version, "edits": bool}`` written by the browser after
+#: every edit, save or restore; the plot and the run strip take it (answer from the working copy)
+EDIT_VERSION = "pmm-edit-version"
+#: the edit toolbar (shown only to users who may edit the map)
+EDIT_BAR = "pmm-edit-bar"
+EDIT_TOGGLE = "pmm-edit-toggle"
+EDIT_SAVE = "pmm-edit-save"
+EDIT_UNDO = "pmm-edit-undo"
+EDIT_REDO = "pmm-edit-redo"
+EDIT_DISCARD = "pmm-edit-discard"
+#: the unsaved-changes indicator (count and age)
+EDIT_STATUS = "pmm-edit-status"
+#: who else has unsaved edits on the map
+EDIT_OTHERS = "pmm-edit-others"
+#: the edit mode's messages (refused edit, conflict on save, merged save)
+EDIT_MESSAGE = "pmm-edit-message"
+EDIT_HISTORY_OPEN = "pmm-edit-history-open"
+#: the history panel: saved versions with their commands, Restore
+EDIT_HISTORY = "pmm-edit-history"
+
+
 # --------------------------------------------------------------------------- one per session viewer
 
 VIEWER = "pmm-viewer"

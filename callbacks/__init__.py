@@ -6,7 +6,7 @@ import dash
 
 from app.components import upload as upload_widget
 
-from . import catalog, map_tables, map_viewer, my_maps, pooling
+from . import catalog, map_edit, map_tables, map_viewer, my_maps, pooling
 
 __all__ = ["register"]
 
@@ -16,6 +16,7 @@ def register(app: dash.Dash) -> None:
     catalog.register(app)
     map_viewer.register(app)
     map_tables.register(app)
+    map_edit.register(app)
     pooling.register(app)
     my_maps.register(app)
     upload_widget.register(app)

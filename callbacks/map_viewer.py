@@ -20,6 +20,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html, no_up
 from app import ids
 from app.components.viewer import session_viewer
 from app.figures.mapplot import DYNAMICS_COLORS, empty_figure, map_plot
+from app.services.edits import reading_version
 from app.services.maps import data_version, map_ref
 from app.services.viewer import (
     contrast_info,
@@ -33,6 +34,7 @@ from app.services.viewer import (
     viewer_metas,
 )
 from app.state import DisplayPrefs, MapKey, Selection, SliceState, ViewState
+from callbacks.map_edit import editing
 from pymapmanager.errors import MapManagerError
 
 __all__ = [
@@ -324,17 +326,20 @@ def plot_figure(
     marker_size: int | None,
     map_data: Any,
     selection: Any,
+    edit_version: Any = None,
 ) -> tuple[Any, str]:
-    """The map plot of ``y`` against ``x``, and a one-line summary under it."""
+    """The map plot of ``y`` against ``x``, and a one-line summary under it (from the
+    editor's working copy when ``edit_version`` says there are unsaved edits)."""
     if not x or not y:
         return no_update, ""
     try:
         rv = _ref_version(map_data)
         if rv is None:
             return no_update, ""
-        ref, version = rv
+        ref, _saved = rv
         seg = None if segment is None or segment < 0 else int(segment)
-        table = plot_table(ref, version, x, y, roi=roi, segment=seg, include_bad=bool(include_bad))
+        with reading_version(ref, editing(edit_version)) as version:
+            table = plot_table(ref, version, x, y, roi=roi, segment=seg, include_bad=bool(include_bad))
     except MapManagerError as e:
         return empty_figure(str(e)), ""
     sel = Selection.from_store(selection)
@@ -356,8 +361,10 @@ def run_strip_view(
     prefs_data: Any,
     roi: str | None,
     map_data: Any,
+    edit_version: Any = None,
 ) -> tuple[Any, str]:
-    """Crops of the selected run in every session, side by side."""
+    """Crops of the selected run in every session, side by side (from the editor's working
+    copy when ``edit_version`` says there are unsaved edits)."""
     sel = Selection.from_store(selection)
     if sel.run is None:
         return html.Div("Click a point in the plot or a spine in an image.", className="text-muted small"), ""
@@ -365,11 +372,12 @@ def run_strip_view(
         rv = _ref_version(map_data)
         if rv is None:
             return no_update, ""
-        ref, version = rv
+        ref, _saved = rv
         prefs = DisplayPrefs.from_store(prefs_data)
         ch = int(channel or 1)
-        cells = run_strip(ref, version, sel.run, roi=roi, channel=ch, contrast=prefs.contrast.get(str(ch)))
-        ov = map_overview(ref, version)
+        with reading_version(ref, editing(edit_version)) as version:
+            cells = run_strip(ref, version, sel.run, roi=roi, channel=ch, contrast=prefs.contrast.get(str(ch)))
+            ov = map_overview(ref, version)
     except MapManagerError as e:
         return _error(str(e)), ""
     items = []
@@ -397,6 +405,19 @@ def run_strip_view(
         )
     strip = html.Div(items, className="pmm-strip-cells", style={"--pmm-strip-cols": str(_strip_columns(len(items)))})
     return strip, f"run {sel.run} · in {present} of {len(cells)} sessions"
+
+
+def _plot_figure_outputs(
+    x: Any, y: Any, color_by: Any, segment: Any, roi: Any, include_bad: Any, marker_size: Any,
+    edit_version: Any, map_data: Any, selection: Any,
+) -> tuple[Any, str]:  # fmt: skip
+    return plot_figure(x, y, color_by, segment, roi, include_bad, marker_size, map_data, selection, edit_version)
+
+
+def _run_strip_outputs(
+    selection: Any, channel: Any, prefs_data: Any, edit_version: Any, roi: Any, map_data: Any
+) -> tuple[Any, str]:
+    return run_strip_view(selection, channel, prefs_data, roi, map_data, edit_version)
 
 
 def _strip_columns(n: int) -> int:
@@ -438,19 +459,21 @@ def register(app: dash.Dash) -> None:
         Input(ids.PLOT_ROI, "value"),
         Input(ids.PLOT_BAD, "value"),
         Input(ids.PREF_PLOT_SIZE, "value"),
+        Input(ids.EDIT_VERSION, "data"),
         State(ids.MAP_REF, "data"),
         State(ids.SELECTION, "data"),
         prevent_initial_call=True,
-    )(plot_figure)
+    )(_plot_figure_outputs)
     app.callback(
         Output(ids.RUN_STRIP, "children"),
         Output(ids.RUN_INFO, "children"),
         Input(ids.SELECTION, "data"),
         Input(ids.CHANNEL, "value"),
         Input(ids.PREFS, "data"),
+        Input(ids.EDIT_VERSION, "data"),
         State(ids.PLOT_ROI, "value"),
         State(ids.MAP_REF, "data"),
-    )(run_strip_view)
+    )(_run_strip_outputs)
 
     # ---- clientside (app/assets/*-pmm-*.js): the view state lives in the browser. `view`
     # hands it the controls, preferences, viewers and any SLICE / SELECTION payload the view

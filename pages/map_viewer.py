@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
+from app.components.edit import edit_bar, edit_stores
 from app.components.prefs import prefs_panel, request_prefs
 from app.components.spine_table import tables_card
 from app.services.maps import data_version, map_ref
@@ -248,7 +249,9 @@ def layout(owner: str | None = None, name: str | None = None, **query: Any) -> h
             dcc.Store(id=ids.TABLE_PICK, data=None),
             dcc.Download(id=ids.MAP_DOWNLOAD),
             dcc.Store(id=ids.VIEW_SINK),
+            *edit_stores(),
             _title_row(name, view),
+            edit_bar(),
             html.Div(id=ids.MAP_NOTICE),
             html.Div(id=ids.MAP_ERROR),
             html.Div(

@@ -140,6 +140,8 @@
         });
         var p = feature.properties;
         m.on("click", function (e) {
+            // the edit mode (75-pmm-edit.js) takes Shift/Alt clicks and the end of a drag
+            if (pmm.edit && pmm.edit.onSpineClick(e, m, s)) { return; }
             if (typeof p.run !== "number") { return; }
             var t0 = e.originalEvent ? e.originalEvent.timeStamp : performance.now();
             state.select(p.run, {source: "image", session: s}, {kind: "select", t0: t0});
@@ -173,6 +175,8 @@
     pmm.spines = {
         /** The markers of session s (a Set of Leaflet circle markers). */
         markers: function (s) { return markers[s] || new Set(); },
-        findRun: findRun
+        findRun: findRun,
+        /** Draw a marker again after its properties changed (an edit). */
+        restyle: function (m) { m._pmmKey = null; apply(m); }
     };
 }());

@@ -255,5 +255,5 @@
         if (e.target.closest && e.target.closest("#" + "pmm-key-help")) { help.open(); }
     });
 
-    pmm.keys = {KEYS: KEYS, help: help};
+    pmm.keys = {KEYS: KEYS, MOUSE: MOUSE, help: help};
 }());

@@ -23,6 +23,7 @@ VIEWER_SCRIPTS = [
     "50-pmm-keys.js",
     "60-pmm-plot.js",
     "70-pmm-dash.js",
+    "75-pmm-edit.js",
 ]
 
 

@@ -276,6 +276,7 @@ def _plot(call: DashCaller, x: str = "days", y: str = "ubssSum_int2", color: str
             (ids.PLOT_ROI, "value", "spineROI"),
             (ids.PLOT_BAD, "value", bad),
             (ids.PREF_PLOT_SIZE, "value", 8),
+            (ids.EDIT_VERSION, "data", None),
         ],
         [(ids.MAP_REF, "data", _ref()), (ids.SELECTION, "data", {"run": run})],
     )
@@ -349,7 +350,7 @@ def test_plot_unknown_statistic_is_a_message(call: DashCaller) -> None:
 def _strip(call: DashCaller, run: int | None, name: str = "demo") -> tuple[Any, Any]:
     strip, info = call(
         [(ids.RUN_STRIP, "children"), (ids.RUN_INFO, "children")],
-        [(ids.SELECTION, "data", {"run": run}), (ids.CHANNEL, "value", 2), (ids.PREFS, "data", {"contrast": {"2": [10, 200]}})],
+        [(ids.SELECTION, "data", {"run": run}), (ids.CHANNEL, "value", 2), (ids.PREFS, "data", {"contrast": {"2": [10, 200]}}), (ids.EDIT_VERSION, "data", None)],
         [(ids.PLOT_ROI, "value", "spineROI"), (ids.MAP_REF, "data", _ref(name))],
     )
     return strip, info

@@ -1,0 +1,1005 @@
+/*
+ * PyMapManager map viewer, 7½ of 7: editing (issue 9).
+ *
+ * The edit mode of the map page, for a logged-in user with write access (the toolbar
+ * app/components/edit.py is shown only to them; the server checks every write anyway).
+ * Every edit is a command POSTed to the server's edit log (REST, /api/v1/maps/<owner>/<name>/
+ * edits): the log is the server's, so a reload shows the unsaved edits over the saved map.
+ *
+ *   e                  edit mode on/off
+ *   Shift+click        add a spine on the viewer's current plane, on the nearest tracing segment
+ *   drag a spine       move it (in its own plane)
+ *   Delete, Backspace  delete the selected spine
+ *   b / n / t          bad on/off, note, user type (small dialogs)
+ *   Alt+click a spine  pick a second spine (in the session before or after the selected one)
+ *   c / x              connect the selected spine and the picked one / disconnect the selected
+ *                      spine from the next session (from the previous one: pick it there first)
+ *   Ctrl/⌘ Z, Ctrl/⌘ Shift Z (or Ctrl Y), Ctrl/⌘ S   undo, redo, save
+ *
+ * A change shows at once: the marker is updated here (moved, restyled, removed, a new one
+ * drawn), then replaced by the server's answer (the changed sessions' annotations, set as the
+ * viewer's GeoJSON data through dash_clientside.set_props) and the EDIT_VERSION store gets
+ * the working copy's version, which the plot and the run strip callbacks take as an input
+ * (they answer from the working copy). Timings: pmm:edit-<op> (key/click to the frame with
+ * the marker updated), pmm:edit-server (to the frame with the server's answer drawn),
+ * pmm:edit-plot (to the plot redrawn).
+ *
+ * The first part (PmmEditLogic) is pure and runs under node (tests/js/edit.test.js).
+ */
+(function (root, factory) {
+    "use strict";
+    var api = factory();
+    if (typeof module === "object" && module.exports) { module.exports = api; }
+    if (root) { root.PmmEditLogic = api; }
+}(typeof globalThis !== "undefined" ? globalThis : this, function () {
+    "use strict";
+
+    function isNum(v) { return typeof v === "number" && isFinite(v); }
+
+    // squared distance from (px, py) to the segment (ax, ay)-(bx, by)
+    function dist2(px, py, ax, ay, bx, by) {
+        var dx = bx - ax, dy = by - ay;
+        var len = dx * dx + dy * dy;
+        var t = len > 0 ? ((px - ax) * dx + (py - ay) * dy) / len : 0;
+        t = Math.max(0, Math.min(1, t));
+        var x = ax + t * dx - px, y = ay + t * dy - py;
+        return x * x + y * y;
+    }
+
+    /**
+     * The map segment whose tracing passes nearest to (x, y) µm in the plane:
+     * {segment, distance} or null when the session has no tracing. `tracing` is the
+     * payload of GET .../sessions/<s>/tracing ({segments: [{segment, x_um, y_um}]}).
+     */
+    function nearestSegment(tracing, x, y) {
+        var best = null;
+        ((tracing && tracing.segments) || []).forEach(function (seg) {
+            var xs = seg.x_um || [], ys = seg.y_um || [];
+            if (!isNum(seg.segment)) { return; }
+            var n = Math.min(xs.length, ys.length);
+            for (var i = 0; i < n; i++) {
+                if (!isNum(xs[i]) || !isNum(ys[i])) { continue; }
+                var j = i + 1 < n && isNum(xs[i + 1]) && isNum(ys[i + 1]) ? i + 1 : i;
+                var d = dist2(x, y, xs[i], ys[i], xs[j], ys[j]);
+                if (!best || d < best.d) { best = {segment: seg.segment, d: d}; }
+            }
+        });
+        return best ? {segment: best.segment, distance: Math.sqrt(best.d)} : null;
+    }
+
+    /** The segment of the spine nearest to (x, y) µm (a session without tracing), or null. */
+    function nearestSpineSegment(ann, x, y) {
+        var best = null;
+        ((ann && ann.objects) || []).forEach(function (o) {
+            if (!isNum(o.segment) || !isNum(o.x_um) || !isNum(o.y_um)) { return; }
+            var d = (o.x_um - x) * (o.x_um - x) + (o.y_um - y) * (o.y_um - y);
+            if (!best || d < best.d) { best = {segment: o.segment, d: d}; }
+        });
+        return best ? best.segment : null;
+    }
+
+    /** The voxel size [dx, dy] (µm per pixel) of an annotations payload ([1, 1] unknown). */
+    function voxel(ann) {
+        var v = (ann && ann.voxel) || [];
+        var dx = isNum(v[0]) && v[0] > 0 ? v[0] : 1;
+        var dy = isNum(v[1]) && v[1] > 0 ? v[1] : 1;
+        return [dx, dy];
+    }
+
+    function round(v, n) { var f = Math.pow(10, n); return Math.round(v * f) / f; }
+
+    /**
+     * The viewer's GeoJSON of a session (as app.services.viewer.spine_layer makes it) from
+     * an annotations payload; `ghosts` (features with ghost: true) are kept for the runs
+     * that have no object in the session.
+     */
+    function featuresOf(ann, ghosts) {
+        var vx = voxel(ann);
+        var features = [];
+        var seen = {};
+        ((ann && ann.objects) || []).forEach(function (o) {
+            var x = isNum(o.x_px) ? o.x_px : (isNum(o.x_um) ? o.x_um / vx[0] : null);
+            var y = isNum(o.y_px) ? o.y_px : (isNum(o.y_um) ? o.y_um / vx[1] : null);
+            if (x === null || y === null) { return; }
+            if (isNum(o.run)) { seen[o.run] = true; }
+            features.push({
+                type: "Feature",
+                geometry: {type: "Point", coordinates: [round(x, 2), round(-y, 2)]},
+                properties: {
+                    run: isNum(o.run) ? o.run : null, row: o.row, z: isNum(o.z) ? o.z : null,
+                    dyn: isNum(o.dynamics) ? o.dynamics : null, bad: !!o.isBad,
+                    seg: isNum(o.segment) ? o.segment : null,
+                    pDist: isNum(o.pDist) ? round(o.pDist, 3) : null, ghost: false
+                }
+            });
+        });
+        (ghosts || []).forEach(function (g) {
+            var p = g && g.properties;
+            if (p && p.ghost && !seen[p.run]) { features.push(g); }
+        });
+        return {type: "FeatureCollection", features: features};
+    }
+
+    /**
+     * The connect command of two picked objects {session, row} in neighbouring sessions
+     * (either order): {op: "connect", session, row, to_row}; throws an Error saying why not.
+     */
+    function connectCommand(a, b) {
+        if (!a || !b) { throw new Error("Select a spine, then Alt+click its partner in the session before or after."); }
+        if (Math.abs(a.session - b.session) !== 1) {
+            throw new Error("Connect links a spine to one in the next or the previous session (picked: sessions " +
+                a.session + " and " + b.session + ").");
+        }
+        var lo = a.session < b.session ? a : b;
+        var hi = lo === a ? b : a;
+        return {op: "connect", session: lo.session, row: lo.row, to_row: hi.row};
+    }
+
+    /** The disconnect command: from the next session, or from the previous one when `pick` is there. */
+    function disconnectCommand(sel, pick) {
+        if (!sel) { throw new Error("Select a spine first."); }
+        if (pick && pick.session === sel.session - 1) { return {op: "disconnect", session: pick.session, row: pick.row}; }
+        return {op: "disconnect", session: sel.session, row: sel.row};
+    }
+
+    /** "just now", "40 s", "12 min", "3 h", "2 d" since an ISO time. */
+    function age(iso, nowMs) {
+        if (!iso) { return ""; }
+        var t = Date.parse(iso);
+        if (!isFinite(t)) { return ""; }
+        var s = Math.max(0, Math.round(((isNum(nowMs) ? nowMs : Date.now()) - t) / 1000));
+        if (s < 10) { return "just now"; }
+        if (s < 60) { return s + " s"; }
+        if (s < 3600) { return Math.floor(s / 60) + " min"; }
+        if (s < 86400) { return Math.floor(s / 3600) + " h"; }
+        return Math.floor(s / 86400) + " d";
+    }
+
+    /** The unsaved indicator's text. */
+    function unsavedText(n, oldest, nowMs) {
+        if (!n) { return "no unsaved changes"; }
+        var a = age(oldest, nowMs);
+        return n + " unsaved change" + (n === 1 ? "" : "s") + (a ? " · oldest " + (a === "just now" ? a : a + " ago") : "");
+    }
+
+    /** Who else edits the map: "alice (3 unsaved, 5 min)"; "" when nobody. */
+    function othersText(others, nowMs) {
+        var list = (others || []).filter(function (o) { return o && o.unsaved > 0; });
+        if (!list.length) { return ""; }
+        return "Also editing: " + list.map(function (o) {
+            var a = age(o.since, nowMs);
+            return o.user + " (" + o.unsaved + " unsaved" + (a ? ", " + a : "") + ")";
+        }).join(", ");
+    }
+
+    /** "session 2 row 17, session 3 row 4" of [[session, row], ...]. */
+    function objectsText(objects) {
+        return (objects || []).map(function (o) { return "session " + o[0] + " row " + o[1]; }).join(", ");
+    }
+
+    /** The shortcut of a key event with Ctrl or ⌘: "undo", "redo", "save" or null. */
+    function shortcut(e) {
+        if (!(e.ctrlKey || e.metaKey) || e.altKey) { return null; }
+        var k = String(e.key || "").toLowerCase();
+        if (k === "z") { return e.shiftKey ? "redo" : "undo"; }
+        if (k === "y" && !e.shiftKey) { return "redo"; }
+        if (k === "s" && !e.shiftKey) { return "save"; }
+        return null;
+    }
+
+    /** A user type from the dialog's text: an integer 0..99, or null. */
+    function parseUserType(text) {
+        var t = String(text === undefined || text === null ? "" : text).trim();
+        if (!/^\d{1,2}$/.test(t)) { return null; }
+        return parseInt(t, 10);
+    }
+
+    /** The rows of `after` (annotations) that `before` did not have: a spine just added. */
+    function newRows(before, after) {
+        var had = {};
+        ((before && before.objects) || []).forEach(function (o) { had[o.row] = true; });
+        return ((after && after.objects) || []).filter(function (o) { return !had[o.row]; }).map(function (o) { return o.row; });
+    }
+
+    /** The object {row, run, ...} of an annotations payload at `row`, or null. */
+    function objectAt(ann, row) {
+        var objs = (ann && ann.objects) || [];
+        for (var i = 0; i < objs.length; i++) { if (objs[i].row === row) { return objs[i]; } }
+        return null;
+    }
+
+    return {
+        nearestSegment: nearestSegment, nearestSpineSegment: nearestSpineSegment, voxel: voxel,
+        featuresOf: featuresOf, connectCommand: connectCommand, disconnectCommand: disconnectCommand,
+        age: age, unsavedText: unsavedText, othersText: othersText, objectsText: objectsText,
+        shortcut: shortcut, parseUserType: parseUserType, newRows: newRows, objectAt: objectAt
+    };
+}));
+
+(function () {
+    "use strict";
+    if (typeof window === "undefined" || !window.pmm || !window.pmm.state) { return; }
+
+    var pmm = window.pmm;
+    var state = pmm.state;
+    var X = window.PmmEditLogic;
+    // ids as app/ids.py (tests/callbacks/test_assets.py checks them)
+    var IDS = {
+        BAR: "pmm-edit-bar",
+        CONFIG: "pmm-edit-config",
+        VERSION: "pmm-edit-version",
+        TOGGLE: "pmm-edit-toggle",
+        SAVE: "pmm-edit-save",
+        UNDO: "pmm-edit-undo",
+        REDO: "pmm-edit-redo",
+        DISCARD: "pmm-edit-discard",
+        STATUS: "pmm-edit-status",
+        OTHERS: "pmm-edit-others",
+        MESSAGE: "pmm-edit-message",
+        HISTORY_OPEN: "pmm-edit-history-open",
+        HISTORY: "pmm-edit-history",
+        SPINES: "pmm-viewer-spines"
+    };
+    var POLL_MS = 15000;
+    var PICK = "#f97316";
+
+    var E = {
+        cfg: null,           // {api, user, can_edit} from the EDIT_CONFIG store
+        on: false,           // edit mode
+        status: {unsaved: 0, oldest_unsaved: null, can_undo: false, can_redo: false, version: null,
+                 base_version: null, others: []},  // from the server
+        ann: {},             // session -> annotations payload (working copy), as last fetched
+        tracing: {},         // session -> tracing payload
+        pick: null,          // {session, row, marker, ring}: the Alt+click pick
+        queue: Promise.resolve(),
+        busy: 0,             // requests in flight
+        plotT0: null,        // the last edit's input time, until the plot shows it
+        history: false       // the history panel is open
+    };
+
+    function $(id) { return document.getElementById(id); }
+    function api(path) { return E.cfg.api + path; }
+
+    function request(method, path, body) {
+        var opts = {method: method, credentials: "same-origin", headers: {"Accept": "application/json"}};
+        if (body !== undefined) {
+            opts.headers["Content-Type"] = "application/json";
+            opts.body = JSON.stringify(body);
+        }
+        return fetch(api(path), opts).then(function (r) {
+            return r.text().then(function (text) {
+                var data = null;
+                try { data = text ? JSON.parse(text) : null; } catch (err) { data = {error: text}; }
+                return {status: r.status, ok: r.ok, data: data || {}};
+            });
+        });
+    }
+
+    // requests run one after the other, in the order the edits were made
+    function enqueue(fn) {
+        E.busy += 1;
+        var p = E.queue.then(fn).catch(function (err) {
+            message("The server could not be reached: " + (err && err.message ? err.message : err), "danger");
+        }).then(function () { E.busy -= 1; indicator(); });
+        E.queue = p;
+        return p;
+    }
+
+    // ------------------------------------------------------------------ messages and indicator
+
+    function message(text, kind, extra) {
+        var box = $(IDS.MESSAGE);
+        if (!box) { return; }
+        box.innerHTML = "";
+        if (!text) { box.hidden = true; return; }
+        box.hidden = false;
+        box.className = "alert alert-" + (kind || "info") + " py-1 px-2 my-1 small pmm-edit-message";
+        box.setAttribute("data-kind", kind || "info");
+        var span = document.createElement("span");
+        span.textContent = text;
+        box.appendChild(span);
+        (extra || []).forEach(function (el) { box.appendChild(document.createTextNode(" ")); box.appendChild(el); });
+        var close = document.createElement("button");
+        close.type = "button";
+        close.className = "btn-close btn-sm float-end";
+        close.setAttribute("aria-label", "Close");
+        close.addEventListener("click", function () { message(""); });
+        box.appendChild(close);
+    }
+
+    function indicator() {
+        var st = E.status;
+        var el = $(IDS.STATUS);
+        if (el) {
+            el.textContent = X.unsavedText(st.unsaved, st.oldest_unsaved) + (E.busy ? " · sending…" : "");
+            el.classList.toggle("pmm-edit-dirty", st.unsaved > 0);
+            el.setAttribute("data-unsaved", String(st.unsaved || 0));
+        }
+        var others = $(IDS.OTHERS);
+        if (others) { others.textContent = X.othersText(st.others); }
+        var set = function (id, on) { var b = $(id); if (b) { b.disabled = !on; } };
+        set(IDS.UNDO, E.on && st.can_undo);
+        set(IDS.REDO, E.on && st.can_redo);
+        set(IDS.SAVE, st.unsaved > 0);
+        set(IDS.DISCARD, st.unsaved > 0);
+        var t = $(IDS.TOGGLE);
+        if (t) {
+            t.classList.toggle("active", E.on);
+            t.setAttribute("aria-pressed", E.on ? "true" : "false");
+            t.textContent = E.on ? "Editing" : "Edit";
+        }
+        document.documentElement.classList.toggle("pmm-editing", E.on);
+    }
+
+    function takeStatus(d) {
+        ["unsaved", "oldest_unsaved", "can_undo", "can_redo", "version", "base_version", "others"].forEach(function (k) {
+            if (d && d[k] !== undefined) { E.status[k] = d[k]; }
+        });
+        if (d && d.unsaved === 0) { E.status.oldest_unsaved = null; }
+        if (d && d.unsaved > 0 && !E.status.oldest_unsaved) { E.status.oldest_unsaved = new Date().toISOString(); }
+        indicator();
+    }
+
+    // ------------------------------------------------------------------ the viewers
+
+    function setFeatures(s, fc) {
+        var set = window.dash_clientside && window.dash_clientside.set_props;
+        if (set) { set({type: IDS.SPINES, index: s}, {data: fc}); }
+    }
+
+    function ghostsOf(s) {
+        var out = [];
+        pmm.spines.markers(s).forEach(function (m) { if (m.feature.properties.ghost) { out.push(m.feature); } });
+        return out;
+    }
+
+    // a session's annotations (working copy) -> its viewer
+    function showAnnotations(s, ann) {
+        E.ann[s] = ann;
+        if (pmm.layers.map(s)) { setFeatures(s, X.featuresOf(ann, ghostsOf(s))); }
+    }
+
+    function fetchAnnotations(s) {
+        var roi = state.get().roi;
+        return request("GET", "/sessions/" + s + "/annotations?edits=1" + (roi ? "&roi=" + encodeURIComponent(roi) : ""))
+            .then(function (r) { if (r.ok) { E.ann[s] = r.data; } return r.ok ? r.data : null; });
+    }
+
+    function fetchTracing(s) {
+        if (E.tracing[s]) { return Promise.resolve(E.tracing[s]); }
+        return request("GET", "/sessions/" + s + "/tracing?edits=1").then(function (r) {
+            E.tracing[s] = r.ok ? r.data : {segments: []};
+            return E.tracing[s];
+        });
+    }
+
+    // every shown viewer from the working copy (reload with unsaved edits, restore, save merged)
+    function refreshViewers() {
+        return Promise.all(state.get().sessions.map(function (s) {
+            return fetchAnnotations(s).then(function (ann) { if (ann) { showAnnotations(s, ann); } });
+        }));
+    }
+
+    // the plot and the run strip take the working copy's version (callbacks/map_viewer.py)
+    function bumpVersion(t0) {
+        var set = window.dash_clientside && window.dash_clientside.set_props;
+        if (typeof t0 === "number") { E.plotT0 = t0; }
+        if (set) { set(IDS.VERSION, {data: {version: E.status.version, edits: E.status.unsaved > 0}}); }
+    }
+
+    function markerOf(s, row) {
+        var hit = null;
+        pmm.spines.markers(s).forEach(function (m) {
+            var p = m.feature.properties;
+            if (!p.ghost && p.row === row) { hit = m; }
+        });
+        return hit;
+    }
+
+    /** The selected spine: {session, row, marker} (the selected run in the session it was picked in). */
+    function selected() {
+        var st = state.get();
+        if (st.run === null) { return null; }
+        var sessions = st.runSession !== null && st.sessions.indexOf(st.runSession) >= 0 ? [st.runSession] : st.sessions;
+        var found = [];
+        sessions.forEach(function (s) {
+            var m = pmm.spines.findRun(s, st.run);
+            if (m && !m.feature.properties.ghost) { found.push({session: s, row: m.feature.properties.row, marker: m}); }
+        });
+        return found.length === 1 ? found[0] : null;
+    }
+
+    function needSelected() {
+        var sel = selected();
+        if (!sel) { message("Click a spine in a viewer first (it is ringed when selected).", "warning"); }
+        return sel;
+    }
+
+    function clearPick() {
+        if (E.pick && E.pick.ring) { E.pick.ring.remove(); }
+        E.pick = null;
+    }
+
+    function setPick(s, m) {
+        clearPick();
+        var map = pmm.layers.map(s);
+        var ring = map ? window.L.circleMarker(m.getLatLng(), {radius: (state.get().spineSize || 6) + 6, color: PICK,
+            weight: 3, dashArray: "4 3", fill: false, interactive: false, className: "pmm-edit-pick"}).addTo(map) : null;
+        E.pick = {session: s, row: m.feature.properties.row, marker: m, ring: ring};
+        message("Picked session " + s + " row " + E.pick.row + ": press C to connect it with the selected spine.", "info");
+    }
+
+    // select the run of (s, row) in the working copy, leaving the planes where they are
+    function selectRow(s, row) {
+        var o = X.objectAt(E.ann[s], row);
+        if (o && typeof o.run === "number") {
+            state.select(o.run, {source: "edit", session: s, keepPlanes: true}, {kind: "edit"});
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /**
+     * Send one command. `optimistic()` updates the viewers at once (before the answer),
+     * `after(resp)` runs once the server's answer is drawn. t0: the input event's time.
+     */
+    function send(cmd, t0, optimistic, after) {
+        if (!E.on) { return; }
+        if (optimistic) {
+            optimistic();
+            pmm.measure("edit-" + cmd.op, t0);
+        }
+        enqueue(function () {
+            var roi = state.get().roi;
+            return request("POST", "/edits" + (roi ? "?roi=" + encodeURIComponent(roi) : ""), cmd).then(function (r) {
+                if (!r.ok) {
+                    message(r.data.error || ("The edit was refused (" + r.status + ")."), "danger");
+                    // take back what was shown before the answer
+                    return refreshViewers().then(function () { if (r.status !== 422) { return loadStatus(); } });
+                }
+                var d = r.data;
+                takeStatus(d);
+                Object.keys(d.sessions || {}).forEach(function (k) { showAnnotations(Number(k), d.sessions[k]); });
+                var summary = d.applied && d.applied.summary;
+                if (summary) { message((cmd.op === "undo" ? "Undone: " : cmd.op === "redo" ? "Redone: " : "") + summary, "secondary"); }
+                pmm.measure("edit-server", t0);
+                bumpVersion(t0);
+                if (after) { after(d); }
+            });
+        });
+    }
+
+    function afterChangeSelect(s, row) {
+        return function () { if (typeof row === "number") { selectRow(s, row); } };
+    }
+
+    function addSpine(s, latlng, t0) {
+        var before = E.ann[s];
+        var temp = null;
+        var go = function () {
+            var vx = X.voxel(E.ann[s]);
+            var x = latlng.lng * vx[0], y = -latlng.lat * vx[1];
+            var seg = X.nearestSegment(E.tracing[s], x, y);
+            var segment = seg ? seg.segment : X.nearestSpineSegment(E.ann[s], x, y);
+            var cmd = {op: "add_spine", session: s, segment: segment === null ? 0 : segment,
+                x_um: Math.round(x * 1000) / 1000, y_um: Math.round(y * 1000) / 1000, z: state.zOf(s)};
+            send(cmd, t0, function () {
+                var map = pmm.layers.map(s);
+                if (map) {
+                    temp = window.L.circleMarker(latlng, {radius: state.get().spineSize || 6, color: "#facc15", weight: 2,
+                        fillOpacity: 0.3, className: "pmm-edit-new", interactive: false}).addTo(map);
+                }
+            }, function (d) {
+                if (temp) { temp.remove(); }
+                var rows = X.newRows(before, d.sessions && d.sessions[s]);
+                if (rows.length === 1) { selectRow(s, rows[0]); }
+            });
+        };
+        // the segment needs the tracing and the voxel size (fetched once per session)
+        if (E.ann[s] && E.tracing[s]) { go(); return; }
+        Promise.all([E.ann[s] ? null : fetchAnnotations(s), fetchTracing(s)]).then(function () {
+            before = E.ann[s];
+            go();
+        });
+    }
+
+    function moveSpine(s, m, latlng, t0) {
+        var p = m.feature.properties;
+        var vx = X.voxel(E.ann[s]);
+        var cmd = {op: "move", session: s, row: p.row, x_um: Math.round(latlng.lng * vx[0] * 1000) / 1000,
+            y_um: Math.round(-latlng.lat * vx[1] * 1000) / 1000, z: typeof p.z === "number" ? p.z : state.zOf(s)};
+        var go = function () { send(cmd, t0, function () { m.setLatLng(latlng); }); };
+        if (E.ann[s]) { go(); } else {
+            fetchAnnotations(s).then(function () {
+                vx = X.voxel(E.ann[s]);
+                cmd.x_um = Math.round(latlng.lng * vx[0] * 1000) / 1000;
+                cmd.y_um = Math.round(-latlng.lat * vx[1] * 1000) / 1000;
+                go();
+            });
+        }
+    }
+
+    function toggleBad(e) {
+        var sel = needSelected();
+        if (!sel) { return; }
+        var p = sel.marker.feature.properties;
+        var bad = !p.bad;
+        send({op: "set_bad", session: sel.session, row: sel.row, bad: bad}, e.timeStamp, function () {
+            p.bad = bad;
+            pmm.spines.restyle(sel.marker);
+        });
+    }
+
+    function deleteSelected(e) {
+        var sel = needSelected();
+        if (!sel) { return; }
+        send({op: "delete", session: sel.session, row: sel.row}, e.timeStamp, function () {
+            var el = sel.marker.getElement();
+            if (el) { el.style.display = "none"; }
+            sel.marker._pmmKey = "deleted";
+            state.select(null, {source: "edit", keepPlanes: true}, {kind: "edit"});
+        });
+    }
+
+    function connect(e) {
+        var sel = needSelected();
+        if (!sel) { return; }
+        var cmd;
+        try {
+            cmd = X.connectCommand(sel, E.pick);
+        } catch (err) {
+            message(err.message, "warning");
+            return;
+        }
+        var ring = E.pick.ring;
+        send(cmd, e.timeStamp, function () { if (ring) { ring.setStyle({dashArray: null}); } },
+            function () { clearPick(); selectRow(sel.session, sel.row); });
+    }
+
+    function disconnect(e) {
+        var sel = needSelected();
+        if (!sel) { return; }
+        var cmd = X.disconnectCommand(sel, E.pick);
+        send(cmd, e.timeStamp, null, function () { clearPick(); selectRow(sel.session, sel.row); });
+    }
+
+    // ------------------------------------------------------------------ dialogs
+
+    function dialog(title, label, value, ok) {
+        var box = document.createElement("div");
+        box.className = "pmm-help pmm-edit-dialog";
+        box.setAttribute("role", "dialog");
+        box.setAttribute("aria-label", title);
+        var card = document.createElement("form");
+        card.className = "pmm-help-card";
+        var h = document.createElement("h5");
+        h.textContent = title;
+        card.appendChild(h);
+        var lab = document.createElement("label");
+        lab.className = "form-label small";
+        lab.textContent = label;
+        var input = document.createElement("input");
+        input.type = "text";
+        input.className = "form-control form-control-sm pmm-edit-dialog-input";
+        input.value = value === null || value === undefined ? "" : String(value);
+        lab.appendChild(input);
+        card.appendChild(lab);
+        var err = document.createElement("div");
+        err.className = "text-danger small pmm-edit-dialog-error";
+        card.appendChild(err);
+        var row = document.createElement("div");
+        row.className = "d-flex gap-2 mt-2";
+        var okb = document.createElement("button");
+        okb.type = "submit";
+        okb.className = "btn btn-sm btn-primary pmm-edit-dialog-ok";
+        okb.textContent = "OK";
+        var cancel = document.createElement("button");
+        cancel.type = "button";
+        cancel.className = "btn btn-sm btn-secondary pmm-edit-dialog-cancel";
+        cancel.textContent = "Cancel";
+        row.appendChild(okb);
+        row.appendChild(cancel);
+        card.appendChild(row);
+        box.appendChild(card);
+        var close = function () { box.remove(); };
+        card.addEventListener("submit", function (ev) {
+            ev.preventDefault();
+            var why = ok(input.value, ev.timeStamp);
+            if (why) { err.textContent = why; } else { close(); }
+        });
+        cancel.addEventListener("click", close);
+        input.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { ev.stopPropagation(); close(); } });
+        document.body.appendChild(box);
+        input.focus();
+        input.select();
+    }
+
+    function editNote() {
+        var sel = needSelected();
+        if (!sel) { return; }
+        var o = X.objectAt(E.ann[sel.session], sel.row);
+        dialog("Note of session " + sel.session + " row " + sel.row, "Note", o && o.note, function (text, t0) {
+            send({op: "set_note", session: sel.session, row: sel.row, note: String(text)}, t0, function () {});
+            return "";
+        });
+    }
+
+    function editUserType() {
+        var sel = needSelected();
+        if (!sel) { return; }
+        var o = X.objectAt(E.ann[sel.session], sel.row);
+        dialog("User type of session " + sel.session + " row " + sel.row, "User type (0 to 99)", o && o.userType,
+            function (text, t0) {
+                var v = X.parseUserType(text);
+                if (v === null) { return "A whole number from 0 to 99."; }
+                send({op: "set_user_type", session: sel.session, row: sel.row, user_type: v}, t0, function () {});
+                return "";
+            });
+    }
+
+    // ------------------------------------------------------------------ undo, redo, save, history
+
+    function undoRedo(op, t0) {
+        if (!E.on) { return; }
+        send({op: op}, t0, function () {});
+    }
+
+    function save() {
+        if (!E.status.unsaved) { message("Nothing to save.", "secondary"); return; }
+        enqueue(function () {
+            return request("POST", "/save", {base_version: E.status.base_version}).then(function (r) {
+                if (r.status === 409) {
+                    var reload = document.createElement("button");
+                    reload.type = "button";
+                    reload.className = "btn btn-sm btn-warning pmm-edit-reload";
+                    reload.textContent = "Reload, keeping my edits";
+                    reload.addEventListener("click", function () { E.leaving = true; location.reload(); });
+                    var who = r.data.their_version && r.data.their_version.user ? " by " + r.data.their_version.user : "";
+                    message("Not saved: the map was saved" + who + " since your edits began, and some of your edits touch " +
+                        "the same objects: " + X.objectsText(r.data.conflicts) + ". Nothing was overwritten; your edits are kept.",
+                        "danger", [reload]);
+                    var box = $(IDS.MESSAGE);
+                    if (box) { box.setAttribute("data-conflicts", JSON.stringify(r.data.conflicts || [])); }
+                    return;
+                }
+                if (!r.ok) { message(r.data.error || ("Not saved (" + r.status + ")."), "danger"); return; }
+                message(r.data.merged
+                    ? "Saved. " + (r.data.message || "The map had been saved by someone else meanwhile; your edits touch other objects and were applied on top of theirs.")
+                    : "Saved. " + (r.data.message || ""), r.data.merged ? "info" : "success");
+                var box2 = $(IDS.MESSAGE);
+                if (box2) { box2.setAttribute("data-merged", r.data.merged ? "1" : "0"); }
+                return loadStatus().then(function () {
+                    bumpVersion(null);
+                    if (r.data.merged) { return refreshViewers(); }
+                }).then(function () { if (E.history) { return loadHistory(); } });
+            });
+        });
+    }
+
+    function discard() {
+        if (!E.status.unsaved) { return; }
+        enqueue(function () {
+            return request("DELETE", "/edits").then(function (r) {
+                if (!r.ok) { message(r.data.error || "Not discarded.", "danger"); return; }
+                message("Your unsaved edits were discarded.", "secondary");
+                return loadStatus().then(refreshViewers).then(function () { bumpVersion(null); });
+            });
+        });
+    }
+
+    function loadStatus() {
+        return request("GET", "/edits").then(function (r) {
+            if (r.ok) { takeStatus(r.data); }
+            return r.ok ? r.data : null;
+        });
+    }
+
+    function fmtTime(iso) {
+        var t = Date.parse(iso);
+        return isFinite(t) ? new Date(t).toLocaleString() : String(iso || "");
+    }
+
+    function loadHistory() {
+        var panel = $(IDS.HISTORY);
+        if (!panel) { return Promise.resolve(); }
+        return request("GET", "/versions").then(function (r) {
+            panel.innerHTML = "";
+            if (!r.ok) { panel.textContent = r.data.error || "The history cannot be shown."; return; }
+            var versions = r.data.versions || [];
+            if (!versions.length) {
+                var none = document.createElement("div");
+                none.className = "text-muted small";
+                none.textContent = "No saved versions yet.";
+                panel.appendChild(none);
+                return;
+            }
+            var list = document.createElement("ol");
+            list.className = "list-unstyled mb-0 pmm-edit-versions";
+            versions.forEach(function (v, i) {
+                var li = document.createElement("li");
+                li.className = "pmm-edit-version border-bottom py-1";
+                li.setAttribute("data-version", String(v.id));
+                var head = document.createElement("div");
+                head.className = "d-flex align-items-center gap-2";
+                var t = document.createElement("span");
+                t.className = "small";
+                t.textContent = "#" + v.id + " · " + (v.user || "?") + " · " + fmtTime(v.time) +
+                    (v.restored_from !== null && v.restored_from !== undefined ? " · restore of #" + v.restored_from : "") +
+                    (i === 0 ? " · current" : "");
+                head.appendChild(t);
+                if (i > 0) {
+                    var b = document.createElement("button");
+                    b.type = "button";
+                    b.className = "btn btn-sm btn-outline-secondary ms-auto py-0 pmm-edit-restore";
+                    b.textContent = "Restore";
+                    b.setAttribute("data-version", String(v.id));
+                    head.appendChild(b);
+                }
+                li.appendChild(head);
+                var cmds = document.createElement("ul");
+                cmds.className = "small text-muted mb-0 pmm-edit-commands";
+                (v.commands || []).forEach(function (c) {
+                    var ci = document.createElement("li");
+                    ci.textContent = typeof c === "string" ? c : (c.summary || JSON.stringify(c));
+                    cmds.appendChild(ci);
+                });
+                li.appendChild(cmds);
+                list.appendChild(li);
+            });
+            panel.appendChild(list);
+        });
+    }
+
+    function restore(id) {
+        if (E.status.unsaved > 0) {
+            message("Save or discard your unsaved edits before restoring a version.", "warning");
+            return;
+        }
+        enqueue(function () {
+            return request("POST", "/versions/" + encodeURIComponent(id) + "/restore", {}).then(function (r) {
+                if (!r.ok) { message(r.data.error || ("Not restored (" + r.status + ")."), "danger"); return; }
+                message("Restored version #" + id + " (as a new version).", "success");
+                return loadStatus().then(refreshViewers).then(function () { bumpVersion(null); return loadHistory(); });
+            });
+        });
+    }
+
+    function toggleHistory() {
+        var panel = $(IDS.HISTORY);
+        if (!panel) { return; }
+        E.history = panel.hidden;
+        panel.hidden = !E.history;
+        if (E.history) { loadHistory(); }
+    }
+
+    // ------------------------------------------------------------------ edit mode
+
+    function allowed() { return !!(E.cfg && E.cfg.can_edit && E.cfg.api); }
+
+    function setMode(on) {
+        on = !!on && allowed();
+        if (on === E.on) { return; }
+        E.on = on;
+        pmm.layers.sessions().forEach(function (s) {
+            var map = pmm.layers.map(s);
+            if (map && map.boxZoom) { if (on) { map.boxZoom.disable(); } else { map.boxZoom.enable(); } }
+        });
+        if (!on) { clearPick(); }
+        if (on) {
+            state.get().sessions.forEach(function (s) { if (!E.ann[s]) { fetchAnnotations(s); } fetchTracing(s); });
+            message("Edit mode: Shift+click adds a spine, drag moves one, ? lists every key.", "secondary");
+        } else {
+            message("");
+        }
+        indicator();
+    }
+
+    function edit(run) {
+        return function (e) {
+            if (!E.on) { return false; }
+            run(e);
+            return true;
+        };
+    }
+
+    // the keys (pmm.keys.KEYS rows: the ? help lists them); Ctrl/⌘ ones are handled below
+    var K = pmm.keys.KEYS;
+    var MOUSE = pmm.keys.MOUSE;
+    var idx = K.length - 1;   // before "?"
+    [
+        {keys: ["e", "E"], label: "E", what: "edit mode on/off (if you may edit this map)", run: function () {
+            if (!allowed()) { return false; }
+            setMode(!E.on);
+            return true;
+        }},
+        {keys: ["Delete", "Backspace"], label: "Delete", what: "edit mode: delete the selected spine", run: edit(deleteSelected)},
+        {keys: ["b", "B"], label: "B", what: "edit mode: bad on/off", run: edit(toggleBad)},
+        {keys: ["n", "N"], label: "N", what: "edit mode: note", run: edit(editNote)},
+        {keys: ["t", "T"], label: "T", what: "edit mode: user type", run: edit(editUserType)},
+        {keys: ["c", "C"], label: "C", what: "edit mode: connect the selected spine to the one Alt+clicked in the session before or after", run: edit(connect)},
+        {keys: ["x", "X"], label: "X", what: "edit mode: disconnect the selected spine from the next session (Alt+click one in the previous session to disconnect that link)", run: edit(disconnect)},
+        {keys: [], label: "Ctrl/⌘ Z", what: "edit mode: undo", run: function () { return false; }},
+        {keys: [], label: "Ctrl/⌘ Shift Z", what: "edit mode: redo (also Ctrl Y)", run: function () { return false; }},
+        {keys: [], label: "Ctrl/⌘ S", what: "save your edits to the map", run: function () { return false; }}
+    ].forEach(function (row) { K.splice(idx, 0, row); idx += 1; });
+    if (MOUSE) {
+        MOUSE.push(["edit mode: Shift + click", "add a spine on this plane (nearest tracing segment)"]);
+        MOUSE.push(["edit mode: drag a spine", "move it"]);
+        MOUSE.push(["edit mode: Alt + click a spine", "pick it to connect with the selected spine"]);
+    }
+
+    function isTextField(el) {
+        if (!el) { return false; }
+        var tag = (el.tagName || "").toLowerCase();
+        return tag === "input" || tag === "textarea" || tag === "select" || !!el.isContentEditable;
+    }
+
+    document.addEventListener("keydown", function (e) {
+        var what = X.shortcut(e);
+        if (!what || !allowed() || !document.querySelector(".pmm-viewer")) { return; }
+        if (isTextField(e.target)) { return; }
+        if (what === "save") { e.preventDefault(); save(); return; }
+        if (!E.on) { return; }
+        e.preventDefault();
+        undoRedo(what, e.timeStamp);
+    }, true);
+
+    // Esc also drops the pick (50-pmm-keys.js clears the selection)
+    document.addEventListener("keydown", function (e) { if (e.key === "Escape" && E.pick) { clearPick(); message(""); } });
+
+    document.addEventListener("click", function (e) {
+        var b = e.target.closest && e.target.closest("button");
+        if (!b) { return; }
+        if (b.id === IDS.TOGGLE) { setMode(!E.on); } else if (b.id === IDS.SAVE) { save(); } else if (b.id === IDS.UNDO) {
+            undoRedo("undo", e.timeStamp);
+        } else if (b.id === IDS.REDO) { undoRedo("redo", e.timeStamp); } else if (b.id === IDS.DISCARD) { discard(); } else if (b.id === IDS.HISTORY_OPEN) {
+            toggleHistory();
+        } else if (b.classList.contains("pmm-edit-restore")) { restore(b.getAttribute("data-version")); }
+    });
+
+    // ------------------------------------------------------------------ mouse: add, drag, pick
+
+    // a spine clicked (30-pmm-spines.js asks first): true when the edit mode took the click
+    function onSpineClick(e, m, s) {
+        if (!E.on) { return false; }
+        var oe = e.originalEvent || {};
+        if (m._pmmDragged) { m._pmmDragged = false; return true; }
+        if (oe.shiftKey) { addSpine(s, e.latlng, oe.timeStamp || performance.now()); return true; }
+        if (oe.altKey) {
+            if (!m.feature.properties.ghost) { setPick(s, m); }
+            return true;
+        }
+        return false;
+    }
+
+    function onSpineDown(e) {
+        var m = e.target;
+        var oe = e.originalEvent;
+        var s = m._pmmSession;
+        if (!E.on || !oe || oe.button !== 0 || oe.shiftKey || oe.altKey || m.feature.properties.ghost) { return; }
+        var map = pmm.layers.map(s);
+        if (!map) { return; }
+        var start = {x: oe.clientX, y: oe.clientY};
+        var from = m.getLatLng();
+        var moved = false;
+        map.dragging.disable();
+        var move = function (ev) {
+            if (!moved && Math.abs(ev.clientX - start.x) + Math.abs(ev.clientY - start.y) < 4) { return; }
+            moved = true;
+            m.setLatLng(map.mouseEventToLatLng(ev));
+        };
+        var up = function (ev) {
+            document.removeEventListener("mousemove", move, true);
+            document.removeEventListener("mouseup", up, true);
+            map.dragging.enable();
+            if (!moved) { return; }
+            m._pmmDragged = true;
+            setTimeout(function () { m._pmmDragged = false; }, 0);
+            var to = map.mouseEventToLatLng(ev);
+            if (to.equals(from)) { return; }
+            moveSpine(s, m, to, ev.timeStamp);
+        };
+        document.addEventListener("mousemove", move, true);
+        document.addEventListener("mouseup", up, true);
+        window.L.DomEvent.preventDefault(oe);
+    }
+
+    var spineToLayer = pmm.spineToLayer;
+    pmm.spineToLayer = function (feature, latlng, context) {
+        var m = spineToLayer(feature, latlng, context);
+        m.on("mousedown", onSpineDown);
+        return m;
+    };
+
+    pmm.layers.on(function (ev) {
+        if (ev.type !== "viewer") { return; }
+        var s = ev.session;
+        if (E.on && ev.map.boxZoom) { ev.map.boxZoom.disable(); }
+        ev.map.on("click", function (e) {
+            var oe = e.originalEvent || {};
+            if (E.on && oe.shiftKey) { addSpine(s, e.latlng, oe.timeStamp || performance.now()); }
+        });
+        // a viewer (re)built from the saved map shows the working copy while edits are unsaved
+        if (E.status.unsaved > 0 || E.on) {
+            delete E.ann[s];
+            pmm.afterPaint(function () {
+                fetchAnnotations(s).then(function (ann) { if (ann && E.status.unsaved > 0) { showAnnotations(s, ann); } });
+            });
+        }
+    });
+
+    // the plot redrawn after an edit: pmm:edit-plot
+    function hookPlot() {
+        var gd = document.querySelector("#" + pmm.ids.PLOT + " .js-plotly-plot");
+        if (!gd || gd._pmmEditHooked || !gd.on) { return; }
+        gd._pmmEditHooked = true;
+        gd.on("plotly_afterplot", function () {
+            if (E.plotT0 !== null) {
+                var t0 = E.plotT0;
+                E.plotT0 = null;
+                pmm.measure("edit-plot", t0);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ start, leave
+
+    // the EDIT_CONFIG store (callbacks/map_edit.py) -> the edit mode's settings; on a new map
+    // the server's log is read: unsaved edits are shown over the saved map
+    function configure(cfg) {
+        var key = cfg ? cfg.api : null;
+        if (E.cfg && E.cfg.api === key) { E.cfg = cfg; indicator(); return; }
+        E.cfg = cfg;
+        E.on = false;
+        E.ann = {};
+        E.tracing = {};
+        E.status = {unsaved: 0, oldest_unsaved: null, can_undo: false, can_redo: false, version: null, base_version: null, others: []};
+        clearPick();
+        if (!allowed()) { indicator(); return; }
+        loadStatus().then(function (d) {
+            if (d && d.unsaved > 0) {
+                message("You have " + d.unsaved + " unsaved change" + (d.unsaved === 1 ? "" : "s") +
+                    " on this map (kept on the server): they are shown over the saved map.", "info");
+                return refreshViewers().then(function () { bumpVersion(null); });
+            }
+        });
+    }
+
+    window.addEventListener("beforeunload", function (e) {
+        if (E.leaving || !allowed() || !(E.status.unsaved > 0 || E.busy)) { return; }
+        e.preventDefault();
+        e.returnValue = "";
+        return "";
+    });
+
+    setInterval(function () {
+        if (!allowed() || document.hidden) { return; }
+        loadStatus();
+    }, POLL_MS);
+    setInterval(indicator, 5000);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden && allowed()) { loadStatus(); } });
+
+    window.dash_clientside = Object.assign({}, window.dash_clientside);
+    window.dash_clientside.pmm_edit = {
+        // EDIT_CONFIG -> the edit mode (callbacks/map_edit.py)
+        config: function (cfg) {
+            hookPlot();
+            configure(cfg && cfg.api ? cfg : null);
+            return window.dash_clientside.no_update;
+        }
+    };
+    state.on(function () { hookPlot(); });
+
+    pmm.edit = {
+        IDS: IDS,
+        onSpineClick: onSpineClick,
+        /** The edit mode's state (read only): {on, status, pick, busy, ...}. */
+        get: function () { return E; },
+        setMode: setMode,
+        selected: selected,
+        /** Read the server's state of my edits and who else edits (also every POLL_MS). */
+        refresh: function () { return allowed() ? loadStatus() : Promise.resolve(null); },
+        /** Settled: no request in flight (tests and benchmarks wait for it). */
+        idle: function () { return E.busy === 0; }
+    };
+}());
