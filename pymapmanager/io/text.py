@@ -127,7 +127,23 @@ def check_eol(text: str, eol: str, path: str | Path) -> None:
 
 
 def detect_eol(text: str) -> str:
-    r"""Return the line ending used by ``text``: ``"\r\n"``, ``"\r"`` or ``"\n"`` (from the first)."""
+    r"""Return the line ending used by ``text`` (the first one found).
+
+    Parameters
+    ----------
+    text : str
+        A file's text.
+
+    Returns
+    -------
+    str
+        ``"\r\n"``, ``"\r"`` or ``"\n"`` (also for text without any line end).
+
+    Examples
+    --------
+    >>> detect_eol("a\rb\r"), detect_eol("a\r\nb"), detect_eol("a")
+    ('\r', '\r\n', '\n')
+    """
     cr = text.find("\r")
     lf = text.find("\n")
     if cr < 0:
@@ -141,6 +157,13 @@ def detect_eol(text: str) -> str:
 
 def split_lines(text: str, eol: str | None = None) -> tuple[list[str], str, bool]:
     """Split ``text`` into lines.
+
+    Parameters
+    ----------
+    text : str
+        A file's text.
+    eol : str, optional
+        Its line ending (default: :func:`detect_eol`).
 
     Returns
     -------
@@ -168,7 +191,23 @@ def join_lines(lines: Sequence[str], eol: str, final_eol: bool) -> str:
 
 
 def parse_key_values(line: str) -> dict[str, str]:
-    """Parse a ``key=value;key=value;`` header line (empty items are ignored)."""
+    """Parse a ``key=value;key=value;`` header line (empty items are ignored).
+
+    Parameters
+    ----------
+    line : str
+        The line.
+
+    Returns
+    -------
+    dict of str to str
+        The values by key (keys stripped of blanks, values exactly as written).
+
+    Examples
+    --------
+    >>> parse_key_values("rows=2;cols=3;;name= a b;")
+    {'rows': '2', 'cols': '3', 'name': ' a b'}
+    """
     out: dict[str, str] = {}
     for item in line.split(";"):
         if not item:
@@ -188,6 +227,16 @@ def format_number(value: float, fmt: str = "%g") -> str:
         The value.
     fmt : str
         printf-style format for non-integers (``"%g"``; Igor's tables often use ``"%f"``).
+
+    Returns
+    -------
+    str
+        The text of the cell.
+
+    Examples
+    --------
+    >>> format_number(3.0), format_number(float("nan")), format_number(0.25, "%f")
+    ('3', 'NaN', '0.250000')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "NaN"
@@ -260,6 +309,21 @@ class HeaderTable:
 
     The first line (only tabs) fixes the width. Rows keep their order and exact cells, so
     :meth:`to_text` returns the file unchanged unless a cell was set.
+
+    Parameters
+    ----------
+    path : str
+        Named in error messages.
+    first_line : str
+        The first line's exact text (only tabs).
+    rows : list of (str, list of str)
+        Each row's name and cells, in file order.
+    eol : str
+        The line ending.
+    final_eol : bool
+        Whether the file ends with a line ending.
+    encoding : str
+        The file's encoding (``utf-8`` or ``latin-1``), to write it back in.
     """
 
     path: str
@@ -269,7 +333,7 @@ class HeaderTable:
     final_eol: bool = True
     #: the file's encoding (``utf-8`` or ``latin-1``): :meth:`to_bytes` writes it back in it
     encoding: str = "utf-8"
-    _index: dict[str, int] = field(default_factory=dict, repr=False)
+    _index: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {}
@@ -336,7 +400,13 @@ class HeaderTable:
         return cls(str(path), first, rows, eol, final, encoding)
 
     def to_text(self) -> str:
-        """Serialise back to the file's text."""
+        """Serialise back to the file's text.
+
+        Returns
+        -------
+        str
+            The file's text (unchanged unless a cell was set).
+        """
         lines = [self.first_line]
         for name, cells in self.rows:
             lines.append(name if not cells and name == "" else "\t".join([name, *cells]))
@@ -346,19 +416,55 @@ class HeaderTable:
         return name in self._index
 
     def cells(self, name: str) -> list[str]:
-        """All cells of row ``name`` (empty list when the row is absent)."""
+        """All cells of row ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The row.
+
+        Returns
+        -------
+        list of str
+            One cell per session (the row's own list; empty when the row is absent).
+        """
         i = self._index.get(name)
         return [] if i is None else self.rows[i][1]
 
     def get(self, name: str, column: int = 0, default: str = "") -> str:
-        """One cell of a row, or ``default`` when the row or cell is absent."""
+        """One cell of a row.
+
+        Parameters
+        ----------
+        name : str
+            The row.
+        column : int
+            The cell (the session).
+        default : str
+            What to return when the row or the cell is absent.
+
+        Returns
+        -------
+        str
+            The cell's text, or ``default``.
+        """
         cells = self.cells(name)
         if column < len(cells):
             return cells[column]
         return default
 
     def set(self, name: str, column: int, value: str) -> None:
-        """Set one cell, padding the row (and adding it at the end) as needed."""
+        """Set one cell, padding the row (and adding it at the end) as needed.
+
+        Parameters
+        ----------
+        name : str
+            The row.
+        column : int
+            The cell (the session).
+        value : str
+            Its new text.
+        """
         i = self._index.get(name)
         if i is None:
             width = self.width
@@ -376,7 +482,13 @@ class HeaderTable:
         return max(self.first_line.count("\t"), 1)
 
     def row_names(self) -> list[str]:
-        """Names of every row, in file order."""
+        """Names of every row, in file order.
+
+        Returns
+        -------
+        list of str
+            The names (an empty line gives an empty name).
+        """
         return [name for name, _ in self.rows]
 
 
@@ -408,6 +520,23 @@ class LinkMap:
 
     Blocks are parsed on first use (:meth:`block`); :attr:`data` parses them all and is
     the array to edit. Rows whose numbers did not change keep their original text.
+
+    Parameters
+    ----------
+    path : str
+        Named in error messages.
+    header_line : str
+        The first line's exact text (``rows=R;cols=S;blocks=B;...``).
+    shape : tuple of int
+        (blocks, rows, sessions).
+    lines : list of str
+        The data lines' exact text (``blocks * rows`` of them), or empty with ``data``.
+    eol : str
+        The line ending.
+    final_eol : bool
+        Whether the file ends with a line ending.
+    data : ndarray, optional
+        The whole (blocks, rows, sessions) array, for a link map made in memory.
     """
 
     IDX = 0
@@ -479,7 +608,23 @@ class LinkMap:
         return arr.reshape(count, cols)
 
     def block(self, b: int) -> np.ndarray:
-        """Block ``b`` as a read-only (rows, sessions) array (parsed on first use)."""
+        """One block, parsed on first use.
+
+        Parameters
+        ----------
+        b : int
+            The block (e.g. :attr:`NEXT`).
+
+        Returns
+        -------
+        ndarray, shape (rows, sessions)
+            The block's numbers, NaN for none; read-only unless :attr:`data` was read.
+
+        Raises
+        ------
+        MapFormatError
+            A number of the block is not a whole number from 0.
+        """
         if self._data is not None:
             return self._data[b]
         arr = self._blocks.get(b)
@@ -583,7 +728,19 @@ class LinkMap:
 
     @classmethod
     def from_array(cls, data: np.ndarray, path: str = "<new>") -> LinkMap:
-        """A link map holding ``data`` (blocks, rows, sessions), e.g. to write a new map."""
+        """A link map holding ``data``, e.g. to write a new map.
+
+        Parameters
+        ----------
+        data : ndarray, shape (blocks, rows, sessions)
+            The links, NaN for none.
+        path : str
+            Named in error messages.
+
+        Returns
+        -------
+        LinkMap
+        """
         blocks, rows, cols = (int(v) for v in data.shape)
         names = ",".join(_BLOCK_NAMES[:blocks])
         header = f"rows={rows};cols={cols};blocks={blocks};blockNames={names};"
@@ -591,13 +748,33 @@ class LinkMap:
 
     @classmethod
     def empty(cls, sessions: int, blocks: int = 12, path: str = "<new>") -> LinkMap:
-        """A link map with no rows."""
+        """A link map with no rows.
+
+        Parameters
+        ----------
+        sessions : int
+            Its number of sessions (columns).
+        blocks : int
+            Its number of blocks (12 in the format).
+        path : str
+            Named in error messages.
+
+        Returns
+        -------
+        LinkMap
+        """
         names = ",".join(_BLOCK_NAMES[:blocks])
         header = f"rows=0;cols={sessions};blocks={blocks};blockNames={names};"
         return cls(path, header, (blocks, 0, sessions), [], "\n", True, np.full((blocks, 0, sessions), np.nan))
 
     def to_text(self) -> str:
-        """Serialise; rows whose numbers did not change keep their original text."""
+        """Serialise back to the file's text.
+
+        Returns
+        -------
+        str
+            The text; rows whose numbers did not change keep their original text.
+        """
         if self._data is None:  # never materialised, so never edited
             return join_lines([self.header_line, *self._lines], self.eol, self.final_eol)
         b, r, s = self.shape
@@ -1403,7 +1580,18 @@ class CsvTable:
         return t
 
     def to_text(self) -> str:
-        """Serialise back to text."""
+        """Serialise back to text.
+
+        Returns
+        -------
+        str
+            The table's text: rows nobody changed exactly as they were read.
+
+        Raises
+        ------
+        InvalidParameterError
+            The table was :meth:`restored` without its text.
+        """
         if self.n_rows >= 0 and self._text.count != self.n_rows:
             raise InvalidParameterError(f"{self.path}: this table was restored without its text")
         out: list[str] = []
@@ -1495,6 +1683,35 @@ class CsvTable:
 
         Numbers are written with ``formats[column]`` (default ``default_format``), NaN as
         ``NaN``; str and None are written as text (None as an empty cell).
+
+        Parameters
+        ----------
+        columns : sequence of str
+            The column names, in order.
+        values : dict of str to sequence
+            Each column's values (all of one length); a column absent here is empty.
+        meta : dict of str to str, optional
+            The ``key=value;`` line (None: the table has none).
+        formats : dict of str to str, optional
+            printf-style formats by column.
+        default_format : str
+            The format of the other columns' numbers.
+        trailing_comma : bool
+            End the column line and each row with a comma (as Igor does).
+        eol : str
+            The line ending.
+        path : str
+            Named in error messages.
+
+        Returns
+        -------
+        CsvTable
+
+        Examples
+        --------
+        >>> t = CsvTable.build(["x", "note"], {"x": [1.5, None], "note": ["a", None]})
+        >>> t.to_text()
+        'x,note,\\r1.5,a,\\r,,\\r'
         """
         formats = formats or {}
         n = len(next(iter(values.values()))) if values else 0
@@ -1584,6 +1801,23 @@ class Tracing:
 
     ``points`` has at least ``x, y`` (µm), ``z`` (slice), ``ID`` (segment), ``sDist``,
     ``pDist``.
+
+    Parameters
+    ----------
+    path : str
+        Named in error messages.
+    meta_line : str
+        The first line (``...;numHeaderRow=N;``).
+    segments : CsvTable
+        The segment table (one row per segment).
+    points : CsvTable
+        The point table.
+    eol : str
+        The line ending.
+    final_eol : bool
+        Whether the file ends with a line ending.
+    encoding : str
+        The file's encoding, to write it back in.
     """
 
     path: str
@@ -1672,18 +1906,41 @@ class Tracing:
         return cls(str(path), meta_line, segments, points, eol, final, encoding)
 
     def to_text(self) -> str:
-        """Serialise back to text."""
+        """Serialise back to text.
+
+        Returns
+        -------
+        str
+            The file's text.
+        """
         parts = [self.meta_line, self.segments.to_text(), self.points.to_text()]
         return join_lines(parts, self.eol, self.final_eol)
 
     def segment_ids(self) -> np.ndarray:
-        """Sorted unique segment IDs present in the point table."""
+        """The segments the point table has points of.
+
+        Returns
+        -------
+        ndarray of int
+            Their IDs, sorted, each once.
+        """
         ids = self.points.data["ID"]
         ids = ids[~np.isnan(ids)]
         return np.unique(ids).astype(int)
 
     def xyz(self, segment: int | None = None) -> np.ndarray:
-        """Points as an (n, 3) array of x µm, y µm, z slice; one segment or all."""
+        """The points of one segment or of all.
+
+        Parameters
+        ----------
+        segment : int, optional
+            The segment ID (None: every point).
+
+        Returns
+        -------
+        ndarray, shape (points, 3)
+            x µm, y µm, z slice.
+        """
         d = self.points.data
         xyz = np.column_stack([d["x"], d["y"], d["z"]])
         if segment is None:
@@ -1691,7 +1948,20 @@ class Tracing:
         return xyz[d["ID"] == segment]
 
     def length(self, segment: int, dz: float = 1.0) -> float:
-        """3D length in µm of one segment (z converted with ``dz`` µm per slice)."""
+        """The 3D length of one segment.
+
+        Parameters
+        ----------
+        segment : int
+            The segment ID.
+        dz : float
+            µm per slice (z is in slices).
+
+        Returns
+        -------
+        float
+            The length in µm along its points (0 with fewer than two).
+        """
         xyz = self.xyz(segment).astype(float).copy()
         if len(xyz) < 2:
             return 0.0
