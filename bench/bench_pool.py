@@ -261,8 +261,9 @@ def warm_page(data_dir: Path, groups: list[str], reps: int) -> dict[str, Any]:
             times.append(time.perf_counter() - t1)
         assert fig["data"], "the page drew nothing"
         t2 = time.perf_counter()
-        res = combine(gvs, sgroups, stat=STAT, reference=ref if modes[k % 4] != "none" else None,
-                      mode=modes[k % 4], cohorts=True)  # fmt: skip
+        mode = svc.mode_of(modes[k % 4])
+        res = combine(gvs, sgroups, stat=STAT, reference=ref if mode != "none" else None,
+                      mode=mode, cohorts=True)  # fmt: skip
         combine_dynamics([d for d in dyns if d.label in set(res.maps)], sgroups, cohorts=True)
         if k >= 2:
             floor.append(time.perf_counter() - t2)
