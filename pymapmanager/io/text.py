@@ -999,11 +999,54 @@ class _RowText:
         """The rows, one str each."""
         return tuple(self.body.split(self.eol)) if self.count else ()
 
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Where each row starts in ``body``, and where a row after the last would."""
+        le = len(self.eol)
+        out = np.zeros(self.count + 1, dtype=np.intp)
+        if self.count:
+            raw = self.ascii
+            if raw is None:
+                ends = np.array([m.start() for m in re.finditer(re.escape(self.eol), self.body)], dtype=np.intp)
+            else:
+                buf = np.frombuffer(raw, dtype=np.uint8)
+                if le == 1:
+                    ends = np.flatnonzero(buf == ord(self.eol))
+                else:
+                    ends = np.flatnonzero((buf[:-1] == 13) & (buf[1:] == 10))
+            out[1:-1] = ends + le
+            out[-1] = len(self.body) + le
+        return out
+
+    def _index(self, k: int) -> int:
+        if not -self.count <= k < self.count:
+            raise IndexError(f"row {k} out of range ({self.count} rows)")
+        return k + self.count if k < 0 else k
+
+    def row(self, k: int) -> str:
+        """Row ``k``'s text (negative ``k`` counts from the end).
+
+        Raises
+        ------
+        IndexError
+            No such row.
+        """
+        k = self._index(k)
+        if "rows" in self.__dict__:
+            return self.rows[k]
+        s = self.starts
+        return self.body[s[k] : s[k + 1] - len(self.eol)]
+
     def with_row(self, k: int, row: str) -> _RowText:
-        """The same rows with row ``k`` replaced by ``row``."""
-        rows = list(self.rows)
-        rows[k] = row
-        return _RowText.of_rows(tuple(rows), self.eol)
+        """The same rows with row ``k`` replaced by ``row`` (the other rows' text is copied)."""
+        k = self._index(k)
+        s = self.starts
+        a, b = int(s[k]), int(s[k + 1]) - len(self.eol)
+        text = _RowText(self.body[:a] + row + self.body[b:], self.eol, self.count)
+        shifted = s.copy()
+        shifted[k + 1 :] += len(row) - (b - a)
+        text.__dict__["starts"] = shifted
+        return text
 
 
 @dataclass(frozen=True, eq=False)
@@ -1632,7 +1675,7 @@ class CsvTable:
         """
         c = self._index[column]
         arr = self.column(column)
-        old_row = self._text.rows[row]  # IndexError before anything changes
+        old_row = self._text.row(row)  # IndexError before anything changes
         becomes_text = False
         if isinstance(value, str) and arr.dtype != object and value != "":
             try:

@@ -371,3 +371,22 @@ def test_a_refused_edit_changes_nothing(split: bool) -> None:
             assert t.to_text() == text and {c: outcome(t, c) for c in t.columns} == before
         t.set_value(1, "note", "caf\u00e9")  # Latin-1 can write it
         assert t.to_text() == "a=1;\rIdx,x,note,\r0,1.50,,\r1,2.25,caf\u00e9,\r"
+
+
+@pytest.mark.parametrize("eol", ["\r", "\n", "\r\n"])
+@pytest.mark.parametrize("note", ["", "caf\u00e9"])
+def test_editing_any_row_keeps_every_other_row(eol: str, note: str) -> None:
+    """Rows replaced in place (first, middle, last, from the end) match splitting and joining."""
+    rows = ["0,1.5,a,", f"1,2,{note},", "2,,x,", "3,4,y,"]
+    t = CsvTable.parse(eol.join(["k=v;", "n,x,t,", *rows]) + eol, "t.txt", eol=eol)
+    want = list(rows)
+    for k, value in ((0, 9.5), (3, 7.0), (-2, 1.25), (1, 0.5), (-1, 8.0)):
+        t.set_value(k, "x", value)
+        cells = want[k].split(",")
+        cells[1] = f"{value:g}"
+        want[k] = ",".join(cells)
+        assert t.rows() == want and [t._text.row(i) for i in range(-4, 4)] == want[-4:] + want
+    assert t.to_text() == eol.join(["k=v;", "n,x,t,", *want]) + eol
+    assert t.column("t").tolist() == ["a", note, "x", "y"]
+    with pytest.raises(IndexError):
+        t.set_value(4, "x", 1.0)
