@@ -24,8 +24,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 __all__ = ["plugin"]
@@ -64,134 +65,133 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-def _user_add(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
+@dataclass(frozen=True)
+class _Command:
+    """One ``mapmanager user|group <name>`` command: its arguments and what it does.
 
-    password = _read_password(args)
-    with _db() as db:
-        users.create_user(db, args.name, password, admin=args.admin)
-    out.write(f"user {args.name} added{' (admin)' if args.admin else ''}\n")
-    return 0
+    ``run(db, args, password)`` does the work in a database session and returns what to
+    print; the parser, the password prompt and the session are the same for every command.
+    """
 
-
-def _user_passwd(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
-
-    password = _read_password(args)
-    with _db() as db:
-        users.set_password(db, args.name, password)
-    out.write(f"password of {args.name} changed (their other sessions are logged out)\n")
-    return 0
+    name: str
+    help: str
+    run: Callable[[Any, argparse.Namespace, str], str]
+    takes_name: bool = True
+    password: bool = False
+    options: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = ()
 
 
-def _user_remove(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
+def _users() -> Any:
+    from .auth import users  # not at import: the library's command line loads this plugin
 
-    with _db() as db:
-        users.remove_user(db, args.name)
-    out.write(f"user {args.name} removed (their map folders stay in DATA_DIR/{args.name}/)\n")
-    return 0
+    return users
 
 
-def _user_list(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
-
-    with _db() as db:
-        for u in users.list_users(db):
-            groups = ",".join(users.group_names_of(db, u.id))
-            out.write(f"{u.name}\t{'admin' if u.is_admin else 'user'}\t{groups}\n")
-    return 0
+def _user_add(db: Any, a: argparse.Namespace, password: str) -> str:
+    _users().create_user(db, a.name, password, admin=a.admin)
+    return f"user {a.name} added{' (admin)' if a.admin else ''}\n"
 
 
-def _user_token(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
-
-    with _db() as db:
-        token = users.create_token(db, args.name, args.label or "command line")
-    out.write(token + "\n")
-    return 0
+def _user_passwd(db: Any, a: argparse.Namespace, password: str) -> str:
+    _users().set_password(db, a.name, password)
+    return f"password of {a.name} changed (their other sessions are logged out)\n"
 
 
-def _group_add(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
-
-    with _db() as db:
-        users.create_group(db, args.name)
-    out.write(f"group {args.name} added\n")
-    return 0
+def _user_remove(db: Any, a: argparse.Namespace, _pw: str) -> str:
+    _users().remove_user(db, a.name)
+    return f"user {a.name} removed (their map folders stay in DATA_DIR/{a.name}/)\n"
 
 
-def _group_remove(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
-
-    with _db() as db:
-        users.remove_group(db, args.name)
-    out.write(f"group {args.name} removed\n")
-    return 0
-
-
-def _group_list(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
-
-    with _db() as db:
-        for g, members in users.list_groups(db):
-            out.write(f"{g.name}\t{','.join(members)}\n")
-    return 0
+def _user_list(db: Any, a: argparse.Namespace, _pw: str) -> str:
+    users = _users()
+    return "".join(
+        f"{u.name}\t{'admin' if u.is_admin else 'user'}\t{','.join(users.group_names_of(db, u.id))}\n"
+        for u in users.list_users(db)
+    )
 
 
-def _group_members(args: argparse.Namespace, out: TextIO) -> int:
-    from .auth import users
+def _user_token(db: Any, a: argparse.Namespace, _pw: str) -> str:
+    return _users().create_token(db, a.name, a.label or "command line") + "\n"
 
-    with _db() as db:
-        for name in args.add or []:
-            users.add_member(db, args.name, name)
-        for name in args.remove or []:
-            users.remove_member(db, args.name, name)
-        members = dict((g.name, m) for g, m in users.list_groups(db)).get(args.name)
-        if members is None:
-            from pymapmanager.errors import MapNotFoundError
 
-            raise MapNotFoundError(f"no group {args.name}")
-    for m in members:
-        out.write(m + "\n")
-    return 0
+def _group_add(db: Any, a: argparse.Namespace, _pw: str) -> str:
+    _users().create_group(db, a.name)
+    return f"group {a.name} added\n"
+
+
+def _group_remove(db: Any, a: argparse.Namespace, _pw: str) -> str:
+    _users().remove_group(db, a.name)
+    return f"group {a.name} removed\n"
+
+
+def _group_list(db: Any, a: argparse.Namespace, _pw: str) -> str:
+    return "".join(f"{g.name}\t{','.join(m)}\n" for g, m in _users().list_groups(db))
+
+
+def _group_members(db: Any, a: argparse.Namespace, _pw: str) -> str:
+    from pymapmanager.errors import MapNotFoundError
+
+    users = _users()
+    for name in a.add or []:
+        users.add_member(db, a.name, name)
+    for name in a.remove or []:
+        users.remove_member(db, a.name, name)
+    members = dict((g.name, m) for g, m in users.list_groups(db)).get(a.name)
+    if members is None:
+        raise MapNotFoundError(f"no group {a.name}")
+    return "".join(m + "\n" for m in members)
+
+
+_PASSWORD_STDIN = (("--password-stdin",), {"action": "store_true", "help": "read the password from stdin"})
+
+USER_COMMANDS = (
+    _Command("add", "add a user", _user_add, password=True,
+             options=((("--admin",), {"action": "store_true", "help": "may see and manage every map"}),
+                      _PASSWORD_STDIN)),
+    _Command("passwd", "change a user's password", _user_passwd, password=True, options=(_PASSWORD_STDIN,)),
+    _Command("remove", "remove a user (their maps stay on disk)", _user_remove),
+    _Command("list", "list users: name, role, groups", _user_list, takes_name=False),
+    _Command("token", "print a new API token for a user", _user_token,
+             options=((("--label",), {"default": "", "help": "what the token is for"}),)),
+)  # fmt: skip
+
+GROUP_COMMANDS = (
+    _Command("add", "add a group", _group_add),
+    _Command("remove", "remove a group (its shares go too)", _group_remove),
+    _Command("list", "list groups and their members", _group_list, takes_name=False),
+    _Command("members", "list a group's members, or add/remove some", _group_members,
+             options=((("--add",), {"nargs": "+", "metavar": "USER", "help": "users to put in the group"}),
+                      (("--remove",), {"nargs": "+", "metavar": "USER", "help": "users to take out"}))),
+)  # fmt: skip
+
+
+def _handler(cmd: _Command) -> Callable[[argparse.Namespace, TextIO], int]:
+    """The ``func`` of one command: password first (if any), then the work in one session."""
+
+    def handle(args: argparse.Namespace, out: TextIO) -> int:
+        password = _read_password(args) if cmd.password else ""
+        with _db() as db:
+            text = cmd.run(db, args, password)
+        out.write(text)
+        return 0
+
+    return handle
+
+
+def _add_commands(sub: Any, noun: str, help: str, commands: tuple[_Command, ...]) -> None:
+    """``mapmanager <noun> <command> ...`` for each of ``commands``."""
+    p = sub.add_parser(noun, help=help)
+    cs = p.add_subparsers(dest=f"{noun}_command", required=True, parser_class=type(p))
+    for cmd in commands:
+        s = cs.add_parser(cmd.name, help=cmd.help)
+        if cmd.takes_name:
+            s.add_argument("name")
+        for flags, kwargs in cmd.options:
+            s.add_argument(*flags, **kwargs)
+        s.set_defaults(func=_handler(cmd))
 
 
 def plugin(sub: Any) -> None:
     """Add ``user`` and ``group`` to the ``mapmanager`` subcommands (``sub``: argparse subparsers)."""
-    u = sub.add_parser("user", help="users of the web app (DATA_DIR / DATABASE_URL)")
-    us = u.add_subparsers(dest="user_command", required=True, parser_class=type(u))
-    s = us.add_parser("add", help="add a user")
-    s.add_argument("name")
-    s.add_argument("--admin", action="store_true", help="may see and manage every map")
-    s.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    s.set_defaults(func=_user_add)
-    s = us.add_parser("passwd", help="change a user's password")
-    s.add_argument("name")
-    s.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    s.set_defaults(func=_user_passwd)
-    s = us.add_parser("remove", help="remove a user (their maps stay on disk)")
-    s.add_argument("name")
-    s.set_defaults(func=_user_remove)
-    s = us.add_parser("list", help="list users: name, role, groups")
-    s.set_defaults(func=_user_list)
-    s = us.add_parser("token", help="print a new API token for a user")
-    s.add_argument("name")
-    s.add_argument("--label", default="", help="what the token is for")
-    s.set_defaults(func=_user_token)
-
-    g = sub.add_parser("group", help="groups of users that maps are shared with")
-    gs = g.add_subparsers(dest="group_command", required=True, parser_class=type(g))
-    s = gs.add_parser("add", help="add a group")
-    s.add_argument("name")
-    s.set_defaults(func=_group_add)
-    s = gs.add_parser("remove", help="remove a group (its shares go too)")
-    s.add_argument("name")
-    s.set_defaults(func=_group_remove)
-    s = gs.add_parser("list", help="list groups and their members")
-    s.set_defaults(func=_group_list)
-    s = gs.add_parser("members", help="list a group's members, or add/remove some")
-    s.add_argument("name")
-    s.add_argument("--add", nargs="+", metavar="USER", help="users to put in the group")
-    s.add_argument("--remove", nargs="+", metavar="USER", help="users to take out")
-    s.set_defaults(func=_group_members)
+    _add_commands(sub, "user", "users of the web app (DATA_DIR / DATABASE_URL)", USER_COMMANDS)
+    _add_commands(sub, "group", "groups of users that maps are shared with", GROUP_COMMANDS)

@@ -19,7 +19,8 @@ from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html, no_up
 
 from app import ids
 from app.components.viewer import session_viewer
-from app.figures.mapplot import DYNAMICS_COLORS, empty_figure, map_plot
+from app.figures.colors import DYNAMICS_COLORS, NO_DYNAMICS_COLOR
+from app.figures.mapplot import empty_figure, map_plot
 from app.services.edits import reading_version
 from app.services.maps import data_version, map_ref
 from app.services.viewer import (
@@ -388,7 +389,7 @@ def run_strip_view(
         label = f"{s}" + (f" · {info['condition']}" if info["condition"] else "")
         if c["present"]:
             present += 1
-            color = DYNAMICS_COLORS.get(c["dyn"] or 0, "#94a3b8")
+            color = DYNAMICS_COLORS.get(c["dyn"] or 0, NO_DYNAMICS_COLOR)
             caption = html.Span(c["dyn_name"] or "", style={"color": color}, className="pmm-strip-dyn")
         else:
             caption = html.Span("absent", className="pmm-strip-absent")

@@ -40,7 +40,7 @@ DYNAMICS_NAMES = {ADDED: "added", SUBTRACTED: "subtracted", TRANSIENT: "transien
 class MapValues:
     """A statistic as runs x sessions.
 
-    Attributes
+    Parameters
     ----------
     stat : str
         The statistic.
@@ -236,6 +236,14 @@ def map_values(
     -------
     MapValues
         Runs that have no object left after filtering are dropped.
+
+    Raises
+    ------
+    InvalidParameterError
+        The statistic is absent from every session or is text, or a segment was asked
+        of a map without segments.
+    MapNotFoundError
+        No such map segment or session.
 
     Examples
     --------

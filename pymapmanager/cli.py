@@ -508,7 +508,21 @@ def _add_plugins(sub: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: the process's own).
+    out : text file, optional
+        Where results are written (default: standard output); errors go to standard
+        error as one line, never a traceback.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 after an error the message explains.
+    """
     out = out or sys.stdout
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     parser = build_parser()

@@ -64,7 +64,13 @@ class ApiError(MapManagerError):
 
 
 def default_state_file() -> Path:
-    """Where unfinished uploads are remembered (``$XDG_STATE_HOME/pymapmanager/uploads.json``)."""
+    """Where unfinished uploads are remembered.
+
+    Returns
+    -------
+    Path
+        ``$XDG_STATE_HOME/pymapmanager/uploads.json`` (``~/.local/state`` without it).
+    """
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "pymapmanager" / "uploads.json"
 
@@ -75,6 +81,23 @@ def zip_map_folder(folder: str | Path, dest: str | Path) -> Path:
     Images are stored, text deflated; hidden files (``.*``) are left out. Entries are
     sorted and dated from the files, so the same folder gives the same zip (which lets an
     interrupted upload of it resume).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The map folder (holding ``<folder name>.txt``).
+    dest : str or Path
+        The zip file to write.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``folder`` is not a map folder.
     """
     folder = Path(folder)
     dest = Path(dest)
@@ -166,24 +189,83 @@ class Client:
         return self._check(self._http.get(f"/api/v1{path}", params=q)).json()
 
     def whoami(self) -> dict[str, Any]:
-        """``{"name", "is_admin"}`` of the token's user (401 without a valid token)."""
+        """Who the token belongs to.
+
+        Returns
+        -------
+        dict of str to object
+            ``{"name", "is_admin"}`` of the token's user.
+
+        Raises
+        ------
+        ApiError
+            The server answered with an error (401 without a valid token).
+        """
         result: dict[str, Any] = self._check(self._http.get("/auth/whoami")).json()
         return result
 
     # ------------------------------------------------------------------ reading
 
     def list_maps(self, owner: str | None = None) -> list[dict[str, Any]]:
-        """Every map the token may read (one owner's when given): catalog summaries."""
+        """Every map the token may read.
+
+        Parameters
+        ----------
+        owner : str, optional
+            Only this owner's maps.
+
+        Returns
+        -------
+        list of dict
+            The catalog's summary of each map.
+
+        Raises
+        ------
+        ApiError
+            The server answered with an error (its HTTP status and message).
+        """
         result: list[dict[str, Any]] = self._get("/maps", owner=owner)["maps"]
         return result
 
     def info(self, owner: str, name: str) -> dict[str, Any]:
-        """The map's description (sessions, channels, images, data version)."""
+        """The map's description.
+
+        Parameters
+        ----------
+        owner, name : str
+            The map.
+
+        Returns
+        -------
+        dict of str to object
+            Sessions, channels, images, data version...
+
+        Raises
+        ------
+        ApiError
+            The server answered with an error (its HTTP status and message).
+        """
         result: dict[str, Any] = self._get(f"/maps/{owner}/{name}")
         return result
 
     def statistics(self, owner: str, name: str) -> list[str]:
-        """The statistics :meth:`values` accepts."""
+        """The statistics :meth:`values` accepts.
+
+        Parameters
+        ----------
+        owner, name : str
+            The map.
+
+        Returns
+        -------
+        list of str
+            Their names.
+
+        Raises
+        ------
+        ApiError
+            The server answered with an error (its HTTP status and message).
+        """
         result: list[str] = self._get(f"/maps/{owner}/{name}/statistics")["statistics"]
         return result
 
@@ -197,7 +279,32 @@ class Client:
         segment: int | None = None,
         include_bad: bool = False,
     ) -> dict[str, Any]:
-        """Map values of a statistic: ``runs`` x ``sessions`` in ``values`` (None = absent)."""
+        """Map values of a statistic (as :func:`pymapmanager.map_values`).
+
+        Parameters
+        ----------
+        owner, name : str
+            The map.
+        stat : str
+            The statistic.
+        roi : str, optional
+            The ROI type (default: the map's default).
+        segment : int, optional
+            One map segment (default: all).
+        include_bad : bool
+            Keep objects marked bad.
+
+        Returns
+        -------
+        dict of str to object
+            ``runs`` x ``sessions`` in ``values`` (None where absent), with the rows,
+            runs and segments.
+
+        Raises
+        ------
+        ApiError
+            The server answered with an error (its HTTP status and message).
+        """
         result: dict[str, Any] = self._get(
             f"/maps/{owner}/{name}/values", stat=stat, roi=roi, segment=segment,
             include_bad="true" if include_bad else None,
@@ -205,7 +312,27 @@ class Client:
         return result
 
     def annotations(self, owner: str, name: str, session: int, roi: str | None = None) -> dict[str, Any]:
-        """Every object of one session (``roi``: a type, or ``"all"``)."""
+        """Every object of one session.
+
+        Parameters
+        ----------
+        owner, name : str
+            The map.
+        session : int
+            The session.
+        roi : str, optional
+            One ROI type, or ``"all"`` (default: the map's default type).
+
+        Returns
+        -------
+        dict of str to object
+            The session's objects (positions, runs, dynamics...).
+
+        Raises
+        ------
+        ApiError
+            The server answered with an error (its HTTP status and message).
+        """
         result: dict[str, Any] = self._get(f"/maps/{owner}/{name}/sessions/{session}/annotations", roi=roi)
         return result
 
@@ -224,6 +351,29 @@ class Client:
 
         The zip is streamed to disk; with ``extract`` it is unpacked into ``dest/<name>/``
         (which must not exist) and removed.
+
+        Parameters
+        ----------
+        owner, name : str
+            The map.
+        dest : str or Path
+            The folder to download into (made when missing).
+        extract : bool
+            Unpack the zip (else keep ``dest/<name>.zip``).
+        progress : callable, optional
+            Called as ``progress(bytes_done, bytes_total)`` while downloading.
+
+        Returns
+        -------
+        Path
+            The map folder (or the zip, without ``extract``).
+
+        Raises
+        ------
+        InvalidParameterError
+            ``dest/<name>`` exists already, or the zip holds an entry outside it.
+        ApiError
+            The server answered with an error.
         """
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
@@ -266,8 +416,33 @@ class Client:
 
         A folder is zipped first (into a temporary file). The zip goes up in chunks by the
         tus protocol; when an earlier call was interrupted, this one goes on from where
-        the server has it. Raises :class:`ApiError` (400 with ``problems`` when the map is
-        not valid, 409 when the name exists and ``overwrite`` is false).
+        the server has it.
+
+        Parameters
+        ----------
+        path : str or Path
+            A map folder or a zip of one.
+        owner : str, optional
+            Whose map it becomes (default: the token's user).
+        overwrite : bool
+            Replace a map of the same name.
+        chunk_size : int
+            Bytes per request.
+        progress : callable, optional
+            Called as ``progress(bytes_done, bytes_total)`` while uploading.
+
+        Returns
+        -------
+        dict of str to object
+            The server's answer (``id``...).
+
+        Raises
+        ------
+        InvalidParameterError
+            ``path`` is neither a map folder nor a file.
+        ApiError
+            The server refused: 400 with ``problems`` when the map is not valid, 409 when
+            the name exists and ``overwrite`` is false.
         """
         path = Path(path)
         owner = owner or str(self.whoami()["name"])

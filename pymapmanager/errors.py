@@ -160,6 +160,17 @@ class MapHeaderMissingError(MapFormatError):
     The message names the header file expected and, when the folder holds exactly one
     other header-like file (``<name>.txt`` beside ``<name>_objMap.txt``), says which file
     or folder to rename.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, as for :class:`MapFormatError`.
+    problem : str
+        What is wrong.
+    line : int, optional
+        1-based line number in the file.
+    plane : int, optional
+        0-based plane of an image.
     """
 
 
@@ -168,17 +179,40 @@ class UnsafeMapPathError(MapFormatError):
 
     Raised for ``..`` and absolute names, symbolic links resolving outside the folder,
     and names of folders, FIFOs, sockets or devices.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, as for :class:`MapFormatError`.
+    problem : str
+        What is wrong.
+    line : int, optional
+        1-based line number in the file.
+    plane : int, optional
+        0-based plane of an image.
     """
 
 
 class MapNotFoundError(MapManagerError):
-    """A map, session, channel, plane or other named thing does not exist."""
+    """A map, session, channel, plane or other named thing does not exist.
+
+    Parameters
+    ----------
+    message : str
+        One line for the user, naming what does not exist.
+    """
 
     status = 404
 
 
 class InvalidParameterError(MapManagerError):
-    """A parameter passed by the caller is out of range or of the wrong kind."""
+    """A parameter passed by the caller is out of range or of the wrong kind.
+
+    Parameters
+    ----------
+    message : str
+        One line for the user, naming the parameter and what is wrong with it.
+    """
 
     status = 400
 

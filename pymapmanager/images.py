@@ -830,6 +830,11 @@ def to_uint8(image: np.ndarray, lo: float, hi: float) -> np.ndarray:
     -------
     ndarray of uint8, same shape as ``image``
 
+    Raises
+    ------
+    InvalidParameterError
+        The pixels are not numbers, or ``lo`` or ``hi`` is not finite.
+
     Notes
     -----
     Computed in ``float32`` (exact for integers up to 2**24), in place on one temporary:
@@ -1165,6 +1170,12 @@ def crop(image: np.ndarray, row: float, col: float, half_size: int) -> np.ndarra
         Same dtype; ``out[i, j] = image[r - half_size + i, c - half_size + j]`` where that
         is inside the image, else 0, with ``(r, c)`` the rounded centre, found at
         ``out[half_size, half_size]``.
+
+    Raises
+    ------
+    InvalidParameterError
+        The image is not 2D, ``half_size`` is not a positive integer, or the centre is
+        not finite.
     """
     a = _check_image_2d(image, "crop")
     h = _positive_int(half_size, "half_size")

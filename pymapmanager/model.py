@@ -76,7 +76,23 @@ SESSION_STATS = ("session", "days", "hours", "zdays")
 
 
 def stack_base_name(hs_stack: str) -> str:
-    """``F27A_1_s4_ch1`` -> ``F27A_1_s4`` (the header's stack name without ``_ch1``)."""
+    """The header's stack name without its ``_ch1``.
+
+    Parameters
+    ----------
+    hs_stack : str
+        A ``hsStack`` cell of the header.
+
+    Returns
+    -------
+    str
+        The stack's base name, as the ``stackdb`` files are named.
+
+    Examples
+    --------
+    >>> stack_base_name("F27A_1_s4_ch1")
+    'F27A_1_s4'
+    """
     return hs_stack[:-4] if hs_stack.endswith("_ch1") else hs_stack
 
 
@@ -96,7 +112,33 @@ def _to_int(text: str, default: int | None = None) -> int | None:
 
 @dataclass(frozen=True)
 class Session:
-    """One imaging session (time point) of a map, as the header describes it."""
+    """One imaging session (time point) of a map, as the header describes it.
+
+    Parameters
+    ----------
+    index : int
+        Its position in the map (from 0).
+    stack : str
+        The stack's base name (:func:`stack_base_name` of ``hsStack``).
+    db_name : str
+        The header's ``hsdb`` cell.
+    date, time : str
+        When it was imaged, as written in the header.
+    days, hours : float
+        Time from the first session (NaN when unknown).
+    condition : str
+        The experimental condition (``condStr``).
+    num_channels : int
+        Image channels.
+    default_channel : int
+        The channel shown first (from 1).
+    shape : tuple of (int or None)
+        (planes, rows, columns) of its image stack, None where unknown.
+    voxel : tuple of float
+        (x, y, z) µm per pixel/plane.
+    imported_name : str
+        The name of the stack it was imported from.
+    """
 
     index: int
     stack: str
@@ -113,7 +155,13 @@ class Session:
     imported_name: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly description (NaN as None)."""
+        """A JSON-friendly description.
+
+        Returns
+        -------
+        dict of str to object
+            Its fields by name (NaN as None, tuples as lists).
+        """
         return {
             "index": self.index,
             "stack": self.stack,
@@ -336,6 +384,25 @@ class Map:
 
     Use :func:`load_map` to create one. Sessions count from 0; channels from 1 (as in
     the file names).
+
+    Parameters
+    ----------
+    path : Path
+        The map's folder.
+    name : str
+        The map's name (its header is ``<name>.txt``).
+    header : HeaderTable
+        The header.
+    objmap : LinkMap
+        The object links (``<name>_objMap.txt``).
+    segmap : LinkMap or None
+        The segment links (``<name>_segMap.txt``), None when the map has none.
+    db2 : list of CsvTable
+        Each session's annotations (``stackdb/<stack>_db2.txt``).
+    intensity : list of mapping of int to CsvTable
+        Each session's intensity tables by channel (``stackdb/<stack>_Int<c>.txt``).
+    user : list of (CsvTable or None)
+        Each session's user table (``stackdb/<stack>_user.txt``), None where absent.
     """
 
     def __init__(
@@ -430,7 +497,22 @@ class Map:
         return hit
 
     def session(self, index: int) -> Session:
-        """One session; :class:`MapNotFoundError` when out of range."""
+        """One session.
+
+        Parameters
+        ----------
+        index : int
+            The session (from 0).
+
+        Returns
+        -------
+        Session
+
+        Raises
+        ------
+        MapNotFoundError
+            The map has no such session.
+        """
         if not isinstance(index, (int, np.integer)) or not 0 <= index < self.num_sessions:
             raise MapNotFoundError(
                 f"map {self.name} has no session {index} (sessions 0..{self.num_sessions - 1})"
@@ -451,7 +533,18 @@ class Map:
         return self.runs_of(self.default_roi)
 
     def runs_of(self, roi: str | None) -> np.ndarray:
-        """Runs of objects of one ROI type (``None``: runs starting at any object)."""
+        """Runs of objects of one ROI type.
+
+        Parameters
+        ----------
+        roi : str or None
+            The ROI type (``"spineROI"``...); None: runs starting at any object.
+
+        Returns
+        -------
+        ndarray, shape (runs, sessions)
+            db2 row indices, NaN where a run is absent (read-only, cached).
+        """
         hit: np.ndarray | None = self.derived.get("runs", roi)
         if hit is None:
             node = None if roi is None else self.roi_type_number(roi)
@@ -461,7 +554,19 @@ class Map:
         return hit
 
     def roi_type_number(self, roi: str) -> int | None:
-        """The objMap ``nodeType`` of an ROI type: from the tables' ``roiTypeNum``, else known."""
+        """The objMap ``nodeType`` of an ROI type.
+
+        Parameters
+        ----------
+        roi : str
+            The ROI type (``"spineROI"``...).
+
+        Returns
+        -------
+        int or None
+            From the tables' ``roiTypeNum``, else the format's number for a known type;
+            None for an unknown one.
+        """
         for t in self.db2:
             if "roiTypeNum" not in t.data:
                 break
@@ -490,21 +595,59 @@ class Map:
         return int(self.segment_runs.shape[0])
 
     def stack_segment(self, map_segment: int, session: int) -> int | None:
-        """The segment ID in ``session`` of map segment ``map_segment`` (None if absent)."""
+        """The segment ID of a map segment in one session.
+
+        Parameters
+        ----------
+        map_segment : int
+            The map segment.
+        session : int
+            The session.
+
+        Returns
+        -------
+        int or None
+            The session's own segment ID, None when the map segment is absent there.
+
+        Raises
+        ------
+        MapNotFoundError
+            The map has no such map segment.
+        """
         if not 0 <= map_segment < self.num_map_segments:
             raise MapNotFoundError(f"map {self.name} has no map segment {map_segment}")
         v = self.segment_runs[map_segment, session]
         return None if math.isnan(v) else int(v)
 
     def map_segment_of(self, session: int, stack_segment: float) -> int | None:
-        """The map segment holding segment ``stack_segment`` of ``session``."""
+        """The map segment that holds a session's own segment.
+
+        Parameters
+        ----------
+        session : int
+            The session.
+        stack_segment : float
+            The segment ID in that session (NaN: none).
+
+        Returns
+        -------
+        int or None
+            The map segment, None when there is none.
+        """
         if math.isnan(stack_segment):
             return None
         hits = np.flatnonzero(self.segment_runs[:, session] == stack_segment)
         return int(hits[0]) if hits.size else None
 
     def info(self) -> dict[str, Any]:
-        """Everything ``mapmanager info --json`` prints."""
+        """Everything ``mapmanager info --json`` prints.
+
+        Returns
+        -------
+        dict of str to object
+            Name, path, counts, default ROI type, map condition and every session's
+            :meth:`Session.to_dict`.
+        """
         return {
             "name": self.name,
             "path": str(self.path),
@@ -525,7 +668,24 @@ class Map:
         return int(session)
 
     def columns(self, session: int) -> list[str]:
-        """Every statistic column of a session: db2, ``<col>_int<c>``, user columns."""
+        """Every statistic column of a session.
+
+        Parameters
+        ----------
+        session : int
+            The session.
+
+        Returns
+        -------
+        list of str
+            The db2 columns, then ``<col>_int<c>`` of each intensity channel, then the
+            user table's columns.
+
+        Raises
+        ------
+        MapNotFoundError
+            The map has no such session.
+        """
         s = self._check_session(session)
         cols = list(self.db2[s].columns)
         for ch, t in sorted(self.intensity[s].items()):
@@ -538,8 +698,22 @@ class Map:
     def column(self, session: int, stat: str) -> np.ndarray:
         """One column of a session's annotations (one value per db2 row).
 
+        Parameters
+        ----------
+        session : int
+            The session.
+        stat : str
+            The column (one of :meth:`columns`, or ``Idx``).
+
+        Returns
+        -------
+        ndarray, shape (rows,)
+            float64 for numbers, object for text; treat it as read-only.
+
         Raises
         ------
+        MapNotFoundError
+            The map has no such session.
         InvalidParameterError
             The session has no such column.
         """
@@ -588,6 +762,16 @@ class Map:
 
         The index is the row position (the object's index). The frame is cached; treat it
         as read-only.
+
+        Parameters
+        ----------
+        session : int
+            The session.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per object, one column per statistic (:meth:`columns`).
         """
         s = self._check_session(session)
         hit: pd.DataFrame | None = self.derived.get("table", s)
@@ -600,7 +784,20 @@ class Map:
         return hit
 
     def roi_type_mask(self, session: int, roi: str | Sequence[str] | None) -> np.ndarray:
-        """Boolean mask of rows whose ``roiType`` is ``roi`` (one name or a list); read-only."""
+        """Which rows of a session are of some ROI types.
+
+        Parameters
+        ----------
+        session : int
+            The session.
+        roi : str or sequence of str or None
+            One ROI type or several (None: every row).
+
+        Returns
+        -------
+        ndarray of bool, shape (rows,)
+            True where ``roiType`` is one of them (read-only, cached).
+        """
         names = None if roi is None else ((roi,) if isinstance(roi, str) else tuple(roi))
         key = (session, names)
         hit: np.ndarray | None = self.derived.get("roi_mask", key)
@@ -621,7 +818,13 @@ class Map:
         return self.derived.put("roi_mask", key, mask)
 
     def offsets(self) -> np.ndarray:
-        """Where each session's objects start in the :meth:`stacked` arrays (one per session)."""
+        """Where each session's objects start in the :meth:`stacked` arrays.
+
+        Returns
+        -------
+        ndarray of intp, shape (sessions,)
+            The offset of each session's first row.
+        """
         hit: np.ndarray | None = self.derived.get("offsets")
         if hit is None:
             sizes = [len(t) for t in self.db2]
@@ -634,6 +837,16 @@ class Map:
 
         Sessions without the column contribute NaN (or empty text). Index with
         ``offsets()[session] + row``.
+
+        Parameters
+        ----------
+        stat : str
+            The column.
+
+        Returns
+        -------
+        ndarray, shape (objects,)
+            Every session's values, end to end (read-only, cached).
 
         Raises
         ------
@@ -667,7 +880,13 @@ class Map:
         return self.derived.put("stacked", stat, out)
 
     def stacked_bad(self) -> np.ndarray:
-        """``isBad == 1`` of every object, stacked like :meth:`stacked`."""
+        """Which objects are marked bad, stacked like :meth:`stacked`.
+
+        Returns
+        -------
+        ndarray of bool, shape (objects,)
+            ``isBad == 1`` of every object (read-only, cached).
+        """
         hit: np.ndarray | None = self.derived.get("stacked_bad")
         if hit is None:
             hit = np.concatenate([self.bad_mask(j) for j in range(self.num_sessions)]) if self.db2 else np.zeros(0, bool)
@@ -676,7 +895,13 @@ class Map:
         return hit
 
     def stacked_segment(self) -> np.ndarray:
-        """Map segment of every object (NaN when none), stacked like :meth:`stacked`."""
+        """The map segment of every object, stacked like :meth:`stacked`.
+
+        Returns
+        -------
+        ndarray of float, shape (objects,)
+            The map segment, NaN when the object is on none (read-only, cached).
+        """
         hit: np.ndarray | None = self.derived.get("stacked_segment")
         if hit is None:
             parts = []
@@ -693,7 +918,18 @@ class Map:
         self.derived.clear()
 
     def bad_mask(self, session: int) -> np.ndarray:
-        """Boolean mask of rows marked ``isBad == 1``."""
+        """Which rows of a session are marked bad.
+
+        Parameters
+        ----------
+        session : int
+            The session.
+
+        Returns
+        -------
+        ndarray of bool, shape (rows,)
+            ``isBad == 1`` (all False when the table has no numeric ``isBad``).
+        """
         b = self.db2[session].data.get("isBad")
         if b is None or b.dtype == object:
             return np.zeros(len(self.db2[session]), dtype=bool)
@@ -920,6 +1156,23 @@ class Map:
         """Write the map (atomically) to ``dest`` or back to its own folder.
 
         See :func:`pymapmanager.io.writer.save_map`.
+
+        Parameters
+        ----------
+        dest : str or Path, optional
+            Where (None: the map's own folder).
+        backup : bool
+            Keep the folder's previous content as ``.<name>.previous`` beside it.
+
+        Returns
+        -------
+        Path
+            The folder written.
+
+        Raises
+        ------
+        InvalidParameterError
+            The map is read-only, or a value cannot be written in its file's encoding.
         """
         from .io.writer import save_map
 

@@ -192,7 +192,7 @@ def _slice(z: float) -> float:
 class RunTargets:
     """Where to look for each run in each session.
 
-    Attributes
+    Parameters
     ----------
     xyz : ndarray, shape (runs, sessions, 3)
         ``x px, y px, z slice`` (NaN where unknown).

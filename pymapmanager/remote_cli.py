@@ -85,7 +85,13 @@ def cmd_pull(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def add_remote_commands(sub: Any) -> None:
-    """Add ``post`` and ``pull`` to the ``mapmanager`` subcommands."""
+    """Add ``post`` and ``pull`` to the ``mapmanager`` subcommands.
+
+    Parameters
+    ----------
+    sub : argparse subparsers
+        The ``mapmanager`` parser's subcommands (``add_subparsers()``).
+    """
     s = sub.add_parser("post", help="upload a map folder or zip to a server")
     s.add_argument("path", help="a map folder or a zip of one")
     s.add_argument("--server", default=None, help="server URL (default $MAPMANAGER_SERVER)")

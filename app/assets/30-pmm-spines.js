@@ -15,7 +15,6 @@
 
     var pmm = window.pmm;
     var state = pmm.state;
-    var DYN_COLORS = {1: "#22c55e", 2: "#ef4444", 3: "#3b82f6", 4: "#facc15"};
     var SELECTED = "#ff2d95";
     var BAD = "#94a3b8";
     var PLAIN = "#e2e8f0";
@@ -45,7 +44,7 @@
             return {key: "g|" + size, style: {radius: size + 3, color: SELECTED, weight: 2,
                 dashArray: "3 3", opacity: 1, fillColor: SELECTED, fillOpacity: 0.08}};
         }
-        var color = p.bad ? BAD : (DYN_COLORS[p.dyn] || PLAIN);
+        var color = p.bad ? BAD : (m._pmmColors[p.dyn] || PLAIN);
         if (look.selected) {
             return {key: "s|" + size + "|" + color, style: {radius: size + 3, color: SELECTED, weight: 3,
                 dashArray: null, opacity: 1, fillColor: color, fillOpacity: 0.35}};
@@ -127,6 +126,8 @@
         var s = context && context.hideout ? context.hideout.session : null;
         var m = window.L.circleMarker(latlng, {radius: state.get().spineSize || 6, bubblingMouseEvents: false});
         m._pmmSession = s;
+        // dynamics code -> colour, from the server (app/figures/colors.py via the hideout)
+        m._pmmColors = (context && context.hideout && context.hideout.colors) || {};
         m.feature = feature;
         m.on("add", function () {
             (markers[s] = markers[s] || new Set()).add(m);

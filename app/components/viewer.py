@@ -19,6 +19,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from .. import ids
+from ..figures.colors import dynamics_colors_for_js
 from ..state import ViewerMeta
 
 __all__ = ["session_viewer"]
@@ -75,7 +76,8 @@ def session_viewer(
             id=ids.viewer_spines(s),
             data=spines,
             pointToLayer={"variable": "pmm.spineToLayer"},
-            hideout={"session": s, "size": spine_size},
+            # the markers' colours come from the one definition (app.figures.colors)
+            hideout={"session": s, "size": spine_size, "colors": dynamics_colors_for_js()},
             bubblingMouseEvents=False,
         ),
     ]

@@ -8,7 +8,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .mapplot import DYNAMICS_COLORS, empty_figure
+from .colors import DYNAMICS_COLORS
+from .mapplot import empty_figure
 
 __all__ = ["dynamics_figure"]
 

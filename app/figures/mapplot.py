@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 
 from pymapmanager.jsonable import json_number
 
+from .colors import DYNAMICS_COLORS, DYNAMICS_LABELS, NO_DYNAMICS_COLOR
+
 __all__ = [
     "DYNAMICS_COLORS",
     "DYNAMICS_LABELS",
@@ -26,10 +28,7 @@ __all__ = [
     "selected_shapes",
 ]
 
-#: dynamics code -> colour: the one definition (pmm.css and the viewer script must match it:
-#: tests/callbacks/test_dynamics_colors.py)
-DYNAMICS_COLORS: dict[int, str] = {1: "#22c55e", 2: "#ef4444", 3: "#3b82f6", 4: "#facc15"}
-DYNAMICS_LABELS: dict[int, str] = {1: "added", 2: "subtracted", 3: "transient", 4: "persistent"}
+# DYNAMICS_COLORS and DYNAMICS_LABELS are defined in app.figures.colors (re-exported here)
 SEGMENT_COLORS: tuple[str, ...] = (
     "#0ea5e9", "#f97316", "#a855f7", "#14b8a6", "#e11d48", "#84cc16", "#6366f1", "#f59e0b",
 )  # fmt: skip
@@ -215,7 +214,7 @@ def map_plot(
             color = "#94a3b8" if key == -1 else SEGMENT_COLORS[int(key) % len(SEGMENT_COLORS)]
         else:
             name = DYNAMICS_LABELS.get(int(key), "unknown")
-            color = DYNAMICS_COLORS.get(int(key), "#94a3b8")
+            color = DYNAMICS_COLORS.get(int(key), NO_DYNAMICS_COLOR)
         data.append(
             {
                 "type": "scattergl",

@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, overload
 
 import numpy as np
 
@@ -126,7 +127,23 @@ def check_eol(text: str, eol: str, path: str | Path) -> None:
 
 
 def detect_eol(text: str) -> str:
-    r"""Return the line ending used by ``text``: ``"\r\n"``, ``"\r"`` or ``"\n"`` (from the first)."""
+    r"""Return the line ending used by ``text`` (the first one found).
+
+    Parameters
+    ----------
+    text : str
+        A file's text.
+
+    Returns
+    -------
+    str
+        ``"\r\n"``, ``"\r"`` or ``"\n"`` (also for text without any line end).
+
+    Examples
+    --------
+    >>> detect_eol("a\rb\r"), detect_eol("a\r\nb"), detect_eol("a")
+    ('\r', '\r\n', '\n')
+    """
     cr = text.find("\r")
     lf = text.find("\n")
     if cr < 0:
@@ -140,6 +157,13 @@ def detect_eol(text: str) -> str:
 
 def split_lines(text: str, eol: str | None = None) -> tuple[list[str], str, bool]:
     """Split ``text`` into lines.
+
+    Parameters
+    ----------
+    text : str
+        A file's text.
+    eol : str, optional
+        Its line ending (default: :func:`detect_eol`).
 
     Returns
     -------
@@ -167,7 +191,23 @@ def join_lines(lines: Sequence[str], eol: str, final_eol: bool) -> str:
 
 
 def parse_key_values(line: str) -> dict[str, str]:
-    """Parse a ``key=value;key=value;`` header line (empty items are ignored)."""
+    """Parse a ``key=value;key=value;`` header line (empty items are ignored).
+
+    Parameters
+    ----------
+    line : str
+        The line.
+
+    Returns
+    -------
+    dict of str to str
+        The values by key (keys stripped of blanks, values exactly as written).
+
+    Examples
+    --------
+    >>> parse_key_values("rows=2;cols=3;;name= a b;")
+    {'rows': '2', 'cols': '3', 'name': ' a b'}
+    """
     out: dict[str, str] = {}
     for item in line.split(";"):
         if not item:
@@ -187,6 +227,16 @@ def format_number(value: float, fmt: str = "%g") -> str:
         The value.
     fmt : str
         printf-style format for non-integers (``"%g"``; Igor's tables often use ``"%f"``).
+
+    Returns
+    -------
+    str
+        The text of the cell.
+
+    Examples
+    --------
+    >>> format_number(3.0), format_number(float("nan")), format_number(0.25, "%f")
+    ('3', 'NaN', '0.250000')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "NaN"
@@ -259,6 +309,21 @@ class HeaderTable:
 
     The first line (only tabs) fixes the width. Rows keep their order and exact cells, so
     :meth:`to_text` returns the file unchanged unless a cell was set.
+
+    Parameters
+    ----------
+    path : str
+        Named in error messages.
+    first_line : str
+        The first line's exact text (only tabs).
+    rows : list of (str, list of str)
+        Each row's name and cells, in file order.
+    eol : str
+        The line ending.
+    final_eol : bool
+        Whether the file ends with a line ending.
+    encoding : str
+        The file's encoding (``utf-8`` or ``latin-1``), to write it back in.
     """
 
     path: str
@@ -268,7 +333,7 @@ class HeaderTable:
     final_eol: bool = True
     #: the file's encoding (``utf-8`` or ``latin-1``): :meth:`to_bytes` writes it back in it
     encoding: str = "utf-8"
-    _index: dict[str, int] = field(default_factory=dict, repr=False)
+    _index: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {}
@@ -335,7 +400,13 @@ class HeaderTable:
         return cls(str(path), first, rows, eol, final, encoding)
 
     def to_text(self) -> str:
-        """Serialise back to the file's text."""
+        """Serialise back to the file's text.
+
+        Returns
+        -------
+        str
+            The file's text (unchanged unless a cell was set).
+        """
         lines = [self.first_line]
         for name, cells in self.rows:
             lines.append(name if not cells and name == "" else "\t".join([name, *cells]))
@@ -345,19 +416,55 @@ class HeaderTable:
         return name in self._index
 
     def cells(self, name: str) -> list[str]:
-        """All cells of row ``name`` (empty list when the row is absent)."""
+        """All cells of row ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The row.
+
+        Returns
+        -------
+        list of str
+            One cell per session (the row's own list; empty when the row is absent).
+        """
         i = self._index.get(name)
         return [] if i is None else self.rows[i][1]
 
     def get(self, name: str, column: int = 0, default: str = "") -> str:
-        """One cell of a row, or ``default`` when the row or cell is absent."""
+        """One cell of a row.
+
+        Parameters
+        ----------
+        name : str
+            The row.
+        column : int
+            The cell (the session).
+        default : str
+            What to return when the row or the cell is absent.
+
+        Returns
+        -------
+        str
+            The cell's text, or ``default``.
+        """
         cells = self.cells(name)
         if column < len(cells):
             return cells[column]
         return default
 
     def set(self, name: str, column: int, value: str) -> None:
-        """Set one cell, padding the row (and adding it at the end) as needed."""
+        """Set one cell, padding the row (and adding it at the end) as needed.
+
+        Parameters
+        ----------
+        name : str
+            The row.
+        column : int
+            The cell (the session).
+        value : str
+            Its new text.
+        """
         i = self._index.get(name)
         if i is None:
             width = self.width
@@ -375,7 +482,13 @@ class HeaderTable:
         return max(self.first_line.count("\t"), 1)
 
     def row_names(self) -> list[str]:
-        """Names of every row, in file order."""
+        """Names of every row, in file order.
+
+        Returns
+        -------
+        list of str
+            The names (an empty line gives an empty name).
+        """
         return [name for name, _ in self.rows]
 
 
@@ -407,6 +520,23 @@ class LinkMap:
 
     Blocks are parsed on first use (:meth:`block`); :attr:`data` parses them all and is
     the array to edit. Rows whose numbers did not change keep their original text.
+
+    Parameters
+    ----------
+    path : str
+        Named in error messages.
+    header_line : str
+        The first line's exact text (``rows=R;cols=S;blocks=B;...``).
+    shape : tuple of int
+        (blocks, rows, sessions).
+    lines : list of str
+        The data lines' exact text (``blocks * rows`` of them), or empty with ``data``.
+    eol : str
+        The line ending.
+    final_eol : bool
+        Whether the file ends with a line ending.
+    data : ndarray, optional
+        The whole (blocks, rows, sessions) array, for a link map made in memory.
     """
 
     IDX = 0
@@ -478,7 +608,23 @@ class LinkMap:
         return arr.reshape(count, cols)
 
     def block(self, b: int) -> np.ndarray:
-        """Block ``b`` as a read-only (rows, sessions) array (parsed on first use)."""
+        """One block, parsed on first use.
+
+        Parameters
+        ----------
+        b : int
+            The block (e.g. :attr:`NEXT`).
+
+        Returns
+        -------
+        ndarray, shape (rows, sessions)
+            The block's numbers, NaN for none; read-only unless :attr:`data` was read.
+
+        Raises
+        ------
+        MapFormatError
+            A number of the block is not a whole number from 0.
+        """
         if self._data is not None:
             return self._data[b]
         arr = self._blocks.get(b)
@@ -582,7 +728,19 @@ class LinkMap:
 
     @classmethod
     def from_array(cls, data: np.ndarray, path: str = "<new>") -> LinkMap:
-        """A link map holding ``data`` (blocks, rows, sessions), e.g. to write a new map."""
+        """A link map holding ``data``, e.g. to write a new map.
+
+        Parameters
+        ----------
+        data : ndarray, shape (blocks, rows, sessions)
+            The links, NaN for none.
+        path : str
+            Named in error messages.
+
+        Returns
+        -------
+        LinkMap
+        """
         blocks, rows, cols = (int(v) for v in data.shape)
         names = ",".join(_BLOCK_NAMES[:blocks])
         header = f"rows={rows};cols={cols};blocks={blocks};blockNames={names};"
@@ -590,13 +748,33 @@ class LinkMap:
 
     @classmethod
     def empty(cls, sessions: int, blocks: int = 12, path: str = "<new>") -> LinkMap:
-        """A link map with no rows."""
+        """A link map with no rows.
+
+        Parameters
+        ----------
+        sessions : int
+            Its number of sessions (columns).
+        blocks : int
+            Its number of blocks (12 in the format).
+        path : str
+            Named in error messages.
+
+        Returns
+        -------
+        LinkMap
+        """
         names = ",".join(_BLOCK_NAMES[:blocks])
         header = f"rows=0;cols={sessions};blocks={blocks};blockNames={names};"
         return cls(path, header, (blocks, 0, sessions), [], "\n", True, np.full((blocks, 0, sessions), np.nan))
 
     def to_text(self) -> str:
-        """Serialise; rows whose numbers did not change keep their original text."""
+        """Serialise back to the file's text.
+
+        Returns
+        -------
+        str
+            The text; rows whose numbers did not change keep their original text.
+        """
         if self._data is None:  # never materialised, so never edited
             return join_lines([self.header_line, *self._lines], self.eol, self.final_eol)
         b, r, s = self.shape
@@ -779,24 +957,263 @@ def _check_names(
         seen.add(n)
 
 
+@dataclass(frozen=True, eq=False)
+class _RowText:
+    """The rows' exact text, immutable: the rows joined by the line end (none after the last).
+
+    ``count`` is the number of rows (0 for no rows; a single empty row has an empty
+    ``body`` and ``count`` 1). An edit makes a new one; what is derived from the text
+    (its ASCII bytes, its rows as a tuple) is derived on first use and never changes.
+    """
+
+    body: str
+    eol: str
+    count: int
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[str], eol: str) -> _RowText:
+        """The text of ``rows``."""
+        text = cls(eol.join(rows), eol, len(rows))
+        if isinstance(rows, tuple):
+            text.__dict__["rows"] = rows
+        return text
+
+    @classmethod
+    def of_body(cls, body: str, eol: str) -> _RowText:
+        """The text ``body`` (rows joined by ``eol``), its rows counted."""
+        if not body:
+            return cls(body, eol, 0)
+        raw = body.encode("ascii") if body.isascii() else None
+        if raw is None:
+            count = body.count(eol) + 1
+        else:
+            count = _eol_count(np.frombuffer(raw, dtype=np.uint8), eol) + 1
+        text = cls(body, eol, count)
+        text.__dict__["ascii"] = raw
+        return text
+
+    @cached_property
+    def ascii(self) -> bytes | None:
+        """The body's bytes when it is ASCII (the located path reads those), else None."""
+        return self.body.encode("ascii") if self.body.isascii() else None
+
+    @cached_property
+    def rows(self) -> tuple[str, ...]:
+        """The rows, one str each."""
+        return tuple(self.body.split(self.eol)) if self.count else ()
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Where each row starts in ``body``, and where a row after the last would."""
+        le = len(self.eol)
+        out = np.zeros(self.count + 1, dtype=np.intp)
+        if self.count:
+            raw = self.ascii
+            if raw is None:
+                ends = np.array([m.start() for m in re.finditer(re.escape(self.eol), self.body)], dtype=np.intp)
+            else:
+                buf = np.frombuffer(raw, dtype=np.uint8)
+                if le == 1:
+                    ends = np.flatnonzero(buf == ord(self.eol))
+                else:
+                    ends = np.flatnonzero((buf[:-1] == 13) & (buf[1:] == 10))
+            out[1:-1] = ends + le
+            out[-1] = len(self.body) + le
+        return out
+
+    def _index(self, k: int) -> int:
+        if not -self.count <= k < self.count:
+            raise IndexError(f"row {k} out of range ({self.count} rows)")
+        return k + self.count if k < 0 else k
+
+    def row(self, k: int) -> str:
+        """Row ``k``'s text (negative ``k`` counts from the end).
+
+        Raises
+        ------
+        IndexError
+            No such row.
+        """
+        k = self._index(k)
+        if "rows" in self.__dict__:
+            return self.rows[k]
+        s = self.starts
+        return self.body[s[k] : s[k + 1] - len(self.eol)]
+
+    def with_row(self, k: int, row: str) -> _RowText:
+        """The same rows with row ``k`` replaced by ``row`` (the other rows' text is copied)."""
+        k = self._index(k)
+        s = self.starts
+        a, b = int(s[k]), int(s[k + 1]) - len(self.eol)
+        text = _RowText(self.body[:a] + row + self.body[b:], self.eol, self.count)
+        shifted = s.copy()
+        shifted[k + 1 :] += len(row) - (b - a)
+        text.__dict__["starts"] = shifted
+        return text
+
+
+@dataclass(frozen=True, eq=False)
+class _RowReader:
+    """How the columns of one :class:`_RowText` are read: field positions, or split rows.
+
+    Exactly one of ``fields`` (an ASCII table: every field's offsets, found with numpy)
+    and ``cells`` (any other table: every row split at its commas, short rows padded) is
+    set. Made when a column is first read from ``text``; a new text needs a new reader.
+    """
+
+    text: _RowText
+    fields: _Fields | None = None
+    cells: tuple[list[str], ...] | None = None
+
+    def column_cells(self, c: int) -> list[str]:
+        """The text of column ``c`` in every row."""
+        if self.cells is not None:
+            return [r[c] for r in self.cells]
+        assert self.fields is not None
+        start, end = self.fields.bounds(c)
+        body = self.text.body
+        return [body[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
+
+
+@dataclass(eq=False)
+class _ColumnCache:
+    """The one cache of a :class:`CsvTable`: its columns converted so far, and its reader.
+
+    ``typed`` maps a column to its array (converted on first use; an edit changes the
+    cell in the array and in the text, so the two agree). ``reader`` reads columns out of
+    one text (:class:`_RowReader`); it is dropped whenever the rows' text changes.
+    """
+
+    typed: dict[str, np.ndarray] = field(default_factory=dict)
+    reader: _RowReader | None = None
+
+
+class _RowsView(MutableSequence[str]):
+    """The rows' text as a list whose changes go to the table (:attr:`CsvTable.lines`).
+
+    Reading it changes nothing; every change through it gives the table new row text
+    (columns already converted are kept, as they were: see :attr:`CsvTable.lines`).
+    """
+
+    def __init__(self, table: CsvTable) -> None:
+        self._t = table
+
+    def _set(self, rows: list[str]) -> None:
+        self._t._set_text(_RowText.of_rows(tuple(rows), self._t.eol))
+
+    def __len__(self) -> int:
+        return self._t._text.count
+
+    @overload
+    def __getitem__(self, k: int) -> str: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[str]: ...
+    def __getitem__(self, k: int | slice) -> str | list[str]:
+        rows = self._t._text.rows
+        return list(rows[k]) if isinstance(k, slice) else rows[k]
+
+    @overload
+    def __setitem__(self, k: int, row: str) -> None: ...
+    @overload
+    def __setitem__(self, k: slice, row: Iterable[str]) -> None: ...
+    def __setitem__(self, k: int | slice, row: str | Iterable[str]) -> None:
+        rows = list(self._t._text.rows)
+        rows[k] = row  # type: ignore[index,assignment]
+        self._set(rows)
+
+    def __delitem__(self, k: int | slice) -> None:
+        rows = list(self._t._text.rows)
+        del rows[k]
+        self._set(rows)
+
+    def insert(self, index: int, value: str) -> None:
+        """Insert a row's text before row ``index``.
+
+        Parameters
+        ----------
+        index : int
+            Where (as :meth:`list.insert`).
+        value : str
+            The row's text, without a line end.
+        """
+        rows = list(self._t._text.rows)
+        rows.insert(index, value)
+        self._set(rows)
+
+    def extend(self, values: Iterable[str]) -> None:
+        """Append rows' text (one change of the table's text).
+
+        Parameters
+        ----------
+        values : iterable of str
+            The rows, without line ends.
+        """
+        self._set([*self._t._text.rows, *values])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._t._text.rows)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _RowsView | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 class CsvTable:
     """A comma separated table with an optional ``key=value;`` line above the column names.
 
     Used for ``db2``, ``Int<c>``, ``user`` files and for both tables of a tracing.
     ``columns`` keeps the file's order; ``data`` maps a column to a float64 array (numbers)
-    or an object array of str (text), converted from the text on first use. ``lines`` are
-    the rows' exact text.
+    or an object array of str (text), converted from the text on first use. The rows keep
+    their exact text (:meth:`rows`).
+
+    Parameters
+    ----------
+    path : str
+        Named in error messages.
+    meta_line : str or None
+        The ``key=value;`` line above the column names (None: the table has none).
+    columns : list of str
+        The column names, in the file's order.
+    lines : sequence of str, optional
+        The rows' exact text, without line ends.
+    trailing_comma : bool
+        Whether the column line (and so each row) ends with a comma.
+    eol : str
+        The line end.
+    final_eol : bool
+        Whether the text ends with a line end.
+    column_line : str
+        The column line's exact text ("" to write it from ``columns``).
+    numeric : frozenset of str
+        Columns that must hold numbers.
+    all_numeric : bool
+        Every column must hold numbers.
+    first_row_line : int
+        The first row's line number in its file (for messages).
+    finite : frozenset of str
+        Columns whose numbers must be finite (``"*"``: every column).
+    encoding : str
+        The file's encoding (kept to write it back; edits must fit it).
 
     Notes
     -----
-    Parsing finds the header lines and checks the number of values with one count over
-    the rows; nothing is split. The first column asked for locates every field of an
-    ASCII table at once with numpy (offsets of every comma and line end); each column is
-    then the text between known offsets, and columns of small unsigned integers (``isBad``,
-    ``parentID``, ``roiTypeNum``) are converted without cutting out their text. Tables
-    with other text (a note in Latin-1, say) are split row by row instead, with the same
-    results. Rows keep their exact text: they are only split into a list when asked for
-    (:attr:`lines`, an edit, or a table that is not ASCII).
+    What a table holds is plain: the header (attributes), the rows' text as one
+    immutable value, and one cache (the columns converted so far and the reader of the
+    current text). Parsing finds the header lines and checks the number of values with
+    one count over the rows; nothing is split. The first column asked for locates every
+    field of an ASCII table at once with numpy (offsets of every comma and line end);
+    each column is then the text between known offsets, and columns of small unsigned
+    integers (``isBad``, ``parentID``, ``roiTypeNum``) are converted without cutting out
+    their text. Tables with other text (a note in Latin-1, say) are split row by row
+    instead, with the same results. An edit (:meth:`set_value`) gives the table new row
+    text and a new reader; the columns converted so far are kept, with the edited cell
+    changed in its column.
     """
 
     #: Locate fields with numpy when the rows are ASCII (False: always split rows, the
@@ -835,16 +1252,8 @@ class CsvTable:
         self.first_row_line = first_row_line
         #: rows of a restored table (its text is not kept); -1 for a table read from text
         self.n_rows = -1
-        # The rows' text is held as one string (``_body``, rows joined by ``eol``), as a
-        # list (``_lines``), or both (then they agree); ``_nrows`` counts the rows.
-        self._lines: list[str] | None = list(lines) if lines is not None else []
-        self._body: str | None = None
-        self._nrows = len(self._lines)
-        self._raw: bytes | None = None  # the body's ASCII bytes, until fields are located
-        self._fields: _Fields | None = None
-        self._split = False  # the rows are read by splitting them (they are not ASCII)
-        self._cells: list[list[str]] | None = None
-        self._typed: dict[str, np.ndarray] = {}
+        self._text = _RowText.of_rows(tuple(lines or ()), eol)
+        self._cache = _ColumnCache()
         self._index: dict[str, int] = {}
         for i, c in enumerate(self.columns):
             self._index.setdefault(c, i)
@@ -858,31 +1267,49 @@ class CsvTable:
         return parse_key_values(self.meta_line) if self.meta_line else {}
 
     @property
-    def data(self) -> _Columns:
+    def data(self) -> Mapping[str, np.ndarray]:
         """Mapping column -> typed array (float64, or object for text columns)."""
         return _Columns(self)
 
-    @property
-    def lines(self) -> list[str]:
+    def rows(self) -> list[str]:
         """The rows' exact text, one str per row (without line ends).
 
-        The list is the table's own: change rows with :meth:`set_value`. Columns not yet
-        converted are read from the list as it is when they are first asked for.
+        Returns
+        -------
+        list of str
+            A new list: changing it does not change the table (see :meth:`set_rows`).
         """
-        rows = self._row_list()
-        self._body = None  # the caller may change the list: it is now the text
-        self._forget_fields()
-        return rows
+        return list(self._text.rows)
+
+    def set_rows(self, rows: Sequence[str]) -> None:
+        """Replace every row's text; every column is read again from the new rows.
+
+        Parameters
+        ----------
+        rows : sequence of str
+            The rows' text, without line ends.
+        """
+        self._set_text(_RowText.of_rows(tuple(rows), self.eol))
+        self._cache.typed.clear()
+
+    @property
+    def lines(self) -> MutableSequence[str]:
+        """The rows' exact text as a list whose changes change the table.
+
+        Kept for code written against the earlier table: reading rows is :meth:`rows`,
+        replacing them :meth:`set_rows`. Changing a row through this list (or assigning a
+        list to it) changes the rows' text; columns not yet converted are then read from
+        the new text, while columns already converted are kept as they are (use
+        :meth:`set_rows` to have every column read again).
+        """
+        return _RowsView(self)
 
     @lines.setter
     def lines(self, rows: Sequence[str]) -> None:
-        self._lines = list(rows)
-        self._nrows = len(self._lines)
-        self._body = None
-        self._forget_fields()
+        self._set_text(_RowText.of_rows(tuple(rows), self.eol))
 
     def __len__(self) -> int:
-        return self.n_rows if self.n_rows >= 0 else self._row_count()
+        return self.n_rows if self.n_rows >= 0 else self._text.count
 
     @classmethod
     def restored(
@@ -898,55 +1325,48 @@ class CsvTable:
         numeric: frozenset[str] = frozenset(),
         all_numeric: bool = False,
     ) -> CsvTable:
-        """A table rebuilt from typed columns (no row text: it can be read, not written)."""
+        """A table rebuilt from typed columns (no row text: it can be read, not written).
+
+        Parameters
+        ----------
+        path : str
+            Named in error messages.
+        meta_line : str or None
+            The ``key=value;`` line (None: none).
+        columns : list of str
+            The column names.
+        typed : dict of str to ndarray
+            Every column's values.
+        n_rows : int
+            The number of rows.
+        trailing_comma : bool
+            Whether the column line ends with a comma.
+        eol : str
+            The line end.
+        numeric : frozenset of str
+            Columns that must hold numbers.
+        all_numeric : bool
+            Every column must hold numbers.
+
+        Returns
+        -------
+        CsvTable
+            A table whose :meth:`to_text` raises :class:`InvalidParameterError`.
+        """
         t = cls(path, meta_line, list(columns), [], trailing_comma, eol, True, "", numeric, all_numeric)
-        t._typed = dict(typed)
+        t._cache.typed.update(typed)
         t.n_rows = n_rows
         return t
 
     # ------------------------------------------------------------------ the rows' text
 
-    def _row_count(self) -> int:
-        return len(self._lines) if self._lines is not None else self._nrows
+    def _set_text(self, text: _RowText) -> None:
+        """Make ``text`` the rows; the reader of the old text goes."""
+        self._text = text
+        self._cache.reader = None
 
-    def _row_list(self) -> list[str]:
-        """The rows as a list (split from the text once)."""
-        if self._lines is None:
-            body = self._body or ""
-            self._lines = body.split(self.eol) if self._nrows else []
-        return self._lines
-
-    def _body_text(self) -> str:
-        """The rows joined by the line end (joined from the list once)."""
-        if self._body is None:
-            rows = self._row_list()
-            self._body = self.eol.join(rows)
-            self._nrows = len(rows)
-        return self._body
-
-    def _forget_fields(self) -> None:
-        self._raw = None
-        self._fields = None
-        self._split = False
-        self._cells = None
-
-    def _take_body(self, body: str) -> int:
-        """Hold ``body`` (rows joined by the line end) as the rows; return its comma count."""
-        self._body, self._lines = body, None
-        self._forget_fields()
-        if body.isascii():
-            raw = body.encode("ascii")
-            buf = np.frombuffer(raw, dtype=np.uint8)
-            self._raw = raw
-            self._nrows = _eol_count(buf, self.eol) + 1 if body else 0
-            return int(np.count_nonzero(buf == _COMMA))
-        self._nrows = body.count(self.eol) + 1
-        return body.count(",")
-
-    def _located(self) -> _Fields | None:
-        """Every field's position (found on first use), or None when the rows are not ASCII.
-
-        Only for a table with rows.
+    def _reader(self) -> _RowReader:
+        """The reader of the current text (made on first use; only for a table with rows).
 
         Raises
         ------
@@ -954,21 +1374,30 @@ class CsvTable:
             A row has the wrong number of values (also when the rows' errors balance out,
             which the count at parse time cannot see).
         """
-        if self._fields is None and not self._split:
-            raw = self._raw
-            if raw is None:
-                body = self._body_text()
-                if not body.isascii():
-                    self._split = True
-                    return None
-                raw = body.encode("ascii")
-            if not self._locate_fields:
-                self._split = True
-                return None
-            f = _Fields(raw, self.eol)
-            self._check_rows(f)
-            self._fields, self._raw = f, None
-        return self._fields
+        reader = self._cache.reader
+        if reader is None:
+            text = self._text
+            raw = text.ascii if self._locate_fields else None
+            if raw is not None:
+                f = _Fields(raw, text.eol)
+                self._check_rows(f)
+                reader = _RowReader(text, fields=f)
+            else:
+                reader = _RowReader(text, cells=self._split_rows(text))
+            self._cache.reader = reader
+        return reader
+
+    def _split_rows(self, text: _RowText) -> tuple[list[str], ...]:
+        """Every row split at its commas (checked; rows a trailing value short padded)."""
+        n = len(self.columns)
+        rows = tuple(r.split(",") for r in text.rows)
+        ncell = n + (1 if self.trailing_comma else 0)
+        if any(len(r) != ncell for r in rows):
+            for k, r in enumerate(rows):
+                self._check_row(k, len(r) - 1, text.rows[k].endswith(","))
+                if len(r) < n:
+                    r.extend([""] * (n - len(r)))
+        return rows
 
     def _check_rows(self, f: _Fields) -> None:
         """Raise for the first row with the wrong number of values (see :meth:`_check_row`)."""
@@ -1000,40 +1429,28 @@ class CsvTable:
         raise MapFormatError(
             self.path,
             f"expected {n} values, found {found}"
-            + (" (file truncated?)" if k == self._row_count() - 1 and found < n else ""),
+            + (" (file truncated?)" if k == self._text.count - 1 and found < n else ""),
             self.first_row_line + k,
         )
 
-    def _split_cells(self, c: int) -> list[str]:
-        """Column ``c`` by splitting every row (once): the path for tables that are not ASCII."""
-        if self._cells is None:
-            n = len(self.columns)
-            lines = self._row_list()
-            rows = [r.split(",") for r in lines]
-            ncell = n + (1 if self.trailing_comma else 0)
-            if any(len(r) != ncell for r in rows):
-                for k, r in enumerate(rows):
-                    self._check_row(k, len(r) - 1, lines[k].endswith(","))
-                    if len(r) < n:
-                        r.extend([""] * (n - len(r)))
-            self._cells = rows
-        return [r[c] for r in self._cells]
-
     def _column_cells(self, c: int) -> list[str]:
         """The text of column ``c`` in every row."""
-        if not self._row_count():
-            return []
-        f = self._located()
-        if f is None:
-            return self._split_cells(c)
-        start, end = f.bounds(c)
-        body = self._body_text()
-        return [body[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
+        return self._reader().column_cells(c) if self._text.count else []
 
     # ------------------------------------------------------------------ typed columns
 
     def column(self, name: str) -> np.ndarray:
-        """One column as a typed array (cached).
+        """One column as a typed array (converted on first use, then kept).
+
+        Parameters
+        ----------
+        name : str
+            The column.
+
+        Returns
+        -------
+        ndarray, shape (rows,)
+            float64 for a column of numbers (empty cells NaN), else object (str).
 
         Raises
         ------
@@ -1043,12 +1460,12 @@ class CsvTable:
             The column must hold numbers and a cell does not, or a row has the wrong
             number of values.
         """
-        arr = self._typed.get(name)
+        arr = self._cache.typed.get(name)
         if arr is not None:
             return arr
         c = self._index[name]
         conv: np.ndarray | None = None
-        f = self._located() if self._row_count() else None
+        f = self._reader().fields if self._text.count else None
         if f is not None:
             start, end = f.bounds(c)
             conv = _small_ints(f.buf, start, end)
@@ -1077,11 +1494,18 @@ class CsvTable:
                 raise MapFormatError(
                     self.path, f"column '{name}' must hold finite numbers, found '{conv[k]}'", self.first_row_line + k
                 )
-        self._typed[name] = conv
+        self._cache.typed[name] = conv
         return conv
 
     def validate(self) -> None:
-        """Convert every column now (raises :class:`MapFormatError` on text in numbers)."""
+        """Convert every column now.
+
+        Raises
+        ------
+        MapFormatError
+            A column that must hold numbers holds text, or a row has the wrong number
+            of values.
+        """
         for name in self.columns:
             self.column(name)
 
@@ -1190,47 +1614,86 @@ class CsvTable:
             frozenset(finite),
             encoding,
         )
-        # One count over the whole body; only when it is off are rows checked (all at once
-        # when fields can be located, else one by one). Rows whose errors balance each
-        # other out are caught when fields are first located or rows first split.
-        ncomma = len(names) - 1 + (1 if trailing else 0)
-        if t._take_body(body) != ncomma * t._nrows and t._located() is None:
-            for k, r in enumerate(t._row_list()):
-                t._check_row(k, r.count(","), r.endswith(","))
+        rows = _RowText.of_body(body, eol)
+        t._set_text(rows)
+        # One count over the whole body; only when it is off are the rows read (fields
+        # located, or rows split), which checks every row. Rows whose errors balance each
+        # other out are caught when a column is first read.
+        raw = rows.ascii
+        commas = body.count(",") if raw is None else int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _COMMA))
+        if commas != (len(names) - 1 + (1 if trailing else 0)) * rows.count:
+            t._reader()
         return t
 
     def to_text(self) -> str:
-        """Serialise back to text."""
-        if self.n_rows >= 0 and self._row_count() != self.n_rows:
+        """Serialise back to text.
+
+        Returns
+        -------
+        str
+            The table's text: rows nobody changed exactly as they were read.
+
+        Raises
+        ------
+        InvalidParameterError
+            The table was :meth:`restored` without its text.
+        """
+        if self.n_rows >= 0 and self._text.count != self.n_rows:
             raise InvalidParameterError(f"{self.path}: this table was restored without its text")
         out: list[str] = []
         if self.meta_line is not None:
             out.append(self.meta_line)
         out.append(self.column_line or ",".join(self.columns) + ("," if self.trailing_comma else ""))
-        if self._row_count():
-            out.append(self._body_text())
+        if self._text.count:
+            out.append(self._text.body)
         return join_lines(out, self.eol, self.final_eol)
 
     def set_value(self, row: int, column: str, value: object, fmt: str = "%g") -> None:
-        """Set one cell, updating the typed array and that row's text."""
+        """Set one cell, in its column's array and in that row's text.
+
+        Other rows keep their exact text. When the value is refused, nothing changes.
+
+        Parameters
+        ----------
+        row : int
+            The row (0-based, as in the arrays).
+        column : str
+            The column.
+        value : object
+            A number (NaN or None for an empty cell in a column of numbers), or text for
+            a text column. Text set in a column read as numbers that need not hold
+            numbers (e.g. an all-empty note column) makes it a text column.
+        fmt : str
+            printf-style format for a non-integer number (see :func:`format_number`).
+
+        Raises
+        ------
+        KeyError
+            No such column.
+        IndexError
+            No such row.
+        ValueError
+            Text in a column that must hold numbers, or text holding a comma, a control
+            character or a line end, or characters the file's encoding cannot write.
+        """
         c = self._index[column]
         arr = self.column(column)
+        old_row = self._text.row(row)  # IndexError before anything changes
+        becomes_text = False
         if isinstance(value, str) and arr.dtype != object and value != "":
             try:
                 float(value)
             except ValueError:
                 if self.all_numeric or column in self.numeric:
                     raise ValueError(f"column '{column}' holds numbers, not '{value}'") from None
-                # an all-empty column was read as numbers: it becomes a text column
-                arr = np.array(self._column_cells(c), dtype=object)
-                self._typed[column] = arr
-        if arr.dtype == object:
+                becomes_text = True
+        cell: object
+        if arr.dtype == object or becomes_text:
             text = "" if value is None else str(value)
-            arr[row] = text
+            cell = text
         else:
-            fv = float(value) if value is not None and value != "" else math.nan  # type: ignore[arg-type]
-            arr[row] = fv
-            text = format_number(fv, fmt)
+            cell = float(value) if value is not None and value != "" else math.nan  # type: ignore[arg-type]
+            text = format_number(cell, fmt)  # type: ignore[arg-type]
         if "," in text:
             raise ValueError("a value may not contain a comma")
         if _control_problem(text) is not None or "\r" in text or "\n" in text:
@@ -1241,12 +1704,13 @@ class CsvTable:
             raise ValueError(
                 f"'{text}' cannot be written in this file's encoding ({self.encoding})"
             ) from None
-        rows = self._row_list()
-        cells = rows[row].split(",")
+        if becomes_text:  # a column read as numbers (all empty, say) becomes a text column
+            arr = np.array(self._column_cells(c), dtype=object)
+            self._cache.typed[column] = arr
+        arr[row] = cell
+        cells = old_row.split(",")
         cells[c] = text
-        rows[row] = ",".join(cells)
-        self._body = None
-        self._forget_fields()
+        self._set_text(self._text.with_row(row, ",".join(cells)))
 
     @classmethod
     def build(
@@ -1265,6 +1729,35 @@ class CsvTable:
 
         Numbers are written with ``formats[column]`` (default ``default_format``), NaN as
         ``NaN``; str and None are written as text (None as an empty cell).
+
+        Parameters
+        ----------
+        columns : sequence of str
+            The column names, in order.
+        values : dict of str to sequence
+            Each column's values (all of one length); a column absent here is empty.
+        meta : dict of str to str, optional
+            The ``key=value;`` line (None: the table has none).
+        formats : dict of str to str, optional
+            printf-style formats by column.
+        default_format : str
+            The format of the other columns' numbers.
+        trailing_comma : bool
+            End the column line and each row with a comma (as Igor does).
+        eol : str
+            The line ending.
+        path : str
+            Named in error messages.
+
+        Returns
+        -------
+        CsvTable
+
+        Examples
+        --------
+        >>> t = CsvTable.build(["x", "note"], {"x": [1.5, None], "note": ["a", None]})
+        >>> t.to_text()
+        'x,note,\\r1.5,a,\\r,,\\r'
         """
         formats = formats or {}
         n = len(next(iter(values.values()))) if values else 0
@@ -1354,6 +1847,23 @@ class Tracing:
 
     ``points`` has at least ``x, y`` (µm), ``z`` (slice), ``ID`` (segment), ``sDist``,
     ``pDist``.
+
+    Parameters
+    ----------
+    path : str
+        Named in error messages.
+    meta_line : str
+        The first line (``...;numHeaderRow=N;``).
+    segments : CsvTable
+        The segment table (one row per segment).
+    points : CsvTable
+        The point table.
+    eol : str
+        The line ending.
+    final_eol : bool
+        Whether the file ends with a line ending.
+    encoding : str
+        The file's encoding, to write it back in.
     """
 
     path: str
@@ -1442,18 +1952,41 @@ class Tracing:
         return cls(str(path), meta_line, segments, points, eol, final, encoding)
 
     def to_text(self) -> str:
-        """Serialise back to text."""
+        """Serialise back to text.
+
+        Returns
+        -------
+        str
+            The file's text.
+        """
         parts = [self.meta_line, self.segments.to_text(), self.points.to_text()]
         return join_lines(parts, self.eol, self.final_eol)
 
     def segment_ids(self) -> np.ndarray:
-        """Sorted unique segment IDs present in the point table."""
+        """The segments the point table has points of.
+
+        Returns
+        -------
+        ndarray of int
+            Their IDs, sorted, each once.
+        """
         ids = self.points.data["ID"]
         ids = ids[~np.isnan(ids)]
         return np.unique(ids).astype(int)
 
     def xyz(self, segment: int | None = None) -> np.ndarray:
-        """Points as an (n, 3) array of x µm, y µm, z slice; one segment or all."""
+        """The points of one segment or of all.
+
+        Parameters
+        ----------
+        segment : int, optional
+            The segment ID (None: every point).
+
+        Returns
+        -------
+        ndarray, shape (points, 3)
+            x µm, y µm, z slice.
+        """
         d = self.points.data
         xyz = np.column_stack([d["x"], d["y"], d["z"]])
         if segment is None:
@@ -1461,7 +1994,20 @@ class Tracing:
         return xyz[d["ID"] == segment]
 
     def length(self, segment: int, dz: float = 1.0) -> float:
-        """3D length in µm of one segment (z converted with ``dz`` µm per slice)."""
+        """The 3D length of one segment.
+
+        Parameters
+        ----------
+        segment : int
+            The segment ID.
+        dz : float
+            µm per slice (z is in slices).
+
+        Returns
+        -------
+        float
+            The length in µm along its points (0 with fewer than two).
+        """
         xyz = self.xyz(segment).astype(float).copy()
         if len(xyz) < 2:
             return 0.0

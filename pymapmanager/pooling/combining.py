@@ -282,7 +282,7 @@ def _order_cohorts(names: Iterable[str]) -> tuple[str, ...]:
 class PoolResult:
     """The pooled statistic: every run's group values and the summary.
 
-    Attributes
+    Parameters
     ----------
     stat : str
     groups : tuple of SessionGroup

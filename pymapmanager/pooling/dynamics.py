@@ -36,15 +36,19 @@ DYNAMICS_MEASURES = ("pct_added", "pct_subtracted", "density")
 class MapDynamics:
     """One map's dynamics per session group (the cacheable first stage of pooled dynamics).
 
-    Attributes
+    Parameters
     ----------
     label, map_condition : str
+        The map's label in the pool and its ``mapCond``.
     groups : tuple of str
+        Group names, in order.
     values : ndarray, shape (groups, 3)
         Mean over each group's sessions of ``pct_added``, ``pct_subtracted``, ``density``
         (:data:`DYNAMICS_MEASURES`); NaN where none.
     problems : tuple of str
+        Warnings about this map.
     included : bool
+        False when the map contributes nothing and is left out.
     """
 
     label: str
@@ -73,7 +77,17 @@ class MapDynamics:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MapDynamics:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : mapping
+            What :meth:`to_dict` gave.
+
+        Returns
+        -------
+        MapDynamics
+        """
         vals = np.asarray(
             [[np.nan if v is None else v for v in row] for row in d["values"]], dtype=float
         ).reshape(len(d["groups"]), len(DYNAMICS_MEASURES))
@@ -199,7 +213,7 @@ def map_dynamics(
 class DynamicsResult:
     """Pooled dynamics.
 
-    Attributes
+    Parameters
     ----------
     per_map : DataFrame
         ``map, cohort, group, pct_added, pct_subtracted, density``: one row per map and group.

@@ -119,7 +119,19 @@ def _labelled(maps: Mapping[str, Map] | Sequence[Map]) -> dict[str, Map]:
 
 @dataclass(frozen=True)
 class HeaderInfo:
-    """What a map's header says about pooling: its map condition and sessions."""
+    """What a map's header says about pooling: its map condition and sessions.
+
+    Parameters
+    ----------
+    name : str
+        The map's name.
+    map_condition : str
+        Its ``mapCond`` (may be empty).
+    conditions : tuple of str
+        Each session's condition (``condStr``).
+    days : tuple of float
+        Each session's ``days`` (NaN where unknown).
+    """
 
     name: str
     map_condition: str

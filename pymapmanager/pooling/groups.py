@@ -218,7 +218,7 @@ class GroupCheck:
     The structured answer of :func:`check_groups` (the pooling page shows it beside each
     group and pools only the valid ones).
 
-    Attributes
+    Parameters
     ----------
     name, pattern : str
         As typed (stripped).

@@ -38,7 +38,7 @@ def _mean_over(values: np.ndarray, sessions: Sequence[int]) -> tuple[np.ndarray,
 class MapGroupValues:
     """One map's runs averaged per session group (the cacheable first stage of a pool).
 
-    Attributes
+    Parameters
     ----------
     label : str
         The map's label in the pool (its name, or ``owner/name``).
@@ -106,7 +106,22 @@ class MapGroupValues:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> MapGroupValues:
-        """Inverse of :meth:`to_bytes`."""
+        """Inverse of :meth:`to_bytes`.
+
+        Parameters
+        ----------
+        blob : bytes
+            What :meth:`to_bytes` gave.
+
+        Returns
+        -------
+        MapGroupValues
+
+        Raises
+        ------
+        InvalidParameterError
+            ``blob`` is not serialised group values.
+        """
         if blob[:4] != b"PGV1":
             raise InvalidParameterError("not serialised group values")
         (n,) = struct.unpack("<I", blob[4:8])

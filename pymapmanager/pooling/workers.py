@@ -40,7 +40,27 @@ def _channels_for(stat: str | None) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class PoolTask:
-    """One map's share of a pool from folders (picklable, for worker processes)."""
+    """One map's share of a pool from folders (picklable, for worker processes).
+
+    Parameters
+    ----------
+    label : str
+        The map's label in the pool.
+    folder : Path
+        The map folder.
+    stat : str or None
+        The statistic to pool (None: dynamics only).
+    groups : tuple of SessionGroup
+        The session groups.
+    roi : str or tuple of str, optional
+        ROI types (default: the map's default).
+    segment : int, optional
+        One map segment (default: all).
+    include_bad : bool
+        Keep objects marked bad.
+    dynamics : bool
+        Also compute the map's dynamics per group.
+    """
 
     label: str
     folder: Path

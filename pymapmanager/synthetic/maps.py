@@ -156,7 +156,7 @@ _BAD_TEXT = re.compile(r"[,;\t\r\n=]")
 class Effect:
     """A planted treatment effect: values of ``stat`` multiplied by ``factor`` in ``sessions``.
 
-    Attributes
+    Parameters
     ----------
     stat : str
         ``<col>_int<c>`` for an intensity column (``ubssSum_int2``, ``sLen3d_int1``; see

@@ -43,7 +43,7 @@ BASELINE_CONDITION = "c"
 class DemoPool:
     """What :func:`make_pool` wrote.
 
-    Attributes
+    Parameters
     ----------
     root : Path
         The folder holding the maps.

@@ -13,6 +13,7 @@ import numpy as np
 from dash import html
 
 from app import ids
+from app.figures.colors import dynamics_colors_for_js
 from app.state import DisplayPrefs, ViewState
 from callbacks import map_viewer as map_viewer_callbacks
 from callbacks.map_viewer import PageSetup
@@ -236,7 +237,7 @@ def test_spines_and_tracing_layers(call: DashCaller) -> None:
     runs = [f["properties"]["run"] for f in feats]
     assert len(runs) == len(set(runs))
     assert spines[0]["props"]["pointToLayer"] == {"variable": "pmm.spineToLayer"}
-    assert spines[0]["props"]["hideout"] == {"session": 0, "size": 9}
+    assert spines[0]["props"]["hideout"] == {"session": 0, "size": 9, "colors": dynamics_colors_for_js()}
     tracing = _by_id_type(grid, ids.VIEWER_TRACING)
     lines = tracing[0]["props"]["data"]["features"]
     assert len(lines) == 2 and all(f["geometry"]["type"] == "LineString" for f in lines)

@@ -56,7 +56,7 @@ def same_tables(read: Callable[[], CsvTable], *, located: bool = True) -> CsvTab
         assert outcome(t, c) == want[c], c
     assert t.to_text() == ref.to_text()
     if located and len(t):
-        assert t._fields is not None and not t._split  # really the located path
+        assert t._reader().fields is not None  # really the located path
     return t
 
 
@@ -136,7 +136,7 @@ def test_other_line_end_characters_stay_in_cells() -> None:
 def test_non_ascii_notes_fall_back_to_splitting_rows() -> None:
     text = "a=1;\rIdx,note,x,\r0,caf\u00e9,1.5,\r1,,2,\r2,\u00b5m,,\r"
     t = same_tables(lambda: CsvTable.parse(text, "t.txt"), located=False)
-    assert t._split and t._fields is None
+    assert t._reader().cells is not None and t._reader().fields is None
     assert t.column("note").tolist() == ["caf\u00e9", "", "\u00b5m"]
     assert t.column("x")[:2].tolist() == [1.5, 2.0] and np.isnan(t.column("x")[2])
     assert t.to_text() == text
@@ -177,7 +177,7 @@ def one_column(cells: list[str]) -> CsvTable:
 def test_small_integer_columns(cells: list[str], vectorised: bool) -> None:
     t = same_tables(lambda: one_column(cells))
     if cells:
-        f = t._located()
+        f = t._reader().fields
         assert f is not None
         start, end = f.bounds(1)
         got = _small_ints(f.buf, start, end)
@@ -320,3 +320,73 @@ def test_build_and_restored() -> None:
     assert len(r) == 3 and r.column("b").tolist() == ["x", "", "y"]
     with pytest.raises(InvalidParameterError, match="restored without its text"):
         r.to_text()
+
+
+def test_reading_rows_changes_nothing() -> None:
+    """Reading the rows (``rows()``, ``lines``) keeps the reader of the text: no state changes."""
+    t = CsvTable.parse("a=1;\rA,B,\r1,2,\r3,4,\r", "t.txt")
+    t.column("A")
+    reader = t._cache.reader
+    assert reader is not None and reader.fields is not None
+    assert t.rows() == ["1,2,", "3,4,"] and list(t.lines) == ["1,2,", "3,4,"] and t.lines[1] == "3,4,"
+    assert t._cache.reader is reader  # still the located fields of the same text
+    copy = t.rows()
+    copy.append("5,6,")  # a copy: the table is unchanged
+    assert len(t) == 2 and t.to_text() == "a=1;\rA,B,\r1,2,\r3,4,\r"
+
+
+def test_the_lines_list_writes_through() -> None:
+    t = CsvTable.parse("a=1;\rA,B,\r1,2,\r3,4,\r", "t.txt")
+    rows = t.lines
+    rows.insert(0, "0,0,")
+    del rows[2]
+    rows.extend(["5,6,", "7,8,"])
+    rows[-1] = "9,9,"
+    assert rows == ["0,0,", "1,2,", "5,6,", "9,9,"] and rows[1:3] == ["1,2,", "5,6,"]
+    assert t.to_text() == "a=1;\rA,B,\r0,0,\r1,2,\r5,6,\r9,9,\r"
+    assert t.column("B").tolist() == [0.0, 2.0, 6.0, 9.0]
+
+
+def test_set_rows_reads_every_column_again() -> None:
+    t = CsvTable.parse("a=1;\rA,B,\r1,2,\r3,4,\r", "t.txt")
+    assert t.column("A").tolist() == [1.0, 3.0]
+    t.set_rows(["7,8,"])
+    assert len(t) == 1 and t.column("A").tolist() == [7.0] and t.column("B").tolist() == [8.0]
+    assert t.to_text() == "a=1;\rA,B,\r7,8,\r"
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_refused_edit_changes_nothing(split: bool) -> None:
+    text = "a=1;\rIdx,x,note,\r0,1.50,,\r1,2.25,hi,\r"
+    with pytest.MonkeyPatch.context() as mp:
+        if split:
+            mp.setattr(CsvTable, "_locate_fields", False)
+        t = CsvTable.parse(text, "t.txt", numeric=("x",), encoding="latin-1")
+        before = {c: outcome(t, c) for c in t.columns}
+        for row, col, value, err in ((0, "note", "a,b", ValueError), (1, "note", "x\ry", ValueError),
+                                     (0, "x", "abc", ValueError), (0, "note", "\u20ac", ValueError),
+                                     (5, "x", 1.0, IndexError), (0, "nope", 1.0, KeyError)):  # fmt: skip
+            with pytest.raises(err):
+                t.set_value(row, col, value)
+            assert t.to_text() == text and {c: outcome(t, c) for c in t.columns} == before
+        t.set_value(1, "note", "caf\u00e9")  # Latin-1 can write it
+        assert t.to_text() == "a=1;\rIdx,x,note,\r0,1.50,,\r1,2.25,caf\u00e9,\r"
+
+
+@pytest.mark.parametrize("eol", ["\r", "\n", "\r\n"])
+@pytest.mark.parametrize("note", ["", "caf\u00e9"])
+def test_editing_any_row_keeps_every_other_row(eol: str, note: str) -> None:
+    """Rows replaced in place (first, middle, last, from the end) match splitting and joining."""
+    rows = ["0,1.5,a,", f"1,2,{note},", "2,,x,", "3,4,y,"]
+    t = CsvTable.parse(eol.join(["k=v;", "n,x,t,", *rows]) + eol, "t.txt", eol=eol)
+    want = list(rows)
+    for k, value in ((0, 9.5), (3, 7.0), (-2, 1.25), (1, 0.5), (-1, 8.0)):
+        t.set_value(k, "x", value)
+        cells = want[k].split(",")
+        cells[1] = f"{value:g}"
+        want[k] = ",".join(cells)
+        assert t.rows() == want and [t._text.row(i) for i in range(-4, 4)] == want[-4:] + want
+    assert t.to_text() == eol.join(["k=v;", "n,x,t,", *want]) + eol
+    assert t.column("t").tolist() == ["a", note, "x", "y"]
+    with pytest.raises(IndexError):
+        t.set_value(4, "x", 1.0)
