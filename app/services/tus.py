@@ -208,8 +208,8 @@ class RequestBody:
         self._pending = b""
         inp = environ.get("wsgi.input")
         sock = environ.get("gunicorn.socket")
-        reader = getattr(inp, "reader", None)
-        unreader = getattr(reader, "unreader", None)
+        reader: Any = getattr(inp, "reader", None)
+        unreader: Any = getattr(reader, "unreader", None)
         buf = getattr(inp, "buf", None)
         if (
             length is not None
