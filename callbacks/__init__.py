@@ -6,7 +6,7 @@ import dash
 
 from app.components import upload as upload_widget
 
-from . import catalog, map_tables, map_viewer, my_maps, pooling
+from . import catalog, groups, map_tables, map_viewer, my_maps, pooling
 
 __all__ = ["register"]
 
@@ -18,4 +18,5 @@ def register(app: dash.Dash) -> None:
     map_tables.register(app)
     pooling.register(app)
     my_maps.register(app)
+    groups.register(app)
     upload_widget.register(app)
