@@ -268,8 +268,13 @@ class Client:
         overwrite: bool = False,
         chunk_size: int = CHUNK,
         progress: Progress | None = None,
+        importing: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """Upload a map folder or a zip of one; return the server's answer (``id`` etc.).
+
+        After the bytes, the server imports the map as a job (checks, extraction,
+        validation): this call waits for it, telling ``importing(state)`` each new state
+        (``queued``, ``running``, ``done``, ``failed``).
 
         A folder is zipped first (into a temporary file). The zip goes up in chunks by the
         tus protocol; when an earlier call was interrupted, this one goes on from where
@@ -281,10 +286,10 @@ class Client:
         if path.is_dir():
             with tempfile.TemporaryDirectory(prefix="pmm-upload-") as tmp:
                 zpath = zip_map_folder(path, Path(tmp) / f"{path.name}.zip")
-                return self._upload_zip(zpath, owner, overwrite, chunk_size, progress)
+                return self._upload_zip(zpath, owner, overwrite, chunk_size, progress, importing)
         if not path.is_file():
             raise InvalidParameterError(f"{path}: no such map folder or zip")
-        return self._upload_zip(path, owner, overwrite, chunk_size, progress)
+        return self._upload_zip(path, owner, overwrite, chunk_size, progress, importing)
 
     def _key(self, zpath: Path, owner: str) -> str:
         st = zpath.stat()
@@ -326,7 +331,8 @@ class Client:
         return str(httpx.URL(self.server + "/").join(resp.headers["Location"]))
 
     def _upload_zip(
-        self, zpath: Path, owner: str, overwrite: bool, chunk_size: int, progress: Progress | None
+        self, zpath: Path, owner: str, overwrite: bool, chunk_size: int, progress: Progress | None,
+        importing: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         size = zpath.stat().st_size
         key = self._key(zpath, owner)
@@ -367,13 +373,50 @@ class Client:
         resp = self._http.post(
             f"/api/v1/uploads/{owner}/import", json={"uploads": [upload_id], "overwrite": overwrite}
         )
-        if not (resp.status_code == 409 and "already exists" in resp.text):
-            # done with these bytes whatever the verdict; a name taken keeps them for a retry
-            # with overwrite
-            with self._state() as state:
-                state.pop(key, None)
-        result: dict[str, Any] = self._check(resp).json()
+        try:
+            result = self._import_result(resp, importing)
+        except ApiError as e:
+            if not (e.status == 409 and "already exists" in str(e)):
+                # done with these bytes whatever the verdict; a name taken keeps them for a
+                # retry with overwrite
+                with self._state() as state:
+                    state.pop(key, None)
+            raise
+        with self._state() as state:
+            state.pop(key, None)
         return result
+
+    def _import_result(self, resp: httpx.Response, importing: Callable[[str], None] | None) -> dict[str, Any]:
+        """The map an import request made: its 201 answer, or its job's (202) once finished.
+
+        The job is polled (every 0.2 s at first, then up to every 2 s) until it is ``done``
+        or ``failed``; a failed job raises :class:`ApiError` with the job's status, message
+        and problems, as the synchronous answer would.
+        """
+        self._check(resp)
+        body: dict[str, Any] = resp.json()
+        if resp.status_code != 202:
+            return body
+        status_url = str(body.get("status_url") or resp.headers.get("Location") or "")
+        delay = 0.2
+        last = ""
+        while True:
+            state = str(body.get("state"))
+            if state != last:
+                last = state
+                log.info("import job %s: %s", body.get("id"), state)
+                if importing is not None:
+                    importing(state)
+            if state == "done":
+                result: dict[str, Any] = body["result"]
+                return result
+            if state == "failed":
+                err = body.get("error") or {}
+                raise ApiError(int(err.get("status") or 500), str(err.get("message") or "the import failed"),
+                               err.get("problems"))  # fmt: skip
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+            body = self._check(self._retry(lambda: self._http.get(status_url))).json()
 
     def _patch(self, url: str, f: Any, offset: int, n: int) -> tuple[int, int]:
         """PATCH ``n`` bytes of ``f`` from ``offset``; (status, the server's new offset).

@@ -38,6 +38,7 @@ from pymapmanager.errors import (
     InvalidMapError,
     InvalidParameterError,
     MapExistsError,
+    MapManagerError,
     MapNotFoundError,
     TooLargeError,
     UnsafeArchiveError,
@@ -48,17 +49,22 @@ from .uploads import ImportResult, import_folder, import_zip, owner_dir
 
 __all__ = [
     "TUS_EXTENSIONS",
+    "IMPORT_TASK",
     "TUS_VERSION",
+    "ImportJob",
     "UploadBusyError",
     "RequestBody",
     "UploadInfo",
     "append",
     "create_upload",
     "delete_upload",
+    "get_job",
     "get_upload",
     "import_uploads",
     "parse_metadata",
     "prune_uploads",
+    "run_import_job",
+    "start_import",
 ]
 
 log = logging.getLogger(__name__)
@@ -457,6 +463,133 @@ def import_uploads(
             info.imported = res.id
             _write_info(meta_path, info)
     return res
+
+
+# --------------------------------------------------------------------------- imports as jobs
+
+#: the Celery task's name (registered by ``app.celery_worker``)
+IMPORT_TASK = "pmm.import_uploads"
+_JOB = re.compile(r"^job-[A-Za-z0-9_-]{16,64}$")
+
+
+@dataclass
+class ImportJob:
+    """An import running apart from the request that asked for it (``<job>.json``).
+
+    ``state``: ``queued``, ``running``, ``done`` (``result`` is the map) or ``failed``
+    (``error``: ``status``, ``message`` and, for a map that is not valid, ``problems``).
+    """
+
+    id: str
+    owner: str
+    uploads: list[str]
+    overwrite: bool = False
+    user: str | None = None
+    state: str = "queued"
+    created: float = 0.0
+    updated: float = 0.0
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    host: str = ""
+    pid: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The job as the API shows it."""
+        return {
+            "id": self.id, "owner": self.owner, "uploads": list(self.uploads), "state": self.state,
+            "created": self.created, "updated": self.updated, "result": self.result, "error": self.error,
+        }  # fmt: skip
+
+
+def _job_path(data_dir: Path, owner: str, job_id: str) -> Path:
+    if not _JOB.match(job_id):
+        raise MapNotFoundError(f"no import job {job_id[:80]}")
+    return _dir(data_dir, owner) / f"{job_id}.json"
+
+
+def _save_job(data_dir: Path, job: ImportJob) -> None:
+    job.updated = time.time()
+    path = _job_path(data_dir, job.owner, job.id)
+    tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+    tmp.write_text(json.dumps(asdict(job)), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def get_job(data_dir: Path, owner: str, job_id: str) -> ImportJob:
+    """The job (404 when there is none). A job left ``running`` by a process of this host
+    that is gone (a killed worker) is reported ``failed``."""
+    path = _job_path(data_dir, owner, job_id)
+    try:
+        job = ImportJob(**json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise MapNotFoundError(f"no import job {job_id}") from None
+    if job.state == "running" and job.host == socket.gethostname() and job.pid and not _alive(job.pid):
+        job.state = "failed"
+        job.error = {"status": 500, "error": "Interrupted",
+                     "message": "the import was interrupted (the server process ended): import again"}  # fmt: skip
+        _save_job(data_dir, job)
+    return job
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_import(
+    data_dir: Path, owner: str, upload_ids: list[str], *, overwrite: bool = False, user: str | None = None
+) -> ImportJob:
+    """Check that the uploads can be imported (as :func:`import_uploads` does first) and
+    record a queued job for them; :func:`run_import_job` does the import."""
+    if not upload_ids:
+        raise InvalidParameterError("no uploads to import")
+    if len(set(upload_ids)) != len(upload_ids):
+        raise InvalidParameterError("an upload is listed twice")
+    for uid in upload_ids:
+        info, offset = get_upload(data_dir, owner, uid)
+        if info.imported:
+            raise ConflictError(f"upload {uid} was already imported as {info.imported}")
+        if offset != info.length:
+            raise ConflictError(f"upload {uid} is not finished ({offset} of {info.length} bytes)")
+    now = time.time()
+    job = ImportJob(f"job-{secrets.token_urlsafe(18)}", owner, list(upload_ids), overwrite, user, "queued", now, now)
+    _save_job(data_dir, job)
+    log.info("import job %s of %s: uploads %s", job.id, owner, ", ".join(upload_ids))
+    return job
+
+
+def run_import_job(data_dir: Path, owner: str, job_id: str, settings: Settings) -> ImportJob:
+    """Run a queued import (in a thread of the web worker, or a Celery worker); never raises
+    for the import's own failures: they are the job's ``error``."""
+    from .maps import clean_message
+
+    job = get_job(data_dir, owner, job_id)
+    if job.state != "queued":
+        return job
+    job.state, job.host, job.pid = "running", socket.gethostname(), os.getpid()
+    _save_job(data_dir, job)
+    try:
+        res = import_uploads(data_dir, owner, job.uploads, settings, overwrite=job.overwrite)
+    except MapManagerError as e:
+        job.state = "failed"
+        job.error = {"status": e.status, "error": type(e).__name__, "message": clean_message(str(e), data_dir)}
+        details = getattr(e, "details", None)
+        if isinstance(details, dict):
+            job.error |= {k: v for k, v in details.items() if k not in job.error}
+    except Exception:  # a bug: logged with its traceback, the user sees a plain message
+        log.exception("import job %s of %s failed", job_id, owner)
+        job.state = "failed"
+        job.error = {"status": 500, "error": "Internal Server Error", "message": "the import failed (server error)"}
+    else:
+        job.state, job.result = "done", res.to_dict()
+    _save_job(data_dir, job)
+    log.info("import job %s of %s: %s", job_id, owner, job.state)
+    return job
 
 
 def upload_json(info: UploadInfo, offset: int) -> dict[str, Any]:
