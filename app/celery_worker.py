@@ -16,3 +16,13 @@ _manager: Any = dash_app._background_manager  # Dash keeps the manager here
 if not hasattr(_manager, "handle"):
     raise RuntimeError("CELERY_BROKER_URL is not set: background jobs run in the web server")
 celery_app = _manager.handle
+
+
+@celery_app.task(name="pmm.import_uploads")  # type: ignore[untyped-decorator]
+def import_uploads_task(owner: str, job_id: str) -> str:
+    """An import job of finished uploads (``app.services.tus.run_import_job``); its state."""
+    from .extensions import settings_of
+    from .services import tus
+
+    settings = settings_of(dash_app.server)
+    return tus.run_import_job(settings.data_dir, owner, job_id, settings).state

@@ -353,3 +353,31 @@ def mymaps_restore(index: Any) -> dict[str, Any]:
 def mymaps_revoke(index: Any) -> dict[str, Any]:
     """The button revoking an API token (``index`` = token id)."""
     return _pattern(MYMAPS_REVOKE, index)
+
+
+# --------------------------------------------------------------------------- groups (admins)
+
+#: dcc.Store: bumped after every change, to list the groups again
+GROUPS_REFRESH = "pmm-groups-refresh"
+GROUPS_NOTICE = "pmm-groups-notice"
+GROUPS_STATUS = "pmm-groups-status"
+GROUPS_LIST = "pmm-groups-list"
+GROUPS_NEW_NAME = "pmm-groups-new-name"
+GROUPS_CREATE = "pmm-groups-create"
+GROUPS_MEMBER_GROUP = "pmm-groups-member-group"
+GROUPS_MEMBER_USER = "pmm-groups-member-user"
+GROUPS_MEMBER_ADD = "pmm-groups-member-add"
+#: pattern ids (``index`` = ``group/user``, or a group name)
+GROUPS_REMOVE_MEMBER = "pmm-groups-remove-member"
+GROUPS_DELETE = "pmm-groups-delete"
+
+
+def groups_remove_member(index: Any) -> dict[str, Any]:
+    """The button taking a user out of a group (``index`` = ``group/user``)."""
+    return _pattern(GROUPS_REMOVE_MEMBER, index)
+
+
+def groups_delete(index: Any) -> dict[str, Any]:
+    """The button removing a group (``index`` = group name)."""
+    return _pattern(GROUPS_DELETE, index)
+GROUPS_FORMS = "pmm-groups-forms"

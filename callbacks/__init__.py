@@ -6,7 +6,7 @@ import dash
 
 from app.components import upload as upload_widget
 
-from . import catalog, map_edit, map_tables, map_viewer, my_maps, pooling
+from . import catalog, groups, map_edit, map_tables, map_viewer, my_maps, pooling
 
 __all__ = ["register"]
 
@@ -19,4 +19,5 @@ def register(app: dash.Dash) -> None:
     map_edit.register(app)
     pooling.register(app)
     my_maps.register(app)
+    groups.register(app)
     upload_widget.register(app)

@@ -75,6 +75,7 @@ def nav_user(_pathname: str | None) -> Any:
         className="d-flex align-items-center gap-3",
         children=[
             dcc.Link("My maps", href=_url("/my-maps"), className="nav-link text-light"),
+            dcc.Link("Groups", href=_url("/groups"), className="nav-link text-light") if ident.is_admin else None,
             html.Span(f"{ident.name}{' (admin)' if ident.is_admin else ''}", className="navbar-text small"),
             logout,
         ],

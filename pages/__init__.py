@@ -8,7 +8,7 @@ from dash import dcc, html
 
 from app import ids
 
-from . import catalog, login, map_viewer, my_maps, not_found, pooling
+from . import catalog, groups, login, map_viewer, my_maps, not_found, pooling
 
 __all__ = ["register", "shell"]
 
@@ -29,6 +29,8 @@ def register(app: dash.Dash) -> None:
     dash.register_page("pages.login", path="/login", name="Log in", title="Log in · PyMapManager", layout=login.layout)
     dash.register_page("pages.my_maps", path="/my-maps", name="My maps", title="My maps · PyMapManager",
                        layout=my_maps.layout)  # fmt: skip
+    dash.register_page("pages.groups", path="/groups", name="Groups", title="Groups · PyMapManager",
+                       layout=groups.layout)  # fmt: skip
     dash.register_page("not_found_404", path="/404", name="Not found", layout=not_found.layout)
 
 

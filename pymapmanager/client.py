@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import logging
 import os
 import tempfile
 import time
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +43,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 TUS = {"Tus-Resumable": "1.0.0"}
-CHUNK = 8 << 20
+#: bytes per PATCH: large, so that the per-request work is small next to the transfer; a
+#: chunk is never held in memory (it goes from the file to the socket by ``sendfile``)
+CHUNK = 64 << 20
 
 
 class ApiError(MapManagerError):
@@ -159,10 +163,19 @@ class Client:
         self._http = httpx.Client(
             base_url=self.server, headers=headers, timeout=timeout, transport=transport
         )
+        # chunks go by sendfile on a plain http.client connection, unless a test transport or
+        # a proxy stands in the way (then through httpx, 1 MiB at a time)
+        self._raw: _RawPatcher | None = None
+        self._raw_ok = transport is None
+        self._headers = headers
+        self._timeout = timeout
 
     def close(self) -> None:
         """Close the connections."""
         self._http.close()
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
     def __enter__(self) -> Client:
         return self
@@ -176,13 +189,7 @@ class Client:
     def _check(resp: httpx.Response) -> httpx.Response:
         if resp.status_code < 400:
             return resp
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and "message" in body:
-            raise ApiError(resp.status_code, str(body["message"]), body.get("problems"))
-        raise ApiError(resp.status_code, resp.text.strip()[:300] or resp.reason_phrase)
+        raise _api_error(resp.status_code, resp.text, resp.reason_phrase)
 
     def _get(self, path: str, **params: Any) -> Any:
         q = {k: v for k, v in params.items() if v is not None}
@@ -411,8 +418,13 @@ class Client:
         overwrite: bool = False,
         chunk_size: int = CHUNK,
         progress: Progress | None = None,
+        importing: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """Upload a map folder or a zip of one; return the server's answer (``id`` etc.).
+
+        After the bytes, the server imports the map as a job (checks, extraction,
+        validation): this call waits for it, telling ``importing(state)`` each new state
+        (``queued``, ``running``, ``done``, ``failed``).
 
         A folder is zipped first (into a temporary file). The zip goes up in chunks by the
         tus protocol; when an earlier call was interrupted, this one goes on from where
@@ -449,10 +461,10 @@ class Client:
         if path.is_dir():
             with tempfile.TemporaryDirectory(prefix="pmm-upload-") as tmp:
                 zpath = zip_map_folder(path, Path(tmp) / f"{path.name}.zip")
-                return self._upload_zip(zpath, owner, overwrite, chunk_size, progress)
+                return self._upload_zip(zpath, owner, overwrite, chunk_size, progress, importing)
         if not path.is_file():
             raise InvalidParameterError(f"{path}: no such map folder or zip")
-        return self._upload_zip(path, owner, overwrite, chunk_size, progress)
+        return self._upload_zip(path, owner, overwrite, chunk_size, progress, importing)
 
     def _key(self, zpath: Path, owner: str) -> str:
         st = zpath.stat()
@@ -494,7 +506,8 @@ class Client:
         return str(httpx.URL(self.server + "/").join(resp.headers["Location"]))
 
     def _upload_zip(
-        self, zpath: Path, owner: str, overwrite: bool, chunk_size: int, progress: Progress | None
+        self, zpath: Path, owner: str, overwrite: bool, chunk_size: int, progress: Progress | None,
+        importing: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         size = zpath.stat().st_size
         key = self._key(zpath, owner)
@@ -513,17 +526,10 @@ class Client:
             while offset < size:
                 n = min(chunk_size, size - offset)
                 try:
-                    resp = self._http.patch(
-                        url, content=_file_part(f, offset, n),
-                        headers=TUS | {
-                            "Upload-Offset": str(offset), "Content-Length": str(n),
-                            "Content-Type": "application/offset+octet-stream",
-                        },
-                    )  # fmt: skip
-                    if resp.status_code in (409, 423):  # another offset on the server, or busy
-                        raise httpx.TransportError(f"server says {resp.status_code}")
-                    self._check(resp)
-                    offset = int(resp.headers["Upload-Offset"])
+                    status, new_offset = self._patch(url, f, offset, n)
+                    if status in (409, 423):  # another offset on the server, or busy
+                        raise httpx.TransportError(f"server says {status}")
+                    offset = new_offset
                     failures = 0
                 except httpx.TransportError as e:
                     failures += 1
@@ -542,13 +548,75 @@ class Client:
         resp = self._http.post(
             f"/api/v1/uploads/{owner}/import", json={"uploads": [upload_id], "overwrite": overwrite}
         )
-        if not (resp.status_code == 409 and "already exists" in resp.text):
-            # done with these bytes whatever the verdict; a name taken keeps them for a retry
-            # with overwrite
-            with self._state() as state:
-                state.pop(key, None)
-        result: dict[str, Any] = self._check(resp).json()
+        try:
+            result = self._import_result(resp, importing)
+        except ApiError as e:
+            if not (e.status == 409 and "already exists" in str(e)):
+                # done with these bytes whatever the verdict; a name taken keeps them for a
+                # retry with overwrite
+                with self._state() as state:
+                    state.pop(key, None)
+            raise
+        with self._state() as state:
+            state.pop(key, None)
         return result
+
+    def _import_result(self, resp: httpx.Response, importing: Callable[[str], None] | None) -> dict[str, Any]:
+        """The map an import request made: its 201 answer, or its job's (202) once finished.
+
+        The job is polled (every 0.2 s at first, then up to every 2 s) until it is ``done``
+        or ``failed``; a failed job raises :class:`ApiError` with the job's status, message
+        and problems, as the synchronous answer would.
+        """
+        self._check(resp)
+        body: dict[str, Any] = resp.json()
+        if resp.status_code != 202:
+            return body
+        status_url = str(body.get("status_url") or resp.headers.get("Location") or "")
+        delay = 0.2
+        last = ""
+        while True:
+            state = str(body.get("state"))
+            if state != last:
+                last = state
+                log.info("import job %s: %s", body.get("id"), state)
+                if importing is not None:
+                    importing(state)
+            if state == "done":
+                result: dict[str, Any] = body["result"]
+                return result
+            if state == "failed":
+                err = body.get("error") or {}
+                raise ApiError(int(err.get("status") or 500), str(err.get("message") or "the import failed"),
+                               err.get("problems"))  # fmt: skip
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+            body = self._check(self._retry(lambda: self._http.get(status_url))).json()
+
+    def _patch(self, url: str, f: Any, offset: int, n: int) -> tuple[int, int]:
+        """PATCH ``n`` bytes of ``f`` from ``offset``; (status, the server's new offset).
+
+        Raises :class:`httpx.TransportError` for a network failure (the caller resumes) and
+        :class:`ApiError` for an error answer other than 409 and 423.
+        """
+        headers = TUS | {
+            "Upload-Offset": str(offset), "Content-Length": str(n),
+            "Content-Type": "application/offset+octet-stream",
+        }  # fmt: skip
+        if self._raw_ok and _no_proxy(url):
+            if self._raw is None:
+                self._raw = _RawPatcher(self._timeout)
+            status, got, text = self._raw.patch(url, self._headers | headers, f, offset, n)
+        else:
+            resp = self._http.patch(url, content=_file_part(f, offset, n), headers=headers)
+            status, got, text = resp.status_code, resp.headers.get("Upload-Offset"), resp.text
+        if status in (409, 423):
+            return status, offset
+        if status >= 400:
+            raise _api_error(status, text, "")
+        if got is None or not got.isdigit():
+            raise ApiError(status, "the server did not say where the upload is (Upload-Offset)")
+        return status, int(got)
 
     def _retry(self, fn: Callable[[], Any]) -> Any:
         for attempt in range(self.retries + 1):
@@ -559,6 +627,80 @@ class Client:
                     raise
                 time.sleep(min(0.2 * 2 ** (attempt + 1), 10.0))
         return None  # pragma: no cover
+
+
+def _api_error(status: int, text: str, reason: str) -> ApiError:
+    """The error of an answer: its JSON ``message`` (and ``problems``), else its text."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "message" in body:
+        return ApiError(status, str(body["message"]), body.get("problems"))
+    return ApiError(status, text.strip()[:300] or reason)
+
+
+def _no_proxy(url: str) -> bool:
+    """Whether ``url`` is reached directly (no proxy from the environment applies)."""
+    parts = httpx.URL(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return True
+    return bool(urllib.request.proxy_bypass(parts.host))
+
+
+class _RawPatcher:
+    """Upload chunks with ``socket.sendfile``: one kept-alive ``http.client`` connection.
+
+    httpx sends a body from Python buffers (a read and a send per piece, with its own
+    bookkeeping), which held an upload on loopback to a fraction of a file copy; here the
+    kernel moves the file's pages to the socket. Over TLS ``sendfile`` falls back to
+    sending from a buffer, which is still one copy less than httpx.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+        self._where: tuple[str, str, int] | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self, url: httpx.URL) -> http.client.HTTPConnection:
+        where = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        if self._conn is None or where != self._where:
+            self.close()
+            cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+            self._conn = cls(where[1], where[2], timeout=self.timeout)
+            self._where = where
+        return self._conn
+
+    def patch(
+        self, url: str, headers: dict[str, str], f: Any, offset: int, n: int
+    ) -> tuple[int, str | None, str]:
+        """Send one chunk; (status, ``Upload-Offset``, body text)."""
+        u = httpx.URL(url)
+        conn = self._connection(u)
+        target = u.raw_path.decode("ascii")
+        try:
+            conn.putrequest("PATCH", target, skip_accept_encoding=True)
+            for k, v in headers.items():
+                conn.putheader(k, v)
+            conn.endheaders()
+            assert conn.sock is not None
+            sent = conn.sock.sendfile(f, offset, n)
+            if sent != n:
+                raise InvalidParameterError("the file got shorter while it was being uploaded")
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8", "replace")
+            if resp.will_close:
+                self.close()
+            return resp.status, resp.getheader("Upload-Offset"), text
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise httpx.TransportError(f"{type(e).__name__}: {e}") from e
 
 
 def _file_part(f: Any, offset: int, n: int, piece: int = 1 << 20) -> Iterator[bytes]:

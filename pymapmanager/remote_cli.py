@@ -36,6 +36,14 @@ def _progress(label: str) -> Any:
     return show
 
 
+def _importing(state: str) -> None:
+    """The server's import job, as it goes (checks, extraction, validation)."""
+    words = {"queued": "waiting to import", "running": "importing (checking and validating the map)"}
+    if state in words:
+        sys.stderr.write(f"mapmanager: {words[state]}...\n")
+        sys.stderr.flush()
+
+
 def _client(args: argparse.Namespace) -> Any:
     from .client import Client
     from .errors import InvalidParameterError
@@ -61,7 +69,8 @@ def cmd_post(args: argparse.Namespace, out: TextIO) -> int:
 
     with _client(args) as c:
         try:
-            res = c.upload(args.path, args.owner, overwrite=args.overwrite, progress=_progress("uploading"))
+            res = c.upload(args.path, args.owner, overwrite=args.overwrite, progress=_progress("uploading"),
+                           importing=_importing)  # fmt: skip
         except ApiError as e:
             sys.stderr.write(f"mapmanager: error: {e}\n")
             _report_problems(e)

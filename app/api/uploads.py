@@ -12,8 +12,11 @@ any tus client works: Uppy's Tus plugin, tus-js-client, tuspy, ``pymapmanager.cl
    request writes is ``423`` (retry).
 3. After a dropped connection: ``HEAD <location>`` -> ``Upload-Offset``; go on from there.
 4. ``POST /api/v1/uploads/<owner>/import`` with ``{"uploads": [ids], "overwrite": false}``
-   -> ``201`` with the map's id, or ``400`` saying why it is not a map (file by file),
-   ``409`` when the name is taken or the uploads were already imported.
+   -> ``202`` with an import job (``Location``: its ``status_url``); ``409`` at once when
+   an upload is unfinished or already imported.
+5. ``GET <status_url>`` until ``state`` is ``done`` (``result``: the map's id) or
+   ``failed`` (``error``: ``status`` 400 with ``problems`` saying why it is not a map, file
+   by file; 409 when the name is taken: import again with ``overwrite``).
 ``DELETE <location>`` abandons an upload. Unfinished uploads expire (setting).
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -336,6 +340,8 @@ def list_uploads(owner: str) -> Response:
     out: list[dict[str, Any]] = []
     d = uploads.owner_dir(_data_dir(), owner) / ".uploads"
     for meta in sorted(d.glob("*.json")) if d.is_dir() else []:
+        if meta.stem.startswith("job-"):  # an import job, not an upload
+            continue
         try:
             info, offset = tus.get_upload(_data_dir(), owner, meta.stem)
         except MapNotFoundError:  # removed meanwhile
@@ -400,9 +406,9 @@ def tus_patch(owner: str, upload_id: str) -> Response:
         raise InvalidParameterError("Upload-Offset (a byte count) is required")
     length = request.content_length
     # with a Content-Length, read the server's input directly (append never reads past it):
-    # werkzeug's wrapper costs a third of the throughput on large chunks
-    stream = request.environ["wsgi.input"] if length is not None else request.stream
-    offset = tus.append(_data_dir(), owner, upload_id, int(text), stream, length)
+    # werkzeug's wrapper, and gunicorn's, copy every byte several times (tus.RequestBody)
+    body = tus.RequestBody(request.environ, length, None if length is not None else request.stream)
+    offset = tus.append(_data_dir(), owner, upload_id, int(text), body)
     resp = Response(status=204)
     resp.headers["Upload-Offset"] = str(offset)
     return _tus(resp)
@@ -424,11 +430,62 @@ def tus_delete(owner: str, upload_id: str) -> Response:
     return _tus(Response(status=204))
 
 
+_IMPORT_JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "owner": {"type": "string"},
+        "uploads": {"type": "array", "items": {"type": "string"}},
+        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "created": {"type": "number"},
+        "updated": {"type": "number"},
+        "result": {**S.IMPORT_RESULT, "nullable": True},
+        "error": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "status": {"type": "integer"},
+                "error": {"type": "string"},
+                "message": {"type": "string"},
+                "problems": {"type": "array", "items": S.PROBLEM},
+            },
+            "required": ["status", "message"],
+        },
+        "status_url": {"type": "string"},
+    },
+    "required": ["id", "owner", "uploads", "state", "result", "error", "status_url"],
+}
+
+#: per process: the Celery application that queues import jobs (when CELERY_BROKER_URL is set)
+_celery_apps: dict[str, Any] = {}
+
+
+def _launch(owner: str, job_id: str) -> None:
+    """Run the job: on a Celery worker when a broker is set, else in a thread of this worker."""
+    settings = settings_of(current_app)
+    broker = settings.celery_broker_url
+    if broker:
+        from ..background import make_celery
+
+        if broker not in _celery_apps:
+            _celery_apps[broker] = make_celery(settings)
+        _celery_apps[broker].send_task(tus.IMPORT_TASK, args=[owner, job_id])
+        return
+    threading.Thread(
+        target=tus.run_import_job, args=(settings.data_dir, owner, job_id, settings),
+        name=f"pmm-import-{job_id}", daemon=True,
+    ).start()  # fmt: skip
+
+
+def _job_json(job: tus.ImportJob) -> dict[str, Any]:
+    return job.to_json() | {"status_url": url_for("api.import_job", owner=job.owner, job_id=job.id)}
+
+
 @bp.post("/uploads/<owner>/import")
 @doc(
     tags=["upload"],
     auth=True,
-    errors=(400, 404, 409, 423),
+    errors=(400, 404, 409),
     body=json_body(
         {
             "type": "object",
@@ -439,11 +496,22 @@ def tus_delete(owner: str, upload_id: str) -> Response:
             "required": ["uploads"],
         }
     ),
-    responses={201: json_response(S.IMPORT_RESULT, "The map was imported")},
+    responses={
+        202: json_response(_IMPORT_JOB, "Accepted: the import runs as a job; poll status_url (Location)")
+    },
 )
 def import_uploads(owner: str) -> tuple[Response, int]:
-    """Turn finished uploads into a map: one zip, or every file of one map folder."""
-    _writer(owner)
+    """Turn finished uploads into a map (one zip, or every file of one map folder), as a job.
+
+    The uploads are checked at once (404 unknown, 409 unfinished or already imported);
+    the import itself (zip checks, extraction, validation with the library, rename into
+    place) runs apart from the request, on a Celery worker when ``CELERY_BROKER_URL`` is
+    set, else in the web worker's process: 202 with the job, whose ``status_url``
+    (``GET``) says ``queued``, ``running``, ``done`` (``result``: the map) or ``failed``
+    (``error``: ``status`` 400 with ``problems`` file by file for a map that is not
+    valid, 409 for a name taken, ...).
+    """
+    user = _writer(owner)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("uploads"), list):
         raise InvalidParameterError('send {"uploads": [upload ids], "overwrite": false}')
@@ -453,7 +521,17 @@ def import_uploads(owner: str) -> tuple[Response, int]:
     overwrite = body.get("overwrite", False)
     if not isinstance(overwrite, bool):
         raise InvalidParameterError("overwrite must be true or false")
-    res = tus.import_uploads(_data_dir(), owner, ids, settings_of(current_app), overwrite=overwrite)
-    resp = jsonify(res.to_dict())
-    resp.headers["Location"] = url_for("api.map_info", owner=owner, name=res.name)
-    return _no_store(resp), 201
+    job = tus.start_import(_data_dir(), owner, ids, overwrite=overwrite, user=user)
+    _launch(owner, job.id)
+    data = _job_json(job)
+    resp = jsonify(data)
+    resp.headers["Location"] = data["status_url"]
+    return _no_store(resp), 202
+
+
+@bp.get("/uploads/<owner>/jobs/<job_id>")
+@doc(tags=["upload"], auth=True, responses={200: json_response(_IMPORT_JOB, "The import job")})
+def import_job(owner: str, job_id: str) -> Response:
+    """An import job: ``queued``, ``running``, ``done`` (``result``) or ``failed`` (``error``)."""
+    _writer(owner)
+    return _no_store(jsonify(_job_json(tus.get_job(_data_dir(), owner, job_id))))

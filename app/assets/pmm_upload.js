@@ -7,7 +7,8 @@
 (function () {
     "use strict";
 
-    var CHUNK = 8 * 1024 * 1024;
+    // large chunks: fewer requests (each is a PATCH of a slice of the file, never held whole)
+    var CHUNK = 32 * 1024 * 1024;
     var state = { owner: null, uppy: null, widget: null };
 
     function loadUppy(assets, done) {
@@ -72,6 +73,36 @@
         return out;
     }
 
+    // poll an import job (its status_url) until it is done or failed; the result line
+    // shows its state meanwhile
+    function waitJob(label, job, resultId, lines) {
+        var delay = 200;
+        var words = { queued: "waiting to import", running: "importing (checking and validating the map)" };
+        function step(job) {
+            if (job.state === "done") {
+                return { ok: true, body: job.result };
+            }
+            if (job.state === "failed") {
+                return { ok: false, body: job.error || { message: "the import failed" } };
+            }
+            setProps(resultId, { children: lines.concat([line(label + ": " + (words[job.state] || job.state) + "…", "text-muted")]) });
+            return new Promise(function (resolve) {
+                setTimeout(resolve, delay);
+            }).then(function () {
+                delay = Math.min(delay * 1.5, 2000);
+                return fetch(job.status_url, { credentials: "same-origin", cache: "no-store" })
+                    .then(function (r) {
+                        if (!r.ok) {
+                            return { state: "failed", error: { message: "the import's status is not available (" + r.status + ")" } };
+                        }
+                        return r.json();
+                    })
+                    .then(step);
+            });
+        }
+        return step(job);
+    }
+
     function importAll(widget, files) {
         var overwrite = document.getElementById(widget.getAttribute("data-overwrite-id"));
         var resultId = widget.getAttribute("data-result-id");
@@ -86,8 +117,12 @@
             })
                 .then(function (r) {
                     return r.json().then(function (body) {
-                        return { ok: r.ok, body: body };
+                        return { ok: r.ok, status: r.status, body: body };
                     });
+                })
+                .then(function (res) {
+                    // 202: the import runs as a job on the server; wait for its verdict
+                    return res.status === 202 ? waitJob(b.label, res.body, resultId, lines) : res;
                 })
                 .then(function (res) {
                     if (res.ok) {

@@ -245,6 +245,36 @@ def _origin_ok() -> bool:
     return not logged_in or _bearer() is not None
 
 
+#: API routes open to anonymous visitors even with ``ANONYMOUS_READ=0`` (health, the API's
+#: description)
+OPEN_API = ("/api/v1/status", "/api/v1/openapi.json", "/api/v1/docs")
+#: the endpoints of Dash's pages (every other path is a page too: Dash routes them itself)
+_PAGE_ENDPOINTS = ("/", "/<path:path>")
+
+
+def _anonymous_barrier(settings: Settings) -> BaseResponse | None:
+    """With ``ANONYMOUS_READ=0``: what an anonymous request gets instead of its answer.
+
+    A page sends the browser to the login page, with ``next=`` back to where it was (303);
+    an API route answers 401 (JSON), except the health check and the API's description.
+    The login page itself, Dash's assets and callbacks, and the auth views stay open (the
+    callbacks check access per map, and show an anonymous visitor nothing).
+    """
+    root = settings.url_prefix.rstrip("/")
+    path = request.path
+    rel = path[len(root):] if root and path.startswith(root) else path
+    if rel.startswith("/api/"):
+        if any(rel == p or rel.startswith(p + "/") for p in OPEN_API):
+            return None
+        return _json_error(401, "Unauthorized", "log in or send an API token")
+    rule = request.url_rule
+    if rule is None or rule.endpoint not in _PAGE_ENDPOINTS or rel.rstrip("/") == "/login":
+        return None
+    here = request.full_path if request.query_string else path
+    q = urlencode({"next": safe_next(here, settings.url_prefix)})
+    return redirect(f"{settings.url_prefix}login?{q}", code=303)
+
+
 def _csp(script_hashes: list[str]) -> str:
     scripts = " ".join(script_hashes)  # Dash gives them quoted: 'sha256-...'
     return "; ".join(
@@ -283,7 +313,7 @@ def init_security(server: Flask, settings: Settings, script_hashes: Callable[[],
     csp_cache: list[str] = []
 
     @server.before_request
-    def _guard() -> Response | None:
+    def _guard() -> BaseResponse | None:
         if request.method in UNSAFE_METHODS and not _origin_ok():
             log.warning("refused %s %s: Origin %r is not this site", request.method, request.path,
                         request.headers.get("Origin"))  # fmt: skip
@@ -292,12 +322,8 @@ def init_security(server: Flask, settings: Settings, script_hashes: Callable[[],
             abort(403, "cross-site request refused")
         if _bearer() is not None and not current_user.is_authenticated:
             return _json_error(401, "Unauthorized", "the API token is not valid (unknown or revoked)")
-        if (
-            not settings.anonymous_read
-            and not current_user.is_authenticated
-            and request.path.startswith(settings.url_prefix.rstrip("/") + "/api/v1/maps")
-        ):
-            return _json_error(401, "Unauthorized", "log in or send an API token")
+        if not settings.anonymous_read and not current_user.is_authenticated:
+            return _anonymous_barrier(settings)
         return None
 
     @server.after_request

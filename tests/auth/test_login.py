@@ -131,6 +131,42 @@ def test_anonymous_read_off(tmp_path: Path, auth_template: Path) -> None:
     assert c.get("/api/v1/maps/public/pub").status_code == 401
     assert c.get("/api/v1/maps/public/nothing").status_code == 401
     assert c.get("/api/v1/status").status_code == 200
+    r = c.get("/api/v1/maps/public/pub/download")
+    assert r.status_code == 401 and r.is_json and r.get_json()["status"] == 401
+    assert c.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_anonymous_read_off_sends_pages_to_the_login_page(tmp_path: Path, auth_template: Path) -> None:
+    import shutil
+    from urllib.parse import parse_qs, urlsplit
+
+    shutil.copytree(auth_template, tmp_path / "d")
+    app = create_app(Settings(data_dir=tmp_path / "d", secret_key="k", create_demo=False, testing=True,
+                              anonymous_read=False, admin_password=PASSWORDS["admin"]))  # fmt: skip
+    c = new_client(app)
+    for path in ("/", "/map/public/pub?sessions=1", "/my-maps", "/pool", "/no-such-page"):
+        r = c.get(path)
+        assert r.status_code == 303, path
+        where = urlsplit(r.headers["Location"])
+        assert where.path == "/login" and parse_qs(where.query)["next"] == [path], path
+    # the login page and what it needs stay open
+    assert c.get("/login").status_code == 200
+    assert c.get("/login?next=/my-maps").status_code == 200
+    assert c.get("/_dash-layout").status_code == 200
+    assert c.get("/_dash-dependencies").status_code == 200
+    # an API route answers 401 JSON, never a redirect
+    r = c.get("/api/v1/maps")
+    assert r.status_code == 401 and r.get_json()["message"] == "log in or send an API token"
+    # logged in (through the form, going back to where the visitor was): everything answers
+    token = find_prop(render_page(c, "/login"), "csrf_token")
+    r = c.post("/auth/login", data={"csrf_token": token, "username": "admin", "password": PASSWORDS["admin"],
+                                    "next": "/map/public/pub?sessions=1"})  # fmt: skip
+    assert r.status_code == 303 and r.headers["Location"] == "/map/public/pub?sessions=1"
+    assert c.get("/map/public/pub?sessions=1").status_code == 200
+    assert c.get("/api/v1/maps").status_code == 200
+    # ANONYMOUS_READ on (the default): anonymous visitors see pages
+    app2 = create_app(Settings(data_dir=tmp_path / "d", secret_key="k", create_demo=False, testing=True))
+    assert app2.server.test_client().get("/map/public/pub").status_code == 200
 
 
 def test_proxy_headers_only_when_configured(tmp_path: Path) -> None:

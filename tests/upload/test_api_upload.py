@@ -6,9 +6,11 @@ import base64
 import fcntl
 import io
 import os
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dash
 import pytest
@@ -173,15 +175,35 @@ def test_tus_upload_of_a_zip_in_chunks(client: FlaskClient, auth: Auth, src_map:
     assert [(u["id"], u["offset"], u["length"]) for u in listed] == [(uid, len(data), len(data))]
     # the last chunk sent again: 409
     assert _patch(client, h, url, len(data) - 10, data[-10:]).status_code == 409
-    r = client.post("/api/v1/uploads/alice/import", json={"uploads": [uid]}, headers=h)
-    assert r.status_code == 201, r.get_json()
-    assert r.get_json()["id"] == "alice/m1"
+    status, body = import_job(client, h, "alice", [uid])
+    assert status == 201, body
+    assert body["id"] == "alice/m1"
     assert tree(data_dir / "alice" / "m1") == tree(src_map)
     # finished twice: the second import and any later PATCH are conflicts
     r = client.post("/api/v1/uploads/alice/import", json={"uploads": [uid]}, headers=h)
     assert r.status_code == 409 and "already imported" in r.get_json()["message"]
     assert _patch(client, h, url, len(data), b"").status_code == 409
     assert not (data_dir / "alice" / ".uploads" / f"{uid}.part").exists()
+
+
+def import_job(client: FlaskClient, h: dict[str, str], owner: str, ids: list[str],
+               overwrite: bool = False) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    """Ask for an import (202, a job) and poll the job until it ends: (201, the map) when
+    done, (the error's status, the error) when it failed."""
+    r = client.post(f"/api/v1/uploads/{owner}/import", json={"uploads": ids, "overwrite": overwrite}, headers=h)
+    assert r.status_code == 202, r.get_json()
+    job = r.get_json()
+    assert r.headers["Location"] == job["status_url"] and job["state"] in ("queued", "running", "done", "failed")
+    deadline = time.monotonic() + 60
+    while job["state"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+        got = client.get(job["status_url"], headers=h)
+        assert got.status_code == 200 and got.headers["Cache-Control"] == "no-store"
+        job = got.get_json()
+    if job["state"] == "done":
+        return 201, job["result"]
+    return int(job["error"]["status"]), job["error"]
 
 
 def _send_from(client: FlaskClient, h: dict[str, str], url: str, data: bytes, start: int, chunk: int) -> None:
@@ -201,8 +223,8 @@ def test_tus_resumes_after_a_server_restart(settings: Settings, auth: Auth, toke
     offset = int(second.head(url, headers=h | TUS).headers["Upload-Offset"])
     assert offset == 5000
     _send_from(second, h, url, data, offset, 4096)
-    r = second.post("/api/v1/uploads/alice/import", json={"uploads": [url.rsplit("/", 1)[1]]}, headers=h)
-    assert r.status_code == 201
+    status, body = import_job(second, h, "alice", [url.rsplit("/", 1)[1]])
+    assert status == 201 and body["id"] == "alice/m1"
 
 
 def test_tus_dropped_connection_keeps_what_arrived(client: FlaskClient, auth: Auth, data_dir: Path) -> None:
@@ -286,8 +308,8 @@ def test_tus_folder_upload(client: FlaskClient, auth: Auth, src_map: Path, data_
         if body:
             _send(client, h, url, body, 65536)
         ids.append(url.rsplit("/", 1)[1])
-    r = client.post("/api/v1/uploads/alice/import", json={"uploads": ids}, headers=h)
-    assert r.status_code == 201, r.get_json()
+    status, body = import_job(client, h, "alice", ids)
+    assert status == 201, body
     assert tree(data_dir / "alice" / "m1") == tree(src_map)
     for p in src_map.rglob("*"):
         if p.is_file():
@@ -298,8 +320,8 @@ def test_tus_folder_upload_with_a_bad_path_is_refused(client: FlaskClient, auth:
     h = auth("alice")
     url = _create(client, h, 4, filename="x", relativePath="../../outside.txt").headers["Location"]
     _send(client, h, url, b"evil", 4)
-    r = client.post("/api/v1/uploads/alice/import", json={"uploads": [url.rsplit("/", 1)[1]]}, headers=h)
-    assert r.status_code == 400 and "../../outside.txt" in r.get_json()["message"]
+    status, body = import_job(client, h, "alice", [url.rsplit("/", 1)[1]])
+    assert status == 400 and "../../outside.txt" in body["message"]
     assert not (data_dir / "outside.txt").exists() and not (data_dir.parent / "outside.txt").exists()
 
 
