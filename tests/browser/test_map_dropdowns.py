@@ -58,13 +58,20 @@ def test_typing_into_the_map_pages_dropdowns_searches(page: Any) -> None:
     page.wait_for_function(JS_MENU_FOCUSED)
     page.keyboard.type("sLen")
     assert page.evaluate(JS_FOCUS) == {"search": True, "value": "sLen"}
-    page.wait_for_function(f"() => {{ const t = ({JS_OPTIONS})(); return t.length > 0 && t.every(x => x.startsWith('sLen')); }}")
+    page.wait_for_function(
+        f"() => {{ const t = ({JS_OPTIONS})(); return t.length > 0 && t.every(x => x.startsWith('sLen')); }}"
+    )
     # the viewer's keys (m: max projection, 2: channel) do not act while typing there
     page.keyboard.type("m2")
-    assert page.evaluate("() => [pmm.state.get().projection, pmm.state.get().channel]") == ["none", 1]
+    assert page.evaluate("() => [pmm.state.get().projection, pmm.state.get().channel]") == [
+        "none",
+        1,
+    ]
     page.keyboard.press("Escape")
     searched = _type_in_each(page)
-    assert {"pmm-sessions", "pmm-plot-x", "pmm-plot-y", "pmm-plot-segment", "pmm-plot-roi"} <= set(searched)
+    assert {"pmm-sessions", "pmm-plot-x", "pmm-plot-y", "pmm-plot-segment", "pmm-plot-roi"} <= set(
+        searched
+    )
     # a focused, closed dropdown searches on a typed letter too (Dash's own handler)
     page.locator("#pmm-plot-y").click()
     page.keyboard.press("Escape")
@@ -86,6 +93,8 @@ def test_typing_into_the_catalog_and_pooling_dropdowns_searches(page: Any) -> No
     page.locator(".dash-dropdown-content").wait_for(state="detached")
     assert _type_in_each(page, "c")
     page.goto("/pool")
-    page.wait_for_function("() => { const b = document.querySelector('#pmm-pool-stat'); return b && b.textContent.trim().length > 0; }")
+    page.wait_for_function(
+        "() => { const b = document.querySelector('#pmm-pool-stat'); return b && b.textContent.trim().length > 0; }"
+    )
     searched = _type_in_each(page, "s")
     assert "pmm-pool-stat" in searched
