@@ -209,23 +209,23 @@ def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
         ignored.append(f"run={view.run}: the map has runs 0 to {int(ov['num_runs']) - 1}")
         selection = Selection(None, None, "init").to_store()
     planes = {s["index"]: int(s["planes"] or 1) for s in ov["sessions"]}
-    medians = median_planes(ref, version, roi)
+    # only the planes the URL asks for go to the viewers; every other viewer opens where its
+    # own session's spines are (ViewerMeta.default_z, read by the browser's view state, also
+    # for viewers added later), not the middle of the stack
     slice_z: dict[int, int] = {}
     wanted = view.z_for(shown, -1) if view.z else {}
-    # where nothing says: every viewer at the median plane of the first shown session's
-    # spines (linked viewers step together), not the middle of the stack
-    first = shown[0]
-    first_median = medians[first] if first < len(medians) else None
-    default_z = planes[first] // 2 if first_median is None else int(first_median)
     beyond: dict[int, list[int]] = {}
+    medians: list[int | None] | None = None
     for s in shown:
         z = wanted.get(s, -1)
         if z >= planes[s]:
             beyond.setdefault(z, []).append(s)
-            z = -1
-        if z < 0:
-            z = max(0, min(planes[s] - 1, default_z))
-        slice_z[s] = z
+            if medians is None:
+                medians = median_planes(ref, version)
+            median = medians[s] if s < len(medians) else None
+            z = max(0, min(planes[s] - 1, planes[s] // 2 if median is None else int(median)))
+        if z >= 0:
+            slice_z[s] = z
     for z, where in beyond.items():
         last = sorted({planes[s] - 1 for s in where})
         ignored.append(

@@ -72,7 +72,7 @@
             metas: {},           // session -> ViewerMeta payload, for the shown viewers
             sessions: [],        // shown sessions, ascending
             z: {},               // session -> plane chosen (by step, selection or request)
-            zAll: null,          // a plane asked for every session without its own
+            zAll: null,          // a plane asked for every session without its own (else meta.default_z)
             channel: 1,
             overlay: false,
             projection: "none",
@@ -113,7 +113,9 @@
             if (!m) { return null; }
             var planes = Math.max(1, m.planes || 1);
             var z = s.z[session];
-            if (!isInt(z)) { z = isInt(s.zAll) ? s.zAll : Math.floor(planes / 2); }
+            // nothing chosen: the plane asked for every session, else where the session's
+            // spines are (the server's default_z), else the middle of the stack
+            if (!isInt(z)) { z = isInt(s.zAll) ? s.zAll : (isInt(m.default_z) ? m.default_z : Math.floor(planes / 2)); }
             return clamp(z, 0, planes - 1);
         }
 

@@ -128,7 +128,7 @@ def test_catalog_lists_filters_and_opens_a_map(page: Any) -> None:
 
 
 def test_scroll_slices_with_wheel_and_keys(page: Any) -> None:
-    open_map(page)
+    open_map(page, "?z=5")
     assert page.evaluate(JS_SLICE_LABELS) == ["z 5 / 9"] * 6
     box = page.locator('.pmm-viewer[data-session="2"] .leaflet-container').bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

@@ -29,23 +29,45 @@ def test_the_plane_in_the_url_is_restored(page: Any) -> None:
     page.wait_for_url(re.compile(r"[?&]z=2,4,7(&|$)"))
 
 
-@pytest.mark.parametrize("query, z", [("", 5), ("?z=1", 1)])
-def test_spines_are_filtered_to_the_plane_from_the_first_paint(
-    page: Any, query: str, z: int
-) -> None:
+# the plane each shown viewer opens at when nothing asks for one: its ViewerMeta.default_z
+JS_DEFAULT_Z = "() => pmm.state.get().sessions.map(s => pmm.state.get().metas[s].default_z)"
+
+
+@pytest.mark.parametrize("query", ["", "?z=1"])
+def test_spines_are_filtered_to_the_plane_from_the_first_paint(page: Any, query: str) -> None:
     open_map(page, query)
-    assert page.evaluate(JS_SLICE_LABELS) == [f"z {z} / 9"] * 6
+    zs = [1] * 6 if query else page.evaluate(JS_DEFAULT_Z)
+    assert page.evaluate(JS_SLICE_LABELS) == [f"z {z} / 9" for z in zs]
     page.wait_for_function(
         "() => pmm.state.get().sessions.map(s => pmm.spines.markers(s)).every(set => [...set].every(m => m.getElement()))"
     )
     marks = [m for m in page.evaluate(JS_MARKERS) if not m["ghost"]]
-    near = [m for m in marks if abs(m["z"] - z) <= 2]
-    far = [m for m in marks if abs(m["z"] - z) > 2]
+    near = [m for m in marks if abs(m["z"] - zs[m["s"]]) <= 2]
+    far = [m for m in marks if abs(m["z"] - zs[m["s"]]) > 2]
     assert near and far, "the demo map has spines near and far from the plane"
     assert all(m["shown"] for m in near)
     assert not any(m["shown"] for m in far), (
         f"{sum(m['shown'] for m in far)} of {len(far)} far spines drawn"
     )
+
+
+def test_viewers_open_where_their_spines_are(page: Any) -> None:
+    """Each viewer opens at the median plane of its session's spines (not the middle of the
+    stack, nor the first session's plane), also a viewer added later; the URL's plane wins."""
+    open_map(page, "?s=0,1", n=2)
+    # sessions 2-4 of the demo map have their spines' median at plane 6, not the middle (5)
+    page.evaluate("() => window.dash_clientside.set_props('pmm-sessions', {value: [0, 1, 2]})")
+    page.wait_for_function(JS_IMAGES_READY, arg=3)
+    defaults = page.evaluate(JS_DEFAULT_Z)
+    assert defaults[2] == 6 and defaults[2] != defaults[0], defaults
+    assert page.evaluate(JS_SLICE_LABELS) == [f"z {z} / 9" for z in defaults]
+    assert all(f"/planes/{z}?" in src for z, src in zip(defaults, page.evaluate(JS_IMAGE_SRCS), strict=True))
+    page.wait_for_url(re.compile(rf"[?&]z={defaults[0]},{defaults[1]},{defaults[2]}(&|$)"))
+    # a plane in the URL wins, for the viewers opened with it and those added later
+    open_map(page, "?s=0,1&z=3", n=2)
+    page.evaluate("() => window.dash_clientside.set_props('pmm-sessions', {value: [0, 1, 2]})")
+    page.wait_for_function(JS_IMAGES_READY, arg=3)
+    assert page.evaluate(JS_SLICE_LABELS) == ["z 3 / 9"] * 3
 
 
 def test_keys_go_to_the_viewers_after_dragging_the_contrast_slider(page: Any) -> None:

@@ -97,11 +97,10 @@ def test_page_setup_fills_the_controls(call: DashCaller, data_dir: Path) -> None
     assert (v["pmm-plot-x.value"], v["pmm-plot-y.value"]) == ("pDist", "session")
     assert [o["value"] for o in v["pmm-plot-segment.options"]] == [-1, 0, 1]
     assert v["pmm-plot-roi.value"] == "spineROI"
-    # the planes open where the spines are: the median plane of the first shown session's
-    m = _map(data_dir, "demo")
-    assert v["pmm-slice.data"] == {"z": {str(j): _median_z(m, 0) for j in range(4)}}
+    # no plane asked for: none is sent, each viewer opens at its ViewerMeta.default_z
+    assert v["pmm-slice.data"] == {"z": {}}
     v = _load(call, initial={"sessions": [2, 3]})
-    assert v["pmm-slice.data"] == {"z": {"2": _median_z(m, 2), "3": _median_z(m, 2)}}
+    assert v["pmm-slice.data"] == {"z": {}}
     assert v["pmm-selection.data"] is NO_UPDATE
 
 
@@ -399,4 +398,10 @@ def test_default_plane_is_where_the_spines_are_not_the_middle(call: DashCaller, 
     median = _median_z(m, 3)
     assert median != 40 // 2  # the generated stack has its spines off the middle plane
     v = _load(call, name="nine", initial={"sessions": [3, 4]})
-    assert v["pmm-slice.data"] == {"z": {"3": median, "4": median}}
+    # the viewers are told where their spines are (the browser opens them there)...
+    assert v["pmm-slice.data"] == {"z": {}}
+    metas = _by_id_type(_viewers(call, [3, 4], name="nine"), ids.VIEWER_META)
+    assert [meta["props"]["data"]["default_z"] for meta in metas] == [median, _median_z(m, 4)]
+    # ...unless the URL says
+    v = _load(call, name="nine", initial={"sessions": [3, 4], "z": [5]})
+    assert v["pmm-slice.data"] == {"z": {"3": 5, "4": 5}}

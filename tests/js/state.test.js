@@ -40,6 +40,31 @@ test("a viewer shows the middle plane until one is chosen, and nothing before it
     assert.equal(st.zOf(1), 2);
 });
 
+test("a new viewer opens where its spines are (meta.default_z); a plane asked for every session wins", () => {
+    const st = ViewState.create();
+    st.setMetas([meta(0, {default_z: 7}), meta(1, {default_z: null}), meta(2, {planes: 5, default_z: 9})]);
+    // its own default plane, the middle without one, clamped to the stack
+    assert.deepEqual([0, 1, 2].map(st.zOf), [7, 5, 4]);
+    // stepping moves each from its own plane
+    st.step(-1);
+    assert.deepEqual([0, 1, 2].map(st.zOf), [6, 4, 3]);
+    // a viewer added later opens at its default plane too
+    st.setMetas([meta(0, {default_z: 7}), meta(1, {default_z: null}), meta(2, {planes: 5, default_z: 9}), meta(3, {default_z: 2})]);
+    assert.deepEqual([0, 1, 2, 3].map(st.zOf), [6, 4, 3, 2]);
+    // a plane asked for (the URL's z=) wins over every default, also for viewers added later
+    const other = ViewState.create();
+    other.request({}, 1);
+    other.setMetas([meta(0, {default_z: 7}), meta(1, {default_z: 8})]);
+    assert.deepEqual([0, 1].map(other.zOf), [1, 1]);
+    other.setMetas([meta(0, {default_z: 7}), meta(1, {default_z: 8}), meta(2, {default_z: 3})]);
+    assert.equal(other.zOf(2), 1);
+    // per-session planes asked for win in their sessions; the others keep their default
+    const each = ViewState.create();
+    each.request({0: 2, 1: 4});
+    each.setMetas([meta(0, {default_z: 7}), meta(1, {default_z: 8}), meta(2, {default_z: 3})]);
+    assert.deepEqual([0, 1, 2].map(each.zOf), [2, 4, 3]);
+});
+
 test("planes asked for (the URL) are kept and clamped to each stack", () => {
     const {st, events} = setup(3);
     assert.equal(st.request({0: 3, 1: 3, 2: 30}, 3, {kind: "open"}), true);
