@@ -68,7 +68,7 @@ def _find_prop(tree: Any, name: str) -> Any:
         props = tree.get("props")
         if isinstance(props, dict) and props.get("name") == name:
             return props.get("value")
-        children = tree.values()
+        children: list[Any] = list(tree.values())
     elif isinstance(tree, list):
         children = tree
     else:

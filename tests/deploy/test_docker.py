@@ -20,12 +20,21 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
 import httpx
 import pytest
 
 from pymapmanager.synthetic.maps import generate_map
 from tests.deploy.conftest import FIGURES, _fail_or_skip
-from tests.deploy.docker import BASE_TAG, CHECKOUT, REPO, DockerHost, DockerUnavailable, docker_host, wait_answer
+from tests.deploy.docker import (
+    BASE_TAG,
+    CHECKOUT,
+    REPO,
+    DockerHost,
+    DockerUnavailable,
+    docker_host,
+    wait_answer,
+)
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.deploy, pytest.mark.slow]
