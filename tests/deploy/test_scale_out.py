@@ -133,7 +133,8 @@ def test_a_map_saved_through_one_host_is_seen_changed_through_the_other(hosts: H
     v_a = httpx.get(hosts.base(hosts.a) + "/api/v1/maps/public/demo", timeout=30).json()["version"]
     v_b = b.get("/api/v1/maps/public/demo").json()["version"]
     assert v_a == v_b != after["version"]
-    a.close(), b.close(), via_nginx.close()
+    for c in (a, b, via_nginx):
+        c.close()
 
 
 def _pool_inputs(maps: list[str]) -> list[tuple[Any, ...]]:
@@ -155,11 +156,11 @@ def run_pool_across(dash_app: Any, start: LiveClient, poll: LiveClient, maps: li
     assert msgs == [] and isinstance(job, dict) and job["maps"] == maps, (ready, job, msgs)
     outputs = [(ids.POOL_READY, "data")]
     inputs = [(ids.POOL_JOB, "data", job)]
-    q = f"?endId={quote(caller_a.end_id)}"
+    q = f"?endId={quote(str(caller_a.end_id))}"
     r = caller_a.raw(outputs, inputs, query=q)
     got = r.get_json()
     assert r.status_code == 200 and "cacheKey" in got and "job" in got, got
-    hq = f"?endId={quote(caller_a.end_id)}&cacheKey={quote(got['cacheKey'])}&job={quote(got['job'])}"
+    hq = f"?endId={quote(str(caller_a.end_id))}&cacheKey={quote(got['cacheKey'])}&job={quote(got['job'])}"
     deadline = time.monotonic() + timeout
     polls = 0
     while True:
@@ -200,4 +201,5 @@ def test_a_pooling_job_started_on_one_host_runs_on_the_worker(hosts: Hosts, dash
     again, job, _ = caller_b([(ids.POOL_READY, "data"), (ids.POOL_JOB, "data"), (ids.POOL_MESSAGES, "children")],
                              _pool_inputs(POOL_IDS))  # fmt: skip
     assert again["bundle"] == ready["bundle"]
-    a.close(), b.close()
+    a.close()
+    b.close()
