@@ -7,16 +7,21 @@ real server (its cookies kept, this site's ``Origin`` sent on every request).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from tests.support.dash_caller import DashCaller
 
-__all__ = ["LiveClient", "LiveResponse", "csrf_of_login_page", "render_page"]
+__all__ = ["LiveClient", "LiveResponse", "PoolJob", "csrf_of_login_page", "render_page", "start_pool_job", "wait_pool_job"]
 
 
 class LiveResponse:
@@ -93,3 +98,72 @@ def dash_config(html: str) -> dict[str, Any]:
     m = re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', html, re.S)
     assert m, html[:500]
     return dict(json.loads(m.group(1)))
+
+
+# --------------------------------------------------------------------------- pooling jobs
+
+
+@functools.cache
+def callback_app() -> Any:
+    """The app built here only for its callback map (the outputs' duplicate suffixes)."""
+    from app.config import Settings
+    from app.factory import create_app
+
+    folder = Path(tempfile.mkdtemp(prefix="pmm-callback-map-"))
+    return create_app(Settings(data_dir=folder, secret_key="x", create_demo=False, testing=True))
+
+
+def pool_inputs(maps: list[str]) -> list[tuple[Any, ...]]:
+    """The pooling page's inputs for ``maps``: ubssSum_int2, sessions 'c' against 'e*'."""
+    from app import ids
+
+    return [(ids.POOL_MAPS, "value", maps), (ids.POOL_STAT, "value", "ubssSum_int2"),
+            (ids.POOL_GROUPS, "data", [["baseline", "c"], ["treatment", "e*"]]),
+            (ids.POOL_ROI, "value", "spineROI"), (ids.POOL_SEGMENT, "value", -1), (ids.POOL_BAD, "value", False)]  # fmt: skip
+
+
+@dataclass
+class PoolJob:
+    """A pooling job started as the page starts it: its page load and signed handles."""
+
+    end_id: str
+    job: dict[str, Any]
+    cache_key: str
+    job_handle: str
+
+
+def start_pool_job(client: LiveClient, maps: list[str]) -> PoolJob:
+    """Prepare the pool and start its background job through ``client`` (not yet finished)."""
+    from app import ids
+
+    caller = DashCaller(callback_app(), client, page="/pool")  # type: ignore[arg-type]
+    prepare = [(ids.POOL_READY, "data"), (ids.POOL_JOB, "data"), (ids.POOL_MESSAGES, "children")]
+    ready, job, msgs = caller(prepare, pool_inputs(maps))
+    assert msgs == [] and isinstance(job, dict) and job["maps"] == maps, (ready, job, msgs)
+    end_id = str(caller.end_id)
+    r = caller.raw([(ids.POOL_READY, "data")], [(ids.POOL_JOB, "data", job)], query=f"?endId={quote(end_id)}")
+    got = r.get_json()
+    assert r.status_code == 200 and "cacheKey" in got and "job" in got, got
+    return PoolJob(end_id, job, got["cacheKey"], got["job"])
+
+
+def wait_pool_job(client: LiveClient, job: PoolJob, timeout: float = 120) -> Any:
+    """Poll the job (through any host: the handles are signed with the shared secret) until it
+    answers; its ``ready`` store. Raises :class:`TimeoutError` when it never does."""
+    from app import ids
+
+    caller = DashCaller.__new__(DashCaller)
+    caller.app, caller.client, caller.end_id, caller.progress = callback_app(), client, job.end_id, []
+    q = f"?endId={quote(job.end_id)}&cacheKey={quote(job.cache_key)}&job={quote(job.job_handle)}"
+    deadline = time.monotonic() + timeout
+    while True:
+        r = caller.raw([(ids.POOL_READY, "data")], [(ids.POOL_JOB, "data", job.job)], query=q)
+        if r.status_code == 204:
+            return None  # the job ended without an answer (cancelled or lost)
+        assert r.status_code == 200, r.get_data(as_text=True)[:2000]
+        body = r.get_json()
+        if "response" in body:
+            return body["response"][ids.POOL_READY]["data"]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the pooling job did not finish in {timeout:.0f} s: {body}")
+        time.sleep(0.2)

@@ -14,8 +14,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -25,7 +23,14 @@ from pymapmanager.synthetic.maps import generate_map
 from pymapmanager.synthetic.pools import make_pool
 from tests.auth.conftest import pg_server  # noqa: F401  (the session's PostgreSQL)
 from tests.deploy.conftest import PREFIX, _fail_or_skip
-from tests.deploy.live import LiveClient, csrf_of_login_page
+from tests.deploy.live import (
+    LiveClient,
+    callback_app,
+    csrf_of_login_page,
+    pool_inputs,
+    start_pool_job,
+    wait_pool_job,
+)
 from tests.deploy.stack import Server, Stack, StackError, tail
 from tests.support.dash_caller import DashCaller
 from tests.support.postgres import PostgresServer
@@ -137,58 +142,11 @@ def test_a_map_saved_through_one_host_is_seen_changed_through_the_other(hosts: H
         c.close()
 
 
-def _pool_inputs(maps: list[str]) -> list[tuple[Any, ...]]:
-    return [(ids.POOL_MAPS, "value", maps), (ids.POOL_STAT, "value", "ubssSum_int2"),
-            (ids.POOL_GROUPS, "data", [["baseline", "c"], ["treatment", "e*"]]),
-            (ids.POOL_ROI, "value", "spineROI"), (ids.POOL_SEGMENT, "value", -1), (ids.POOL_BAD, "value", False)]  # fmt: skip
-
-
-def run_pool_across(dash_app: Any, start: LiveClient, poll: LiveClient, maps: list[str],
-                    timeout: float = 120) -> tuple[Any, int]:  # fmt: skip
-    """Prepare and start a pooling job through ``start``, poll its result through ``poll``.
-
-    Returns the job's result (the ``ready`` store) and how many polls it took.
-    """
-    caller_a = DashCaller(dash_app, start, page=PREFIX + "pool")  # type: ignore[arg-type]
-    caller_b = DashCaller(dash_app, poll, page=PREFIX + "pool")  # type: ignore[arg-type]
-    prepare = [(ids.POOL_READY, "data"), (ids.POOL_JOB, "data"), (ids.POOL_MESSAGES, "children")]
-    ready, job, msgs = caller_a(prepare, _pool_inputs(maps))
-    assert msgs == [] and isinstance(job, dict) and job["maps"] == maps, (ready, job, msgs)
-    outputs = [(ids.POOL_READY, "data")]
-    inputs = [(ids.POOL_JOB, "data", job)]
-    q = f"?endId={quote(str(caller_a.end_id))}"
-    r = caller_a.raw(outputs, inputs, query=q)
-    got = r.get_json()
-    assert r.status_code == 200 and "cacheKey" in got and "job" in got, got
-    hq = f"?endId={quote(str(caller_a.end_id))}&cacheKey={quote(got['cacheKey'])}&job={quote(got['job'])}"
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while True:
-        polls += 1
-        r = caller_b.raw(outputs, inputs, query=hq)
-        assert r.status_code == 200, r.get_data(as_text=True)[:2000]
-        body = r.get_json()
-        if "response" in body:
-            return body["response"][ids.POOL_READY]["data"], polls
-        assert time.monotonic() < deadline, f"the pooling job did not finish: {body}"
-        time.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def dash_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The app built here only for its callback map (the outputs' duplicate suffixes)."""
-    from app.config import Settings
-    from app.factory import create_app
-
-    return create_app(Settings(data_dir=tmp_path_factory.mktemp("callback-map"), secret_key="x",
-                               create_demo=False, testing=True))  # fmt: skip
-
-
-def test_a_pooling_job_started_on_one_host_runs_on_the_worker(hosts: Hosts, dash_app: Any) -> None:
+def test_a_pooling_job_started_on_one_host_runs_on_the_worker(hosts: Hosts) -> None:
     log = hosts.worker.log
     before = log.read_text(errors="replace").count("succeeded in")
     a, b = LiveClient(hosts.base(hosts.a)), LiveClient(hosts.base(hosts.b))
-    ready, polls = run_pool_across(dash_app, a, b, POOL_IDS)
+    ready = wait_pool_job(b, start_pool_job(a, POOL_IDS))
     assert "error" not in ready and ready["bundle"].startswith("pool2bundle:"), ready
     assert ready["spec"]["maps"] == POOL_IDS
     text = log.read_text(errors="replace")
@@ -197,9 +155,9 @@ def test_a_pooling_job_started_on_one_host_runs_on_the_worker(hosts: Hosts, dash
     for server in (hosts.a, hosts.b):
         assert "background_callback" not in server.log.read_text(errors="replace")
     # the same pool again through B: ready at once from the shared cache, no job
-    caller_b = DashCaller(dash_app, b, page=PREFIX + "pool")  # type: ignore[arg-type]
+    caller_b = DashCaller(callback_app(), b, page="/pool")  # type: ignore[arg-type]
     again, job, _ = caller_b([(ids.POOL_READY, "data"), (ids.POOL_JOB, "data"), (ids.POOL_MESSAGES, "children")],
-                             _pool_inputs(POOL_IDS))  # fmt: skip
+                             pool_inputs(POOL_IDS))  # fmt: skip
     assert again["bundle"] == ready["bundle"]
     a.close()
     b.close()
