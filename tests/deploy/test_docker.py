@@ -32,6 +32,7 @@ from tests.deploy.docker import (
     REPO,
     DockerHost,
     DockerUnavailable,
+    _apt_install,
     docker_host,
     wait_answer,
 )
@@ -151,19 +152,24 @@ def test_image_runs_healthy_and_serves_the_api(docker: DockerHost, app_image: st
 # --------------------------------------------------------------------------- compose
 
 
-def _compose_cli() -> list[str]:
-    """Debian's docker-compose (v1), else the compose plugin."""
+def _compose_cli(docker: DockerHost) -> list[str]:
+    """Debian's docker-compose (v1), else the compose plugin; installs Debian's when neither is there."""
     exe = shutil.which("docker-compose")
     if exe:
         return [exe]
-    return ["docker", "compose"]
+    if docker("compose", "version", check=False).returncode == 0:
+        return [docker.cli, "compose"]
+    _apt_install(["docker-compose"])
+    exe = shutil.which("docker-compose")
+    assert exe, "docker-compose was installed but is not on PATH"
+    return [exe]
 
 
 class Compose:
     def __init__(self, docker: DockerHost, project: str, env: dict[str, str]) -> None:
         self.docker, self.project = docker, project
         self.env = dict(os.environ, DOCKER_BUILDKIT="0", COMPOSE_DOCKER_CLI_BUILD="0", **env)
-        self.argv = [*_compose_cli(), "-p", project, "-f", str(REPO / "docker-compose.yml")]
+        self.argv = [*_compose_cli(docker), "-p", project, "-f", str(REPO / "docker-compose.yml")]
 
     def __call__(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
         r = subprocess.run([*self.argv, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=self.env)
