@@ -28,7 +28,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     DATA_DIR=/data \
-    BIND=0.0.0.0:8050 \
+    PORT=8050 \
     WEB_CONCURRENCY=3
 RUN useradd --create-home --uid 1000 pmm \
     && mkdir -p /data \
@@ -39,7 +39,8 @@ VOLUME ["/data"]
 EXPOSE 8050
 USER pmm
 
-# follows BIND / PORT and URL_PREFIX (app/healthcheck.py)
+# gunicorn binds 0.0.0.0:$PORT (or BIND, when set); the check follows BIND / PORT and
+# URL_PREFIX (app/healthcheck.py)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-m", "app.healthcheck"]
 

@@ -125,7 +125,8 @@ def run_pool_tasks(
     tasks : sequence of PoolTask
     workers : int
         Processes to use (1: in this process). Each map is independent, so the cold path
-        scales with the cores available.
+        scales with the cores available. A daemonic process (a Celery or multiprocessing
+        pool's worker) may not start processes: there the tasks run in this process.
     progress : callable, optional
         Called as ``progress(done, total)`` after each map.
 
@@ -136,7 +137,9 @@ def run_pool_tasks(
     """
     total = len(tasks)
     out: list[tuple[MapGroupValues | None, MapDynamics | None]] = []
-    if workers <= 1 or total < 2:
+    import multiprocessing
+
+    if workers <= 1 or total < 2 or multiprocessing.current_process().daemon:
         for k, t in enumerate(tasks):
             out.append(run_pool_task(t))
             if progress is not None:

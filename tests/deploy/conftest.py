@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,17 @@ from tests.deploy.stack import Stack, StackError
 
 PREFIX = "/mapmanager/"
 SECRET = "deploy-test-secret"
+
+#: figures measured by the deployment tests (build times, image sizes, load), printed at the end
+FIGURES: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the figures the deployment tests measured (nothing is asserted on them)."""
+    if FIGURES:
+        terminalreporter.section("deployment figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")
 
 
 @dataclass

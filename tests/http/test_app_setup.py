@@ -116,5 +116,5 @@ def test_procfile_and_dockerfile_run_the_wsgi_target() -> None:
     cmd = json.loads([ln for ln in lines if ln.startswith("CMD ")][-1][4:])  # the last: the container's command
     assert cmd[0] == "gunicorn" and cmd[-1] == "app.wsgi:server" and "python:app.gunicorn_conf" in cmd
     assert "USER pmm" in lines and "EXPOSE 8050" in lines
-    assert any("BIND=0.0.0.0:8050" in ln for ln in lines) and any("DATA_DIR=/data" in ln for ln in lines)
+    assert any("PORT=8050" in ln for ln in lines) and any("DATA_DIR=/data" in ln for ln in lines)
     assert any("app.healthcheck" in ln for ln in lines)
