@@ -442,6 +442,9 @@ class Client:
             Bytes per request.
         progress : callable, optional
             Called as ``progress(bytes_done, bytes_total)`` while uploading.
+        importing : callable, optional
+            Called as ``importing(state)`` with each new state of the import job
+            (``queued``, ``running``, ...) while the server imports the upload.
 
         Returns
         -------

@@ -486,7 +486,7 @@
             send(cmd, t0, function () {
                 var map = pmm.layers.map(s);
                 if (map) {
-                    temp = window.L.circleMarker(latlng, {radius: state.get().spineSize || 6, color: "#facc15", weight: 2,
+                    temp = window.L.circleMarker(latlng, {radius: state.get().spineSize || 6, color: "#fb923c", weight: 2,
                         fillOpacity: 0.3, className: "pmm-edit-new", interactive: false}).addTo(map);
                 }
             }, function (d) {

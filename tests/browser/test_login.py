@@ -96,11 +96,9 @@ def test_admin_manages_groups(page: Any, accounts: dict[str, str]) -> None:
     page.wait_for_selector("#pmm-groups-list tr[title=imaging]")
     # add lena: pick the group and the user in the dropdowns
     page.click("#pmm-groups-member-group")
-    page.keyboard.type("imaging")
-    page.keyboard.press("Enter")
+    page.get_by_role("option", name="imaging", exact=True).click()
     page.click("#pmm-groups-member-user")
-    page.keyboard.type("lena")
-    page.keyboard.press("Enter")
+    page.get_by_role("option", name="lena", exact=True).click()
     page.click("#pmm-groups-member-add")
     page.wait_for_selector("#pmm-groups-status :text('lena is in imaging')")
     page.wait_for_selector("#pmm-groups-list tr[title=imaging] .pmm-groups-member:text('lena')")
