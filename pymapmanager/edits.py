@@ -534,15 +534,7 @@ class Editor:
         Applied or None
             What was undone (summary ``"undid: ..."``), or None when nothing is left.
         """
-        if not self._done:
-            return None
-        e = self._done.pop()
-        for slot, obj in e.before.items():
-            _put(self.map, slot, obj)
-        self.map.invalidate()
-        self._undone.append(e)
-        a = e.applied
-        return Applied(a.command, f"undid: {a.summary}", a.touched, a.changed_sessions)
+        return self._step(self._done, self._undone, undo=True)
 
     def redo(self) -> Applied | None:
         """Redo the last undone command.
@@ -552,15 +544,21 @@ class Editor:
         Applied or None
             What was redone (summary ``"redid: ..."``), or None when nothing is left.
         """
-        if not self._undone:
+        return self._step(self._undone, self._done, undo=False)
+
+    def _step(self, source: list[_Entry], target: list[_Entry], *, undo: bool) -> Applied | None:
+        """Move the last entry of ``source`` to ``target``, putting back the objects as they
+        were before (undo) or after (redo) its command."""
+        if not source:
             return None
-        e = self._undone.pop()
-        for slot, obj in e.after.items():
+        e = source.pop()
+        for slot, obj in (e.before if undo else e.after).items():
             _put(self.map, slot, obj)
         self.map.invalidate()
-        self._done.append(e)
+        target.append(e)
         a = e.applied
-        return Applied(a.command, f"redid: {a.summary}", a.touched, a.changed_sessions)
+        word = "undid" if undo else "redid"
+        return Applied(a.command, f"{word}: {a.summary}", a.touched, a.changed_sessions)
 
     # ------------------------------------------------------------------ applying
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,8 +27,8 @@ from app.db.models import EditLogEntry
 from app.factory import create_app
 from pymapmanager import load_map
 from pymapmanager.edits import Editor
+from tests.deploy.stack import Stack
 from tests.edit_server.conftest import FIRST_SPINE
-from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 #: columns stamped with the time of the edit (the server's clock, not the test's)
@@ -39,38 +38,13 @@ STAMPS = ("cDate", "cTime", "cSeconds", "mDate", "mTime", "mSeconds")
 @contextmanager
 def gunicorn(data_dir: Path, workers: int = 2) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """gunicorn serving the app on ``data_dir`` (its users already made); stopped after."""
-    port = free_port()
-    env = os.environ | {
-        "DATA_DIR": str(data_dir), "BIND": f"127.0.0.1:{port}", "CREATE_DEMO": "0",
-        "SECRET_KEY": "crash-test", "WEB_CONCURRENCY": str(workers), "ACCESS_LOG": "0",
-        "LOG_LEVEL": "warning",
-    }  # fmt: skip
-    env.pop("DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "app/gunicorn_conf.py", "app.wsgi:server"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    stack = Stack(data_dir.parent)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/api/v1/status", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"gunicorn did not start: {err[-2000:]}")
-            time.sleep(0.2)
-        yield url, proc
+        env = {"DATA_DIR": str(data_dir), "CREATE_DEMO": "0", "SECRET_KEY": "crash-test", "DATABASE_URL": ""}
+        server = stack.gunicorn("crash-gunicorn", env, workers)
+        yield server.url, server.proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stack.close()
 
 
 def _commands(n: int) -> list[dict[str, Any]]:
