@@ -281,20 +281,23 @@ def build_viewers(sessions: list[int] | None, roi: str | None, map_data: Any, pr
         rv = _ref_version(map_data)
         if rv is None or not sessions:
             return [] if rv is not None else no_update
-        ref, version = rv
+        ref, saved = rv
         prefs = DisplayPrefs.from_store(prefs_data)
-        metas = viewer_metas(ref, version, sorted(int(s) for s in sessions))
+        metas = viewer_metas(ref, saved, sorted(int(s) for s in sessions))
         out = []
-        for meta in metas:
-            out.append(
-                session_viewer(
-                    meta,
-                    spine_layer(ref, version, meta.session, roi),
-                    tracing_layer(ref, version, meta.session),
-                    spine_size=prefs.spine_size,
-                    label=meta.label.get(prefs.label_mode, meta.label["index"]),
+        # an editor's unsaved edits are drawn from the first paint (a reload shows them at
+        # once; the browser's own refresh after reading the log can come before the viewers)
+        with reading_version(ref, True) as version:
+            for meta in metas:
+                out.append(
+                    session_viewer(
+                        meta,
+                        spine_layer(ref, version, meta.session, roi),
+                        tracing_layer(ref, version, meta.session),
+                        spine_size=prefs.spine_size,
+                        label=meta.label.get(prefs.label_mode, meta.label["index"]),
+                    )
                 )
-            )
         return out
     except MapManagerError as e:
         return [_error(f"The viewers cannot be shown: {e}")]
