@@ -287,6 +287,7 @@ LOGIN_FORM = "pmm-login-form"
 LOGIN_USERNAME = "pmm-login-username"
 LOGIN_PASSWORD = "pmm-login-password"
 LOGIN_MESSAGE = "pmm-login-message"
+LOGIN_REDIRECT = "pmm-login-redirect"  # a page that needs a login first (ANONYMOUS_READ=0)
 
 #: dcc.Store: bumped after every change, to list the maps again
 MYMAPS_REFRESH = "pmm-mymaps-refresh"

@@ -2,35 +2,75 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
+from app.auth import must_log_in
+from app.auth.login import safe_next
 
 from . import catalog, groups, login, map_viewer, my_maps, not_found, pooling
 
 __all__ = ["register", "shell"]
 
 
+def _login_first(path: str, layout: Callable[..., Any]) -> Callable[..., Any]:
+    """``layout``, or for a visitor who must log in first (``ANONYMOUS_READ=0``) a jump to
+    the login page with ``next=`` back here.
+
+    A full page load is redirected by the server (``app.auth.login``); this covers moving
+    between pages inside the app (Dash renders the next page's layout without a page load),
+    e.g. from the login page's navigation bar or after the session expired.
+    """
+
+    def guarded(**kwargs: Any) -> Any:
+        if not must_log_in():
+            return layout(**kwargs)
+        here = path
+        for key in ("owner", "name"):
+            if f"<{key}>" in here:
+                here = here.replace(f"<{key}>", str(kwargs.pop(key, "")))
+        query = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+        if query:
+            here += "?" + urlencode(query)
+        root = dash.get_relative_path("/")
+        target = dash.get_relative_path("/login") + "?" + urlencode({"next": safe_next(dash.get_relative_path(here), root)})
+        return html.Div(
+            className="container py-5",
+            children=[
+                dcc.Location(id=ids.LOGIN_REDIRECT, href=target, refresh=True),
+                html.P(["Log in to see this page: ", dcc.Link("log in", href=target, refresh=True), "."]),
+            ],
+        )
+
+    guarded.__doc__ = layout.__doc__
+    return guarded
+
+
 def register(app: dash.Dash) -> None:
     """Register every page with ``app`` (called by ``create_app``)."""
     dash.register_page(
-        "pages.catalog", path="/", name="Maps", title="Maps · PyMapManager", layout=catalog.layout
+        "pages.catalog", path="/", name="Maps", title="Maps · PyMapManager", layout=_login_first("/", catalog.layout)
     )
     dash.register_page(
         "pages.map_viewer",
         path_template="/map/<owner>/<name>",
         name="Map",
         title=map_viewer.title,
-        layout=map_viewer.layout,
+        layout=_login_first("/map/<owner>/<name>", map_viewer.layout),
     )
-    dash.register_page("pages.pooling", path="/pool", name="Pool", title="Pool · PyMapManager", layout=pooling.layout)
+    dash.register_page("pages.pooling", path="/pool", name="Pool", title="Pool · PyMapManager",
+                       layout=_login_first("/pool", pooling.layout))  # fmt: skip
     dash.register_page("pages.login", path="/login", name="Log in", title="Log in · PyMapManager", layout=login.layout)
     dash.register_page("pages.my_maps", path="/my-maps", name="My maps", title="My maps · PyMapManager",
-                       layout=my_maps.layout)  # fmt: skip
+                       layout=_login_first("/my-maps", my_maps.layout))  # fmt: skip
     dash.register_page("pages.groups", path="/groups", name="Groups", title="Groups · PyMapManager",
-                       layout=groups.layout)  # fmt: skip
+                       layout=_login_first("/groups", groups.layout))  # fmt: skip
     dash.register_page("not_found_404", path="/404", name="Not found", layout=not_found.layout)
 
 

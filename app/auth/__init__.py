@@ -85,6 +85,7 @@ __all__ = [
     "identity_from_grant",
     "identity_grant",
     "is_admin",
+    "must_log_in",
     "readable_refs",
     "require_login",
     "run_as",
@@ -156,6 +157,12 @@ def _anonymous_read() -> bool:
 
     s = current_app.config.get(SETTINGS_KEY) if has_app_context() else None
     return bool(getattr(s, "anonymous_read", True))
+
+
+def must_log_in() -> bool:
+    """Whether this request's visitor sees nothing until they log in (anonymous with
+    ``ANONYMOUS_READ=0``)."""
+    return not current_identity().authenticated and not _anonymous_read()
 
 
 def current_identity() -> Identity:

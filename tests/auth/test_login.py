@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,6 +138,20 @@ def test_anonymous_read_off(tmp_path: Path, auth_template: Path) -> None:
     assert c.get("/api/v1/openapi.json").status_code == 200
 
 
+def _component(tree: Any, cid: str) -> Any:
+    """The first component of a layout tree with id ``cid``."""
+    if isinstance(tree, dict):
+        if isinstance(tree.get("props"), dict) and tree["props"].get("id") == cid:
+            return tree
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        for v in tree:
+            hit = _component(v, cid)
+            if hit is not None:
+                return hit
+    return None
+
+
 def test_anonymous_read_off_sends_pages_to_the_login_page(tmp_path: Path, auth_template: Path) -> None:
     import shutil
     from urllib.parse import parse_qs, urlsplit
@@ -149,6 +165,16 @@ def test_anonymous_read_off_sends_pages_to_the_login_page(tmp_path: Path, auth_t
         assert r.status_code == 303, path
         where = urlsplit(r.headers["Location"])
         assert where.path == "/login" and parse_qs(where.query)["next"] == [path], path
+    # moving inside the app (Dash renders the next page without a page load): the page is
+    # a jump to the login page, no content
+    for path, search in (("/", ""), ("/map/public/pub", "?sessions=1"), ("/my-maps", ""), ("/pool", ""),
+                         ("/groups", "")):  # fmt: skip
+        tree = render_page(c, path, search)
+        jump = _component(tree, "pmm-login-redirect")
+        assert jump is not None and jump["props"]["refresh"] is True, path
+        where = urlsplit(jump["props"]["href"])
+        assert where.path == "/login" and parse_qs(where.query)["next"] == [path + search], path
+        assert "pub" not in json.dumps(tree).replace(jump["props"]["href"], ""), path
     # the login page and what it needs stay open
     assert c.get("/login").status_code == 200
     assert c.get("/login?next=/my-maps").status_code == 200
@@ -164,6 +190,7 @@ def test_anonymous_read_off_sends_pages_to_the_login_page(tmp_path: Path, auth_t
     assert r.status_code == 303 and r.headers["Location"] == "/map/public/pub?sessions=1"
     assert c.get("/map/public/pub?sessions=1").status_code == 200
     assert c.get("/api/v1/maps").status_code == 200
+    assert _component(render_page(c, "/map/public/pub", "?sessions=1"), "pmm-login-redirect") is None
     # ANONYMOUS_READ on (the default): anonymous visitors see pages
     app2 = create_app(Settings(data_dir=tmp_path / "d", secret_key="k", create_demo=False, testing=True))
     assert app2.server.test_client().get("/map/public/pub").status_code == 200
