@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from app.config import Settings
 from app.db import session
 from app.factory import create_app
 from tests.auth.conftest import PASSWORDS, World, find_prop, login, new_client, render_page
+from tests.support.dash_caller import find_component
 
 
 def test_login_form_needs_its_csrf_token(world: World) -> None:
@@ -138,20 +138,6 @@ def test_anonymous_read_off(tmp_path: Path, auth_template: Path) -> None:
     assert c.get("/api/v1/openapi.json").status_code == 200
 
 
-def _component(tree: Any, cid: str) -> Any:
-    """The first component of a layout tree with id ``cid``."""
-    if isinstance(tree, dict):
-        if isinstance(tree.get("props"), dict) and tree["props"].get("id") == cid:
-            return tree
-        tree = list(tree.values())
-    if isinstance(tree, list):
-        for v in tree:
-            hit = _component(v, cid)
-            if hit is not None:
-                return hit
-    return None
-
-
 def test_anonymous_read_off_sends_pages_to_the_login_page(tmp_path: Path, auth_template: Path) -> None:
     import shutil
     from urllib.parse import parse_qs, urlsplit
@@ -170,7 +156,7 @@ def test_anonymous_read_off_sends_pages_to_the_login_page(tmp_path: Path, auth_t
     for path, search in (("/", ""), ("/map/public/pub", "?sessions=1"), ("/my-maps", ""), ("/pool", ""),
                          ("/groups", "")):  # fmt: skip
         tree = render_page(c, path, search)
-        jump = _component(tree, "pmm-login-redirect")
+        jump = find_component(tree, "pmm-login-redirect")
         assert jump is not None and jump["props"]["refresh"] is True, path
         where = urlsplit(jump["props"]["href"])
         assert where.path == "/login" and parse_qs(where.query)["next"] == [path + search], path
@@ -190,7 +176,7 @@ def test_anonymous_read_off_sends_pages_to_the_login_page(tmp_path: Path, auth_t
     assert r.status_code == 303 and r.headers["Location"] == "/map/public/pub?sessions=1"
     assert c.get("/map/public/pub?sessions=1").status_code == 200
     assert c.get("/api/v1/maps").status_code == 200
-    assert _component(render_page(c, "/map/public/pub", "?sessions=1"), "pmm-login-redirect") is None
+    assert find_component(render_page(c, "/map/public/pub", "?sessions=1"), "pmm-login-redirect") is None
     # ANONYMOUS_READ on (the default): anonymous visitors see pages
     app2 = create_app(Settings(data_dir=tmp_path / "d", secret_key="k", create_demo=False, testing=True))
     assert app2.server.test_client().get("/map/public/pub").status_code == 200

@@ -18,6 +18,7 @@ from app.figures.dynamics import dynamics_figure
 from app.figures.mapplot import map_plot
 from app.state import ViewerMeta
 from pymapmanager.analysis import DYNAMICS_NAMES
+from tests.support.dash_caller import find_component
 from tests.support.paths import REPO
 
 COLORS = {c.lower() for c in DYNAMICS_COLORS.values()}
@@ -43,22 +44,6 @@ def test_no_other_file_spells_them() -> None:
         assert not spelled, f"{p.relative_to(REPO)} spells the dynamics colours {sorted(spelled)}"
 
 
-def _find(node: object, component_id: object) -> dict | None:
-    if isinstance(node, dict):
-        if node.get("props", {}).get("id") == component_id:
-            return node
-        for v in node.values():
-            hit = _find(v, component_id)
-            if hit is not None:
-                return hit
-    elif isinstance(node, list):
-        for v in node:
-            hit = _find(v, component_id)
-            if hit is not None:
-                return hit
-    return None
-
-
 def test_the_viewer_hands_them_to_its_markers() -> None:
     meta = ViewerMeta(session=2, planes=3, rows=64, columns=64, has_images=False, tiled=False,
                       image_url="", tile_url="", max_level=0, channels=(1,), date="", condition="",
@@ -66,7 +51,7 @@ def test_the_viewer_hands_them_to_its_markers() -> None:
     empty = {"type": "FeatureCollection", "features": []}
     layout = session_viewer(meta, empty, empty).to_plotly_json()
     tree = json.loads(json.dumps(layout, default=lambda o: o.to_plotly_json()))
-    spines = _find(tree, ids.viewer_spines(2))
+    spines = find_component(tree, ids.viewer_spines(2))
     assert spines is not None
     assert spines["props"]["hideout"]["colors"] == dynamics_colors_for_js()
     script = (REPO / "app" / "assets" / "30-pmm-spines.js").read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import dash
 from flask.testing import FlaskClient
 
-__all__ = ["NO_UPDATE", "DashCaller"]
+__all__ = ["NO_UPDATE", "DashCaller", "find_component"]
 
 #: what the caller returns for an output the callback left alone
 NO_UPDATE = object()
@@ -137,3 +137,18 @@ class DashCaller:
             cid = json.dumps(o[0], sort_keys=True, separators=(",", ":")) if isinstance(o[0], dict) else o[0]
             out.append(resp.get(cid, {}).get(o[1], NO_UPDATE))
         return out
+
+
+def find_component(tree: Any, component_id: Any) -> dict[str, Any] | None:
+    """The first component of a serialised layout tree whose ``id`` is ``component_id``."""
+    if isinstance(tree, dict):
+        props = tree.get("props")
+        if isinstance(props, dict) and props.get("id") == component_id:
+            return tree
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        for v in tree:
+            hit = find_component(v, component_id)
+            if hit is not None:
+                return hit
+    return None
