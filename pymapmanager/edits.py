@@ -63,6 +63,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -582,7 +583,11 @@ class Editor:
         self._now = now or datetime.now
         self._done: list[_Entry] = []
         self._undone: list[_Entry] = []
-        self._baseline: frozenset[str] | None = None
+        #: what is wrong with the map as it stands (:func:`_problem_identities`); None:
+        #: to be computed before the next command (at first, and after undo/redo)
+        self._known: Counter[str] | None = None
+        self._known_messages: frozenset[str] = frozenset()
+        self._warned = False
 
     # ------------------------------------------------------------------ history
 
@@ -721,6 +726,7 @@ class Editor:
         for slot, obj in (e.before if undo else e.after).items():
             _put(self.map, slot, obj)
         self.map.invalidate()
+        self._known = None
         target.append(e)
         a = e.applied
         word = "undid" if undo else "redid"
@@ -778,10 +784,12 @@ class Editor:
         m = self.map
         if m.read_only:
             raise EditError(command.op, f"map {m.name} cannot be written: {m.read_only}")
-        if self._baseline is None:
+        if self._known is None:
             problems, keys = _invariants(m)
-            self._baseline = frozenset(keys.get(p, p) for p in problems)
-            if problems:
+            self._known = _problem_identities(problems, keys)
+            self._known_messages = frozenset(problems)
+            if problems and not self._warned:
+                self._warned = True
                 log.warning(
                     "map %s already breaks %d invariant(s) before editing, e.g. %s",
                     m.name, len(problems), problems[0],
@@ -791,7 +799,10 @@ class Editor:
             applied = _RUNNERS[command.op](self, work, command)
             m.invalidate()
             problems, keys = _invariants(m)
-            broken = [p for p in problems if keys.get(p, p) not in self._baseline]
+            known = _problem_identities(problems, keys)
+            new = known - self._known
+            broken = [p for p in problems if new[_problem_identity(p, keys)] > 0]
+            broken.sort(key=lambda p: p in self._known_messages)  # name a new one first
         except EditError:
             work.rollback()
             raise
@@ -804,6 +815,7 @@ class Editor:
         if broken:
             work.rollback()
             raise EditError(command.op, f"it would break the map: {broken[0]}")
+        self._known, self._known_messages = known, frozenset(problems)
         self._done.append(_Entry(applied, work.before, work.after()))
         self._undone.clear()
         return applied
@@ -1475,6 +1487,24 @@ def _link_problems(name: str, d: np.ndarray, nrows: Sequence[int] | None, out: l
                     return
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _problem_identity(problem: str, keys: Mapping[str, str]) -> str:
+    """What a problem is, whatever rows and values it names.
+
+    A count's problem is the count and its offset (``keys``); any other problem is its
+    message with every number replaced by ``#``, so that a problem a map already had is
+    still the same problem when a command moves the rows it names (a delete above it).
+    """
+    return keys.get(problem) or _NUMBER.sub("#", problem)
+
+
+def _problem_identities(problems: Sequence[str], keys: Mapping[str, str]) -> Counter[str]:
+    """How many problems of each identity: a command may not add to any."""
+    return Counter(_problem_identity(p, keys) for p in problems)
+
+
 def check_invariants(m: Map) -> list[str]:
     """What is wrong with a map's links, runs, indices and counts (empty when fine).
 
@@ -1510,8 +1540,8 @@ def check_invariants(m: Map) -> list[str]:
 def _invariants(m: Map) -> tuple[list[str], dict[str, str]]:
     """The problems :func:`check_invariants` lists, and a key for each count problem.
 
-    A problem's identity is its key (``keys.get(message, message)``): the editor refuses
-    a command only for problems whose identity was not there before.
+    The editor refuses a command that adds a problem of some identity
+    (:func:`_problem_identity`) to those the map had before it.
     """
     out: list[str] = []
     keys: dict[str, str] = {}
@@ -1616,7 +1646,8 @@ def _count_problems(m: Map, nrows: list[int], out: list[str], keys: dict[str, st
         for ch in list(m.intensity[j]):
             n = len(m.intensity[j][ch])
             if n != nrows[j]:
-                out.append(f"session {j} intensity channel {ch} has {n} rows, the table {nrows[j]}")
+                off(f"session {j} intensity channel {ch} rows", n, nrows[j],
+                    f"session {j} intensity channel {ch} has {n} rows, the table {nrows[j]}")  # fmt: skip
         _tracing_count_problems(m, j, off, out)
 
 
