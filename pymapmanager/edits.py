@@ -64,9 +64,10 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -509,6 +510,10 @@ class _Work:
             _put(self.m, slot, make(cur))
         return _get(self.m, slot)
 
+    def original(self, slot: _Slot) -> Any:
+        """``slot`` as it was before the command."""
+        return self.before[slot] if slot in self.before else _get(self.m, slot)
+
     def replace(self, slot: _Slot, obj: Any) -> None:
         """Put ``obj`` in place of ``slot`` (remembering the original)."""
         if slot not in self.before:
@@ -785,7 +790,7 @@ class Editor:
         if m.read_only:
             raise EditError(command.op, f"map {m.name} cannot be written: {m.read_only}")
         if self._known is None:
-            problems, keys = _invariants(m)
+            problems, keys = _invariants(m, tracings=())
             self._known = _problem_identities(problems, keys)
             self._known_messages = frozenset(problems)
             if problems and not self._warned:
@@ -798,11 +803,20 @@ class Editor:
         try:
             applied = _RUNNERS[command.op](self, work, command)
             m.invalidate()
-            problems, keys = _invariants(m)
+            problems, keys = _invariants(m, tracings=())
             known = _problem_identities(problems, keys)
-            new = known - self._known
-            broken = [p for p in problems if new[_problem_identity(p, keys)] > 0]
-            broken.sort(key=lambda p: p in self._known_messages)  # name a new one first
+            # the tracing counts of the sessions the command changed, before and after it
+            t_before: list[str] = []
+            t_after: list[str] = []
+            for j in sorted({slot[1] for slot in work.before if slot[0] in ("db2", "tracing")}):
+                _tracing_problems(j, work.original(("db2", j)), partial(work.original, ("tracing", j)), t_before, keys)
+                _tracing_problems(j, m.db2[j], partial(m.tracing, j), t_after, keys)
+            new = (known - self._known) + (
+                _problem_identities(t_after, keys) - _problem_identities(t_before, keys)
+            )
+            broken = [p for p in problems + t_after if new[_problem_identity(p, keys)] > 0]
+            # name a new problem first
+            broken.sort(key=lambda p: p in self._known_messages or p in t_before)
         except EditError:
             work.rollback()
             raise
@@ -1537,11 +1551,13 @@ def check_invariants(m: Map) -> list[str]:
     return _invariants(m)[0]
 
 
-def _invariants(m: Map) -> tuple[list[str], dict[str, str]]:
+def _invariants(m: Map, tracings: Collection[int] | None = None) -> tuple[list[str], dict[str, str]]:
     """The problems :func:`check_invariants` lists, and a key for each count problem.
 
-    The editor refuses a command that adds a problem of some identity
-    (:func:`_problem_identity`) to those the map had before it.
+    ``tracings``: the sessions whose tracing counts are checked (None: all). The editor
+    refuses a command that adds a problem of some identity (:func:`_problem_identity`) to
+    those the map had before it; it checks the tracings of the sessions a command changed
+    only (reading every tracing at the first command cost more than the command).
     """
     out: list[str] = []
     keys: dict[str, str] = {}
@@ -1608,7 +1624,14 @@ def _invariants(m: Map) -> tuple[list[str], dict[str, str]]:
                 row = int(np.flatnonzero(parent == unknown[0])[0])
                 out.append(f"session {j} row {row} is on segment {unknown[0]}, which session {j} does not have")
     _count_problems(m, nrows, out, keys)
+    for j in range(S) if tracings is None else sorted(tracings):
+        _tracing_problems(j, m.db2[j], partial(m.tracing, j), out, keys)
     return out[: _MAX_PROBLEMS * 2], keys
+
+
+def _count_off(out: list[str], keys: dict[str, str], where: str, got: int, want: int, message: str) -> None:
+    out.append(message)
+    keys[message] = f"{where} off by {got - want}"
 
 
 def _count_problems(m: Map, nrows: list[int], out: list[str], keys: dict[str, str]) -> None:
@@ -1620,8 +1643,7 @@ def _count_problems(m: Map, nrows: list[int], out: list[str], keys: dict[str, st
     """
 
     def off(where: str, got: int, want: int, message: str) -> None:
-        out.append(message)
-        keys[message] = f"{where} off by {got - want}"
+        _count_off(out, keys, where, got, want, message)
 
     spines = [int(np.count_nonzero(t.data["roiType"] == "spineROI")) if "roiType" in t.columns else 0 for t in m.db2]
     for row, want in (("numObj", sum(nrows)), ("numSpine", sum(spines))):
@@ -1648,17 +1670,17 @@ def _count_problems(m: Map, nrows: list[int], out: list[str], keys: dict[str, st
             if n != nrows[j]:
                 off(f"session {j} intensity channel {ch} rows", n, nrows[j],
                     f"session {j} intensity channel {ch} has {n} rows, the table {nrows[j]}")  # fmt: skip
-        _tracing_count_problems(m, j, off, out)
 
 
-def _tracing_count_problems(m: Map, j: int, off: Callable[[str, int, int, str], None], out: list[str]) -> None:
-    """``nObj`` of each segment of session j's tracing against the spines on it."""
+def _tracing_problems(
+    j: int, t: CsvTable, tracing: Callable[[], Tracing | None], out: list[str], keys: dict[str, str]
+) -> None:
+    """``nObj`` of each segment of session j's tracing against the spines on it in ``t``."""
     try:
-        tr = m.tracing(j)
+        tr = tracing()
     except MapFormatError as e:
         out.append(f"session {j} tracing cannot be read: {e}")
         return
-    t = m.db2[j]
     if tr is None or "nObj" not in tr.segments.columns or "parentID" not in t.columns or "roiType" not in t.columns:
         return
     parent = t.data["parentID"]
@@ -1671,8 +1693,8 @@ def _tracing_count_problems(m: Map, j: int, off: Callable[[str, int, int, str], 
             continue
         want = int(np.count_nonzero(spine & (parent == sid)))
         if got[0] != want:
-            off(
-                f"session {j} tracing segment {sid} nObj", got[0], want,
+            _count_off(
+                out, keys, f"session {j} tracing segment {sid} nObj", got[0], want,
                 f"session {j} tracing: segment {sid} has nObj={got[0]}, {want} spines are on it",
             )  # fmt: skip
 
