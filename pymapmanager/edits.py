@@ -13,14 +13,14 @@ The commands (:data:`OPS`):
     A new ``spineROI`` row at the end of the session's table, on map segment
     ``segment``: attached to the nearest point of that segment's tracing in the session
     (``parentID``, ``cPnt``, ``sDist``, ``pDist`` from the segment's pivot, ``cx/cy/cz``).
-    Without a tracing those are left empty (the summary says so). Creation and
-    modification date, time and Igor seconds and the user name are filled in;
-    intensity rows are added empty (``NaN``) until measured.
+    Without a tracing (or without points on that segment) those are left empty, and the
+    summary says so. Creation and modification date, time and Igor seconds and the user
+    name are filled in; intensity rows are added empty (``NaN``) until measured.
 ``move`` (``session``, ``row``, ``x_um``, ``y_um``, ``z``)
     New position; the connection to the tracing is recomputed on the object's segment.
 ``delete`` (``session``, ``row``)
-    The row goes (rows after it move up by one, in every table and link); the links of
-    its run to the neighbouring sessions are removed.
+    The row goes (rows after it move up by one, in every table and link); its run is
+    cut there: the objects it linked to in the neighbouring sessions lose their link to it.
 ``set_bad`` (``bad``), ``set_note`` (``note``), ``set_user_type`` (``user_type``)
     One field of one object (``session``, ``row``); the modification time is updated.
 ``connect`` (``session``, ``row``, ``to_row``)
@@ -32,9 +32,12 @@ The commands (:data:`OPS`):
 After every command the map's invariants are checked (:func:`check_invariants`: links
 symmetric, runs consistent, indices in range, counts right). A command that is invalid
 or would break an invariant raises :class:`~pymapmanager.errors.EditError` naming the
-command and the reason, and the map is left exactly as it was. Header counts
-(``numObj``, ``numSpine``), the tables' ``numObjects``/``numSpines``, and the objMap's
-``runIdx`` and ``dynType`` blocks are kept right; derived caches are invalidated.
+command and the reason, and the map is left exactly as it was. The counts the files
+keep follow ``add_spine`` and ``delete``: the header's ``numObj``/``numSpine``, the
+tables' ``numObjects``/``numSpines``, each tracing segment's ``nObj`` (the spines on it)
+and the objMap's ``rows``; a count a map was written with wrong stays off by as much.
+The objMap's ``runIdx`` and ``dynType`` blocks are recomputed; derived caches are
+invalidated.
 
 Undo puts back the very table objects the command replaced, so after undoing every
 command each file the map writes is byte-identical to the original.
@@ -60,15 +63,17 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from .errors import EditConflict, EditError
-from .io.text import CsvTable, HeaderTable, LinkMap, format_number, join_lines, split_lines
+from .errors import EditConflict, EditError, MapFormatError
+from .io.text import CsvTable, HeaderTable, LinkMap, Tracing, format_number, join_lines, split_lines
 from .model import Map
 
 __all__ = [
@@ -137,6 +142,8 @@ def igor_seconds(when: datetime) -> float:
     Returns
     -------
     float
+        Seconds (with their fraction) since 1904-01-01 00:00 local time, as Map Manager
+        writes ``cSeconds`` and ``mSeconds``.
 
     Examples
     --------
@@ -214,6 +221,15 @@ class Command:
             Not a mapping, an unknown ``op``, a missing or unknown field, or a field of
             the wrong kind (whole numbers for sessions and rows, finite numbers for
             positions, true/false for ``bad``, text for ``note``).
+
+        Examples
+        --------
+        >>> Command.from_dict({"op": "delete", "session": 1.0, "row": 5})
+        Command(op='delete', args={'session': 1, 'row': 5})
+        >>> Command.from_dict({"op": "delete", "session": 1})
+        Traceback (most recent call last):
+        ...
+        pymapmanager.errors.EditError: delete refused: the field 'row' is missing
         """
         if not isinstance(d, Mapping):
             raise EditError("command", f"a command must be a JSON object, not {type(d).__name__}")
@@ -236,7 +252,18 @@ class Command:
         return cls(op, args)
 
     def to_dict(self) -> dict[str, Any]:
-        """The command as a JSON-serialisable dict ``{"op": ..., **args}``."""
+        """The command as a JSON-serialisable dict ``{"op": ..., **args}``.
+
+        Returns
+        -------
+        dict
+            What :meth:`from_dict` reads back into an equal command.
+
+        Examples
+        --------
+        >>> Command("connect", {"session": 1, "row": 8, "to_row": 11}).to_dict()
+        {'op': 'connect', 'session': 1, 'row': 8, 'to_row': 11}
+        """
         return {"op": self.op, **dict(self.args)}
 
     def __str__(self) -> str:
@@ -259,6 +286,19 @@ class Applied:
         command (for ``add_spine``, the new row).
     changed_sessions : frozenset of int
         Sessions whose annotations changed (viewers redraw these).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pymapmanager import load_map
+    >>> from pymapmanager.synthetic.maps import generate_map
+    >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, segments=1,
+    ...                           spines_per_segment=5, images=False))
+    >>> a = Editor(m).apply({"op": "disconnect", "session": 0, "row": 8})
+    >>> a.summary
+    'session 0 row 8 disconnected from session 1 row 8 (two runs now)'
+    >>> sorted(a.touched), sorted(a.changed_sessions)
+    ([(0, 8), (1, 8)], [0, 1])
     """
 
     command: Command
@@ -267,7 +307,20 @@ class Applied:
     changed_sessions: frozenset[int] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: ``{"command", "summary", "touched": [[s, r], ...], "changed_sessions": [...]}``."""
+        """The record as JSON-serialisable data (what a saved version stores).
+
+        Returns
+        -------
+        dict
+            ``{"command": {...}, "summary": str, "touched": [[session, row], ...],
+            "changed_sessions": [...]}``, lists sorted.
+
+        Examples
+        --------
+        >>> a = Applied(Command("delete", {"session": 1, "row": 2}), "deleted", frozenset({(1, 2)}), frozenset({1}))
+        >>> a.to_dict()
+        {'command': {'op': 'delete', 'session': 1, 'row': 2}, 'summary': 'deleted', 'touched': [[1, 2]], 'changed_sessions': [1]}
+        """
         return {
             "command": self.command.to_dict(),
             "summary": self.summary,
@@ -292,6 +345,14 @@ class Applied:
         ------
         EditError
             The command inside is not valid.
+
+        Examples
+        --------
+        >>> d = {"command": {"op": "set_bad", "session": 0, "row": 3, "bad": True},
+        ...      "summary": "marked bad", "touched": [[0, 3]], "changed_sessions": [0]}
+        >>> a = Applied.from_dict(d)
+        >>> a.command.op, sorted(a.touched), a.to_dict() == d
+        ('set_bad', [(0, 3)], True)
         """
         try:
             touched = frozenset((int(s), int(r)) for s, r in d.get("touched", []))
@@ -304,7 +365,7 @@ class Applied:
 # --------------------------------------------------------------------------- copies of the map's parts
 
 #: a part of a map that a command replaces: ("header",), ("objmap",), ("db2", j),
-#: ("int", j) (all channels of a session), ("user", j)
+#: ("int", j) (all channels of a session), ("user", j), ("tracing", j)
 _Slot = tuple[Any, ...]
 
 
@@ -320,6 +381,8 @@ def _get(m: Map, slot: _Slot) -> Any:
         return m.intensity[slot[1]]
     if kind == "user":
         return m.user[slot[1]]
+    if kind == "tracing":
+        return m.tracing(slot[1])
     raise KeyError(slot)  # pragma: no cover
 
 
@@ -335,6 +398,8 @@ def _put(m: Map, slot: _Slot, obj: Any) -> None:
         m.intensity[slot[1]] = obj
     elif kind == "user":
         m.user[slot[1]] = obj
+    elif kind == "tracing":
+        m.set_tracing(slot[1], obj)
     else:  # pragma: no cover
         raise KeyError(slot)
 
@@ -371,6 +436,11 @@ def _rebuild(t: CsvTable, rows: list[str], meta_line: str | None = None, *, keep
 
 def _copy_table(t: CsvTable) -> CsvTable:
     return _rebuild(t, _table_rows(t))
+
+
+def _copy_tracing(tr: Tracing) -> Tracing:
+    """A tracing whose segment table is a copy (the point table, never edited, is shared)."""
+    return replace(tr, segments=_copy_table(tr.segments))
 
 
 def _copy_header(h: HeaderTable) -> HeaderTable:
@@ -440,6 +510,10 @@ class _Work:
             _put(self.m, slot, make(cur))
         return _get(self.m, slot)
 
+    def original(self, slot: _Slot) -> Any:
+        """``slot`` as it was before the command."""
+        return self.before[slot] if slot in self.before else _get(self.m, slot)
+
     def replace(self, slot: _Slot, obj: Any) -> None:
         """Put ``obj`` in place of ``slot`` (remembering the original)."""
         if slot not in self.before:
@@ -457,6 +531,10 @@ class _Work:
     def objmap(self) -> LinkMap:
         lm: LinkMap = self.take(("objmap",), _copy_links)
         return lm
+
+    def tracing(self, s: int) -> Tracing:
+        tr: Tracing = self.take(("tracing", s), _copy_tracing)
+        return tr
 
     def after(self) -> dict[_Slot, Any]:
         return {slot: _get(self.m, slot) for slot in self.before}
@@ -510,20 +588,87 @@ class Editor:
         self._now = now or datetime.now
         self._done: list[_Entry] = []
         self._undone: list[_Entry] = []
-        self._baseline: frozenset[str] | None = None
+        #: what is wrong with the map as it stands (:func:`_problem_identities`); None:
+        #: to be computed before the next command (at first, and after undo/redo)
+        self._known: Counter[str] | None = None
+        self._known_messages: frozenset[str] = frozenset()
+        self._warned = False
 
     # ------------------------------------------------------------------ history
 
     def can_undo(self) -> bool:
-        """Whether there is a command to undo."""
+        """Whether there is a command to undo.
+
+        Returns
+        -------
+        bool
+            True when at least one command is applied and not undone.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager import load_map
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, segments=1,
+        ...                           spines_per_segment=5, images=False))
+        >>> ed = Editor(m)
+        >>> ed.can_undo()
+        False
+        >>> _ = ed.apply({"op": "set_user_type", "session": 0, "row": 9, "user_type": 2})
+        >>> ed.can_undo()
+        True
+        """
         return bool(self._done)
 
     def can_redo(self) -> bool:
-        """Whether there is an undone command to redo."""
+        """Whether there is an undone command to redo.
+
+        A new command (not undo/redo) forgets the undone ones.
+
+        Returns
+        -------
+        bool
+            True when at least one command was undone since the last new command.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager import load_map
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, segments=1,
+        ...                           spines_per_segment=5, images=False))
+        >>> ed = Editor(m)
+        >>> _ = ed.apply({"op": "set_user_type", "session": 0, "row": 9, "user_type": 2})
+        >>> _ = ed.undo(); ed.can_redo()
+        True
+        >>> _ = ed.apply({"op": "set_bad", "session": 0, "row": 9, "bad": True}); ed.can_redo()
+        False
+        """
         return bool(self._undone)
 
     def done(self) -> list[Applied]:
-        """The effective commands, in order (undone ones excluded)."""
+        """The effective commands, in order (undone ones excluded).
+
+        Returns
+        -------
+        list of Applied
+            What each command did, as :meth:`apply` returned it (a saved version stores
+            these, and :func:`rebase` reads them).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager import load_map
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, segments=1,
+        ...                           spines_per_segment=5, images=False))
+        >>> ed = Editor(m)
+        >>> ed.replay([{"op": "set_bad", "session": 1, "row": 9, "bad": True},
+        ...            {"op": "delete", "session": 1, "row": 10}, {"op": "undo"}])  # doctest: +ELLIPSIS
+        [Applied(...), Applied(...), Applied(...)]
+        >>> [a.command.op for a in ed.done()]
+        ['set_bad']
+        """
         return [e.applied for e in self._done]
 
     def undo(self) -> Applied | None:
@@ -533,6 +678,21 @@ class Editor:
         -------
         Applied or None
             What was undone (summary ``"undid: ..."``), or None when nothing is left.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager import load_map
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, segments=1,
+        ...                           spines_per_segment=5, images=False))
+        >>> ed = Editor(m)
+        >>> before = m.file_bytes()
+        >>> _ = ed.apply({"op": "add_spine", "session": 1, "segment": 0, "x_um": 20, "y_um": 20, "z": 3})
+        >>> ed.undo().summary  # doctest: +ELLIPSIS
+        'undid: session 1: added spine row 14 on map segment 0 ...'
+        >>> m.file_bytes() == before, ed.undo()
+        (True, None)
         """
         return self._step(self._done, self._undone, undo=True)
 
@@ -543,6 +703,22 @@ class Editor:
         -------
         Applied or None
             What was redone (summary ``"redid: ..."``), or None when nothing is left.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager import load_map
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, segments=1,
+        ...                           spines_per_segment=5, images=False))
+        >>> ed = Editor(m)
+        >>> _ = ed.apply({"op": "set_note", "session": 0, "row": 8, "note": "thin"})
+        >>> after = m.file_bytes()
+        >>> _ = ed.undo()
+        >>> ed.redo().summary
+        "redid: session 0: note of row 8 (spineROI) set to 'thin' (was '')"
+        >>> m.file_bytes() == after, ed.redo()
+        (True, None)
         """
         return self._step(self._undone, self._done, undo=False)
 
@@ -555,6 +731,7 @@ class Editor:
         for slot, obj in (e.before if undo else e.after).items():
             _put(self.map, slot, obj)
         self.map.invalidate()
+        self._known = None
         target.append(e)
         a = e.applied
         word = "undid" if undo else "redid"
@@ -579,7 +756,25 @@ class Editor:
         ------
         EditError
             The command is invalid, names an object that does not exist, would break an
-            invariant of the map, or there is nothing to undo/redo. The map is unchanged.
+            invariant of the map, reads a tracing that is malformed, or there is nothing
+            to undo/redo. The map is unchanged.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager import load_map
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, segments=1,
+        ...                           spines_per_segment=5, images=False))
+        >>> ed = Editor(m, user="doc")
+        >>> ed.apply({"op": "delete", "session": 1, "row": 9}).summary
+        'session 1: deleted row 9 (spineROI); unlinked from session 0 row 10; rows 10..13 are now 9..12'
+        >>> ed.apply({"op": "delete", "session": 1, "row": 40})
+        Traceback (most recent call last):
+        ...
+        pymapmanager.errors.EditError: delete refused: session 1 has no row 40 (rows 0..12)
+        >>> ed.apply({"op": "undo"}).summary.startswith("undid: session 1: deleted row 9")
+        True
         """
         op = cmd.op if isinstance(cmd, Command) else (cmd.get("op") if isinstance(cmd, Mapping) else None)
         if op in HISTORY_OPS:
@@ -594,27 +789,47 @@ class Editor:
         m = self.map
         if m.read_only:
             raise EditError(command.op, f"map {m.name} cannot be written: {m.read_only}")
-        if self._baseline is None:
-            self._baseline = frozenset(check_invariants(m))
-            if self._baseline:
+        if self._known is None:
+            problems, keys = _invariants(m, tracings=())
+            self._known = _problem_identities(problems, keys)
+            self._known_messages = frozenset(problems)
+            if problems and not self._warned:
+                self._warned = True
                 log.warning(
                     "map %s already breaks %d invariant(s) before editing, e.g. %s",
-                    m.name, len(self._baseline), sorted(self._baseline)[0],
+                    m.name, len(problems), problems[0],
                 )  # fmt: skip
         work = _Work(m)
         try:
             applied = _RUNNERS[command.op](self, work, command)
             m.invalidate()
-            broken = [p for p in check_invariants(m) if p not in self._baseline]
+            problems, keys = _invariants(m, tracings=())
+            known = _problem_identities(problems, keys)
+            # the tracing counts of the sessions the command changed, before and after it
+            t_before: list[str] = []
+            t_after: list[str] = []
+            for j in sorted({slot[1] for slot in work.before if slot[0] in ("db2", "tracing")}):
+                _tracing_problems(j, work.original(("db2", j)), partial(work.original, ("tracing", j)), t_before, keys)
+                _tracing_problems(j, m.db2[j], partial(m.tracing, j), t_after, keys)
+            new = (known - self._known) + (
+                _problem_identities(t_after, keys) - _problem_identities(t_before, keys)
+            )
+            broken = [p for p in problems + t_after if new[_problem_identity(p, keys)] > 0]
+            # name a new problem first
+            broken.sort(key=lambda p: p in self._known_messages or p in t_before)
         except EditError:
             work.rollback()
             raise
+        except MapFormatError as e:  # a file the command reads (a tracing) is malformed
+            work.rollback()
+            raise EditError(command.op, str(e)) from None
         except (ValueError, KeyError, IndexError) as e:  # a value the files cannot hold
             work.rollback()
             raise EditError(command.op, str(e).strip("'\"")) from None
         if broken:
             work.rollback()
             raise EditError(command.op, f"it would break the map: {broken[0]}")
+        self._known, self._known_messages = known, frozenset(problems)
         self._done.append(_Entry(applied, work.before, work.after()))
         self._undone.clear()
         return applied
@@ -636,6 +851,22 @@ class Editor:
         ------
         EditError
             An entry is refused; the ones before it stay applied.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager import load_map
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, segments=1,
+        ...                           spines_per_segment=5, images=False))
+        >>> log = [{"op": "set_note", "session": 0, "row": 8, "note": "a"},
+        ...        {"op": "set_note", "session": 0, "row": 8, "note": "b"}, {"op": "undo"}]
+        >>> [a.summary for a in Editor(m).replay(log)]  # doctest: +NORMALIZE_WHITESPACE
+        ["session 0: note of row 8 (spineROI) set to 'a' (was '')",
+         "session 0: note of row 8 (spineROI) set to 'b' (was 'a')",
+         "undid: session 0: note of row 8 (spineROI) set to 'b' (was 'a')"]
+        >>> m.db2[0].data["note"][8]
+        'a'
         """
         return [self.apply(c) for c in log]
 
@@ -792,6 +1023,51 @@ def _count_change(work: _Work, s: int, d_obj: int, d_spine: int) -> None:
         work.replace(("db2", s), _rebuild(t, _table_rows(t), new_meta, keep_meta=False))
 
 
+def _segment_rows(seg: CsvTable) -> dict[int, int]:
+    """Segment ID -> row of a tracing's segment table (by its ``Idx`` column, else by position)."""
+    if "Idx" not in seg.columns:
+        return {i: i for i in range(len(seg))}
+    idx = seg.data["Idx"]
+    if idx.dtype == object:
+        return {}
+    return {int(v): i for i, v in enumerate(idx.tolist()) if v == v and float(v).is_integer()}
+
+
+def _whole_cell(t: CsvTable, row: int, col: str) -> tuple[int, str] | None:
+    """A cell holding a whole number: (its value, its text), or None (empty, text, fraction)."""
+    k = t.columns.index(col)
+    cells = _table_rows(t)[row].split(",")
+    text = cells[k] if k < len(cells) else ""
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    if not (math.isfinite(v) and v.is_integer()):
+        return None
+    return int(v), text
+
+
+def _segment_count_change(work: _Work, s: int, sid: float, d: int) -> None:
+    """Add ``d`` to ``nObj`` (spines on the segment) of segment ``sid`` in session s's tracing.
+
+    Left as it is when the session has no tracing, the tracing has no ``nObj`` column or no
+    row for the segment, or the cell is not a whole number.
+    """
+    if not isinstance(sid, (int, float)) or math.isnan(sid) or not float(sid).is_integer():
+        return
+    tr = work.m.tracing(s)
+    if tr is None or "nObj" not in tr.segments.columns:
+        return
+    row = _segment_rows(tr.segments).get(int(sid))
+    if row is None:
+        return
+    got = _whole_cell(tr.segments, row, "nObj")
+    if got is None:
+        return
+    v, text = got
+    work.tracing(s).segments.set_value(row, "nObj", float(v + d), _whole_format(text))
+
+
 def _recompute_run_blocks(d: np.ndarray, nrows: Sequence[int]) -> None:
     """Rewrite the objMap's ``runIdx`` and ``dynType`` blocks from the links (in place).
 
@@ -932,6 +1208,7 @@ def _add_spine(ed: Editor, work: _Work, c: Command) -> Applied:
         d[LinkMap.SEGMENT_ID, n, s] = sid
     _set_links(work, d)
     _count_change(work, s, 1, 1)
+    _segment_count_change(work, s, sid, 1)
     summary = (
         f"session {s}: added spine row {n} on map segment {k} (segment {sid} of the session) "
         f"at x {x:g} y {y:g} um z {z:g}; {where}"
@@ -1054,6 +1331,8 @@ def _delete(ed: Editor, work: _Work, c: Command) -> Applied:
         work.replace(("user", s), _rebuild(u, urows))
     _set_links(work, d)
     _count_change(work, s, -1, -1 if roi == "spineROI" else 0)
+    if roi == "spineROI":
+        _segment_count_change(work, s, _cell(t, "parentID", row), -1)
     after = f"; rows {row + 1}..{n - 1} are now {row}..{n - 2}" if row < n - 1 else ""
     cut = f"; unlinked from {' and '.join(unlinked)}" if unlinked else ""
     summary = f"session {s}: deleted row {row} ({roi or 'object'}){cut}{after}"
@@ -1222,6 +1501,24 @@ def _link_problems(name: str, d: np.ndarray, nrows: Sequence[int] | None, out: l
                     return
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _problem_identity(problem: str, keys: Mapping[str, str]) -> str:
+    """What a problem is, whatever rows and values it names.
+
+    A count's problem is the count and its offset (``keys``); any other problem is its
+    message with every number replaced by ``#``, so that a problem a map already had is
+    still the same problem when a command moves the rows it names (a delete above it).
+    """
+    return keys.get(problem) or _NUMBER.sub("#", problem)
+
+
+def _problem_identities(problems: Sequence[str], keys: Mapping[str, str]) -> Counter[str]:
+    """How many problems of each identity: a command may not add to any."""
+    return Counter(_problem_identity(p, keys) for p in problems)
+
+
 def check_invariants(m: Map) -> list[str]:
     """What is wrong with a map's links, runs, indices and counts (empty when fine).
 
@@ -1230,8 +1527,8 @@ def check_invariants(m: Map) -> list[str]:
     existing rows of the next/previous session and link back; every object is in exactly
     one run; objMap ``nodeType`` agrees with ``roiTypeNum``; every ``parentID`` is a
     segment of its session (when the map has a segMap); header ``numObj``/``numSpine``
-    and the tables' ``numObjects``/``numSpines`` count the rows; intensity tables have
-    one row per object.
+    and the tables' ``numObjects``/``numSpines`` count the rows; each tracing segment's
+    ``nObj`` counts the spines on it; intensity tables have one row per object.
 
     Parameters
     ----------
@@ -1251,7 +1548,19 @@ def check_invariants(m: Map) -> list[str]:
     >>> check_invariants(load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=3, images=False)))
     []
     """
+    return _invariants(m)[0]
+
+
+def _invariants(m: Map, tracings: Collection[int] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The problems :func:`check_invariants` lists, and a key for each count problem.
+
+    ``tracings``: the sessions whose tracing counts are checked (None: all). The editor
+    refuses a command that adds a problem of some identity (:func:`_problem_identity`) to
+    those the map had before it; it checks the tracings of the sessions a command changed
+    only (reading every tracing at the first command cost more than the command).
+    """
     out: list[str] = []
+    keys: dict[str, str] = {}
     S = m.num_sessions
     nrows = [len(t) for t in m.db2]
     lm = m.objmap
@@ -1261,7 +1570,7 @@ def check_invariants(m: Map) -> list[str]:
             out.append("objMap has no rows but the sessions have objects")
     elif cols != S:
         out.append(f"objMap has {cols} session columns, the map has {S} sessions")
-        return out
+        return out, keys
     elif R < max(nrows, default=0):
         out.append(f"objMap has {R} rows but session {int(np.argmax(nrows))} has {max(nrows)} objects")
     else:
@@ -1314,11 +1623,28 @@ def check_invariants(m: Map) -> list[str]:
             if unknown:
                 row = int(np.flatnonzero(parent == unknown[0])[0])
                 out.append(f"session {j} row {row} is on segment {unknown[0]}, which session {j} does not have")
-    _count_problems(m, nrows, out)
-    return out[: _MAX_PROBLEMS * 2]
+    _count_problems(m, nrows, out, keys)
+    for j in range(S) if tracings is None else sorted(tracings):
+        _tracing_problems(j, m.db2[j], partial(m.tracing, j), out, keys)
+    return out[: _MAX_PROBLEMS * 2], keys
 
 
-def _count_problems(m: Map, nrows: list[int], out: list[str]) -> None:
+def _count_off(out: list[str], keys: dict[str, str], where: str, got: int, want: int, message: str) -> None:
+    out.append(message)
+    keys[message] = f"{where} off by {got - want}"
+
+
+def _count_problems(m: Map, nrows: list[int], out: list[str], keys: dict[str, str]) -> None:
+    """Counts the files keep that do not count what they name.
+
+    Each problem's key in ``keys`` names the count and how far off it is, not the two
+    numbers: a count that was already off by the same amount before a command (a map
+    written that way) is not a new problem when the command moves both.
+    """
+
+    def off(where: str, got: int, want: int, message: str) -> None:
+        _count_off(out, keys, where, got, want, message)
+
     spines = [int(np.count_nonzero(t.data["roiType"] == "spineROI")) if "roiType" in t.columns else 0 for t in m.db2]
     for row, want in (("numObj", sum(nrows)), ("numSpine", sum(spines))):
         if row in m.header:
@@ -1328,7 +1654,7 @@ def _count_problems(m: Map, nrows: list[int], out: list[str]) -> None:
             except ValueError:
                 continue
             if got != want:
-                out.append(f"header {row} is {got}, the map has {want}")
+                off(f"header {row}", got, want, f"header {row} is {got}, the map has {want}")
     for j, t in enumerate(m.db2):
         meta = t.meta
         for key, want in (("numObjects", nrows[j]), ("numSpines", spines[j])):
@@ -1338,11 +1664,39 @@ def _count_problems(m: Map, nrows: list[int], out: list[str]) -> None:
                 except ValueError:
                     continue
                 if got != want:
-                    out.append(f"session {j} table says {key}={got}, it has {want}")
+                    off(f"session {j} {key}", got, want, f"session {j} table says {key}={got}, it has {want}")
         for ch in list(m.intensity[j]):
             n = len(m.intensity[j][ch])
             if n != nrows[j]:
-                out.append(f"session {j} intensity channel {ch} has {n} rows, the table {nrows[j]}")
+                off(f"session {j} intensity channel {ch} rows", n, nrows[j],
+                    f"session {j} intensity channel {ch} has {n} rows, the table {nrows[j]}")  # fmt: skip
+
+
+def _tracing_problems(
+    j: int, t: CsvTable, tracing: Callable[[], Tracing | None], out: list[str], keys: dict[str, str]
+) -> None:
+    """``nObj`` of each segment of session j's tracing against the spines on it in ``t``."""
+    try:
+        tr = tracing()
+    except MapFormatError as e:
+        out.append(f"session {j} tracing cannot be read: {e}")
+        return
+    if tr is None or "nObj" not in tr.segments.columns or "parentID" not in t.columns or "roiType" not in t.columns:
+        return
+    parent = t.data["parentID"]
+    if parent.dtype == object:
+        return
+    spine = t.data["roiType"] == "spineROI"
+    for sid, row in _segment_rows(tr.segments).items():
+        got = _whole_cell(tr.segments, row, "nObj")
+        if got is None:
+            continue
+        want = int(np.count_nonzero(spine & (parent == sid)))
+        if got[0] != want:
+            _count_off(
+                out, keys, f"session {j} tracing segment {sid} nObj", got[0], want,
+                f"session {j} tracing: segment {sid} has nObj={got[0]}, {want} spines are on it",
+            )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- rebase
@@ -1388,6 +1742,8 @@ def rebase(mine: Sequence[Command | Applied], theirs: Sequence[Applied]) -> list
     EditConflict
         My commands and theirs touch the same object: ``objects`` names them, rows as
         they stand in B (the message says which).
+    EditError
+        One of their ``add_spine`` records does not name its new row in ``touched``.
 
     Notes
     -----

@@ -960,6 +960,36 @@ class Map:
             self._tracings[s] = None if got is None else Tracing.parse(got[0], rel, got[1])
         return self._tracings[s]
 
+    def set_tracing(self, session: int, tracing: Tracing | None) -> None:
+        """Put a tracing in place of a session's (what :meth:`save` then writes).
+
+        The editor uses it to keep the segment table's counts right, and to put the
+        original back on undo.
+
+        Parameters
+        ----------
+        session : int
+            Session index.
+        tracing : Tracing or None
+            The tracing (None: the session has none).
+
+        Raises
+        ------
+        InvalidParameterError
+            No such session.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pymapmanager.synthetic.maps import generate_map
+        >>> m = load_map(generate_map(tempfile.mkdtemp(), name="ex", sessions=2, images=False))
+        >>> tr = m.tracing(1)
+        >>> m.set_tracing(1, tr)
+        >>> m.tracing(1) is tr
+        True
+        """
+        self._tracings[self._check_session(session)] = tracing
+
     def image_path(self, session: int, channel: int) -> Path | None:
         """``raw/<stack>_ch<c>.tif`` (or ``.tiff``) of a session and channel.
 

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out.getvalue(), capsys.readouterr().err
 
 
-def write_script(path: Path, cmds: list[object], extra: str = "") -> Path:
+def write_script(path: Path, cmds: Sequence[object], extra: str = "") -> Path:
     path.write_text("\n".join(json.dumps(c) for c in cmds) + "\n" + extra, encoding="utf-8")
     return path
 
@@ -69,7 +70,8 @@ def test_edit_applies_prints_and_saves_with_backup(
     assert check_invariants(m) == [] and m.validate() == []
     n = len(m.db2[2]) - 1
     assert m.db2[2].data["userName"][n] == "ana"
-    assert m.db2[0].data["note"][script_cmds[5]["row"]] == "merged with neighbour"  # type: ignore[index]
+    noted = script_cmds[5]["row"]
+    assert isinstance(noted, int) and m.db2[0].data["note"][noted] == "merged with neighbour"
     assert folder_bytes(backup_path(demo_copy)) == before  # the previous version, whole
 
 
@@ -161,3 +163,19 @@ def test_the_installed_command_without_stdin(demo_copy: Path, tmp_path: Path) ->
     p = subprocess.run([*cmd[:6], str(bad)], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert p.returncode == 1
     assert p.stderr == "mapmanager: error: line 1: move refused: the field 'x_um' is missing; nothing saved\n"
+
+
+def test_add_spine_without_tracing_says_so(demo_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line prints why the new spine has no connection point."""
+    stack = pmm.load_map(demo_copy).sessions[1].stack
+    (demo_copy / "line" / f"{stack}_l.txt").unlink()
+    script = write_script(tmp_path / "s.jsonl", [
+        {"op": "add_spine", "session": 1, "segment": 0, "x_um": 30.0, "y_um": 14.0, "z": 15},
+        {"op": "add_spine", "session": 0, "segment": 0, "x_um": 30.0, "y_um": 14.0, "z": 15},
+    ])  # fmt: skip
+    code, out, err = run(["edit", str(demo_copy), "--script", str(script), "--dry-run"], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("line 1: session 1: added spine row ")
+    assert lines[0].endswith("not attached: session 1 has no tracing (cPnt, sDist, pDist, cx, cy, cz left empty)")
+    assert lines[1].startswith("line 2: session 0: added spine row ") and "attached to tracing point" in lines[1]

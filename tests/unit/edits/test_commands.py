@@ -6,6 +6,7 @@ import math
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def line_of(m: pmm.Map, rel: str, row: int) -> str:
     return m.files()[rel].split("\r")[2 + row]
 
 
-def cell(m: pmm.Map, s: int, col: str, row: int) -> object:
+def cell(m: pmm.Map, s: int, col: str, row: int) -> Any:
     return m.db2[s].data[col][row]
 
 

@@ -190,3 +190,40 @@ def test_a_user_name_the_table_cannot_hold(demo: pmm.Map) -> None:
     refused(Editor(demo, user="a,b"), add, "add_spine", "commas")
     demo.db2[0].encoding = "latin-1"  # as a file Igor wrote with an accented note
     refused(Editor(demo, user="老师"), add, "add_spine", "encoding (latin-1)")
+
+
+def test_a_problem_the_map_had_does_not_block_a_delete_above_it(demo: pmm.Map) -> None:
+    """A delete moves the rows a problem names: it is still the problem the map had."""
+    sp = spine_rows(demo, 1)
+    demo.objmap.data[LinkMap.NODE_TYPE, sp[-1], 1] = 4  # written so: nodeType disagrees
+    demo.invalidate()
+    assert check_invariants(demo) == [f"objMap: session 1 row {sp[-1]} has nodeType 4 but roiTypeNum 0"]
+    ed = Editor(demo)
+    ed.apply({"op": "delete", "session": 1, "row": sp[0]})
+    assert check_invariants(demo) == [f"objMap: session 1 row {sp[-1] - 1} has nodeType 4 but roiTypeNum 0"]
+    ed.undo()
+    ed.apply({"op": "delete", "session": 1, "row": sp[1]})  # known again after an undo
+
+
+def test_a_new_problem_like_one_the_map_had_is_still_refused(editor: Editor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Problems are counted by kind: a second broken link is refused on a map with one."""
+    m = editor.map
+    r0, n0 = linked_spine(m, 0)
+    m.objmap.data[LinkMap.PREV, n0, 1] = np.nan  # one side of a link only, as written
+    m.invalidate()
+    assert len(check_invariants(m)) == 1
+    real = edits._RUNNERS["set_note"]
+
+    def faulty(ed: Editor, work: Any, c: Any) -> Any:
+        got = real(ed, work, c)
+        d = ed.map.objmap.data.copy()
+        r, nx = linked_spine(ed.map, 1)
+        d[LinkMap.PREV, nx, 2] = np.nan
+        work.objmap().data = d
+        return got
+
+    editor.apply({"op": "set_note", "session": 0, "row": 3, "note": "ok"})  # the known problem alone
+    monkeypatch.setitem(edits._RUNNERS, "set_note", faulty)
+    r1, n1 = linked_spine(m, 1)
+    e = refused(editor, {"op": "set_note", "session": 0, "row": 3, "note": "x"}, "set_note", "would break the map")
+    assert e.reason == f"it would break the map: objMap: session 1 row {r1} links next to session 2 row {n1}, which does not link back"

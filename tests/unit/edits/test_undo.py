@@ -152,7 +152,7 @@ def test_undo_redo_many(editor: Editor) -> None:
 
 def test_replay_gives_the_same_map(demo_folder: Path) -> None:
     """A stored log (with undo/redo) replayed on a fresh copy gives the same files."""
-    log = [
+    log: list[dict[str, Any]] = [
         {"op": "set_note", "session": 0, "row": 30, "note": "one"},
         {"op": "delete", "session": 2, "row": 31},
         {"op": "undo"},
