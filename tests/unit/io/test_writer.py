@@ -72,14 +72,15 @@ def test_save_failure_leaves_old_map(tmp_path: Path, monkeypatch: pytest.MonkeyP
     before = _digest(src)
     m = pmm.load_map(src)
     m.header.set("mapCond", 0, "changed")
+    m.db2[0].set_value(1, "note", "changed too")
     calls = {"n": 0}
     real_write = writer._write_file
 
-    def failing(path: Path, text: str) -> None:
+    def failing(path: Path, data: bytes, **kw: bool) -> None:
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 2:  # only the two changed files are written
             raise OSError(28, "No space left on device")
-        real_write(path, text)
+        real_write(path, data, **kw)
 
     monkeypatch.setattr(writer, "_write_file", failing)
     with pytest.raises(OSError):
