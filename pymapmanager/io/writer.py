@@ -4,8 +4,9 @@ A save never changes a file of the map in place. Beside the map folder ``<name>/
 uses these names (all in the map's parent folder):
 
 ``.<name>.saving-<id>/``
-    the new version being written (text files written, every other file such as
-    ``raw/*.tif`` hard-linked or copied), every file and folder flushed to disk;
+    the new version being written (the text files that changed written, the others and
+    every other file such as ``raw/*.tif`` hard-linked or copied), every file and folder
+    flushed to disk;
 ``.<name>.new/``
     the new version, complete (the staging folder renamed: the commit point);
 ``.<name>.old-<id>/``
@@ -536,12 +537,19 @@ def _fill(
 ) -> None:  # fmt: skip
     """Put ``files`` into ``dest`` (which exists): each hard-linked from the first folder of
     ``same_as`` holding a file of that name with exactly its bytes, else written (no fsync)."""
+    real = {f: os.path.realpath(f) for f in same_as}
+
+    def inside(folder: Path, src: Path) -> bool:
+        r = os.path.realpath(src.parent)
+        return r == real[folder] or r.startswith(real[folder] + os.sep)
+
     for rel, data in files.items():
         path = dest / rel
         _make_parents(dest, path, made)
         for folder in same_as:
             src = folder / rel
-            if _same_bytes(src, data):
+            # (not through a linked folder: never share a file from outside the folder)
+            if _same_bytes(src, data) and inside(folder, src):
                 try:
                     _op("link", path)
                     os.link(src, path)
