@@ -9,9 +9,11 @@ The truth is in two places only: the map's files (written by the library's crash
   edits of a map are one *batch* of ``open`` rows made on one data version (the *base*);
 * the **versions** (:class:`~app.db.models.MapVersion`): every save and restore, with
   the commands (their :class:`~pymapmanager.edits.Applied` records), the data version
-  before and after, and a copy of the map's text files as the version left them, in
+  before and after, and the map's text files as the version left them, in
   ``DATA_DIR/.versions/<owner>/<name>/<seq>/<name>/`` (hidden from the catalog: a dot
-  folder). Version 0 is the map as it was before its first saved edit. Nothing is ever
+  folder). Only the files a version changed are written; the others are hard links to
+  the same files as the map's (no map or version file is ever changed in place), and
+  the map's new folder links the version's files, so a save writes each changed file once. Version 0 is the map as it was before its first saved edit. Nothing is ever
   deleted: a save marks the log rows ``saved``, a discard ``discarded``; a restore is a
   new version.
 
