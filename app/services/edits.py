@@ -9,9 +9,11 @@ The truth is in two places only: the map's files (written by the library's crash
   edits of a map are one *batch* of ``open`` rows made on one data version (the *base*);
 * the **versions** (:class:`~app.db.models.MapVersion`): every save and restore, with
   the commands (their :class:`~pymapmanager.edits.Applied` records), the data version
-  before and after, and a copy of the map's text files as the version left them, in
+  before and after, and the map's text files as the version left them, in
   ``DATA_DIR/.versions/<owner>/<name>/<seq>/<name>/`` (hidden from the catalog: a dot
-  folder). Version 0 is the map as it was before its first saved edit. Nothing is ever
+  folder). Only the files a version changed are written; the others are hard links to
+  the same files as the map's (no map or version file is ever changed in place), and
+  the map's new folder links the version's files, so a save writes each changed file once. Version 0 is the map as it was before its first saved edit. Nothing is ever
   deleted: a save marks the log rows ``saved``, a discard ``discarded``; a restore is a
   new version.
 
@@ -57,7 +59,7 @@ from sqlalchemy.orm import Session
 from pymapmanager import Map, MapNotFoundError, load_map
 from pymapmanager.edits import Applied, Command, Editor, rebase
 from pymapmanager.errors import EditConflict, EditError, InvalidParameterError, MapManagerError
-from pymapmanager.io.writer import save_map
+from pymapmanager.io.writer import save_map, write_files
 
 from .. import auth
 from ..db import aware, session
@@ -668,17 +670,16 @@ def list_versions(ref: MapRef) -> dict[str, Any]:
     return {"map": ref.id, "versions": [_version_dict(v) for v in rows]}
 
 
-def _write_files(dest: Path, files: Mapping[str, bytes]) -> None:
-    """Write a version's files (fsynced) into ``dest`` (made; any old leftover replaced)."""
+def _write_files(dest: Path, files: Mapping[str, bytes], same_as: Sequence[Path]) -> None:
+    """Write a version's files durably into ``dest`` (made; any old leftover replaced).
+
+    A file with the same bytes as the file of that name in one of the ``same_as`` folders
+    (the map folder, a version folder: files never changed in place) is hard-linked from
+    it instead of written: a version costs the files it changed.
+    """
     if dest.exists():
         shutil.rmtree(dest)
-    for rel, data in files.items():
-        p = dest / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with open(p, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    write_files(dest, files, same_as=same_as)
 
 
 def _read_files(folder: Path) -> dict[str, bytes]:
@@ -701,7 +702,7 @@ def _ensure_original(db: Session, ref: MapRef, rels: Sequence[str]) -> None:
     folder = map_folder(ref)
     files = {rel: (folder / rel).read_bytes() for rel in rels if (folder / rel).is_file()}
     rel_dir = _version_folder(ref, 0)
-    _write_files(_data_dir() / rel_dir, files)
+    _write_files(_data_dir() / rel_dir, files, [folder])
     current = data_version(ref)
     db.add(
         MapVersion(
@@ -737,11 +738,19 @@ def _write_version(
     message: str,
     rows: Sequence[EditLogEntry] = (),
     restored_from: int | None = None,
+    same_as: Sequence[Path] = (),
 ) -> MapVersion:
-    """Record a pending version with its files, save the map crash-safely, mark it done."""
+    """Record a pending version with its files, save the map crash-safely, mark it done.
+
+    The version's folder is written first (the files that changed; the others hard-linked
+    from the map folder or the ``same_as`` folders); the map's new folder then links every
+    text file from the version's folder, so a changed file is written and fsynced once.
+    """
     seq = _next_seq(db, ref)
     rel_dir = _version_folder(ref, seq)
-    _write_files(_data_dir() / rel_dir, files)
+    folder = map_folder(ref)
+    version_dir = _data_dir() / rel_dir
+    _write_files(version_dir, files, [folder, *same_as])
     v = MapVersion(
         map=ref.id, seq=seq, user=user, kind=kind, state=PENDING, applied=applied,
         data_version_before=before, data_version_after=None, restored_from=restored_from,
@@ -749,9 +758,8 @@ def _write_version(
     )  # fmt: skip
     db.add(v)
     db.commit()
-    folder = map_folder(ref)
     with map_errors(ref):
-        save_map(_FilesMap(folder, ref.name, files))
+        save_map(_FilesMap(folder, ref.name, files), same_as=[version_dir])
     _finish(db, ref, v, data_version(ref), rows)
     return v
 
@@ -947,7 +955,7 @@ def restore(ref: MapRef, seq: int) -> dict[str, Any]:
         current = data_version(ref)
         v = _write_version(
             db, ref, user=user, kind="restore", files=files, applied=[], before=current,
-            message=f"restored version {seq}", restored_from=seq,
+            message=f"restored version {seq}", restored_from=seq, same_as=[_data_dir() / target.folder],
         )  # fmt: skip
     log.info("map %s: %s restored version %d as version %d", ref.id, user, seq, v.seq)
     return {"version": _version_dict(v), "message": f"version {seq} restored as version {v.seq}"}

@@ -4,8 +4,9 @@ A save never changes a file of the map in place. Beside the map folder ``<name>/
 uses these names (all in the map's parent folder):
 
 ``.<name>.saving-<id>/``
-    the new version being written (text files written, every other file such as
-    ``raw/*.tif`` hard-linked or copied), every file and folder flushed to disk;
+    the new version being written (the text files that changed written, the others and
+    every other file such as ``raw/*.tif`` hard-linked or copied), every file and folder
+    flushed to disk;
 ``.<name>.new/``
     the new version, complete (the staging folder renamed: the commit point);
 ``.<name>.old-<id>/``
@@ -14,6 +15,17 @@ uses these names (all in the map's parent folder):
     the backup: the version before the last save (images there are hard links);
 ``.<name>.trash-<id>/``
     something being deleted (never read again).
+
+The staging folder is filled without rewriting what did not change: a text file whose
+new bytes equal the file of the same name in the map being saved (or in a folder passed
+as ``same_as``) is hard-linked from it, like the images; only the changed files are
+written. A map's files are therefore shared (same inode) by the map, its backup and any
+version folder linked from it: **no file of a map folder is ever changed in place** --
+this writer only creates new files and renames folders; a program that rewrites a map's
+file in place would change the backup with it. Once everything is in the staging folder,
+the files written are fsynced, the data of the linked ones is written out (Linux
+``sync_file_range``; elsewhere fsync) and made durable by the directory fsyncs that follow,
+and every folder of the stage is fsynced once.
 
 The steps: write the staging folder; rename it to ``.new``; rename ``<name>`` to
 ``.old-<id>``; rename ``.new`` to ``<name>``; rename the old backup to ``.trash-<id>``;
@@ -41,7 +53,7 @@ import shutil
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -53,14 +65,16 @@ __all__ = [
     "recover",
     "recover_all",
     "save_map",
+    "write_files",
     "write_text_atomic",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Called with the name of every file-system operation a save or recovery is about to do
-#: (``"mkdir"``, ``"write"``, ``"fsync"``, ``"rename"``, ``"unlink"``, ``"rmdir"``,
-#: ``"link"``, ``"copy"``, ``"symlink"``) and its path. Tests set it to inject faults
+#: (``"mkdir"``, ``"write"``, ``"fsync"``, ``"flush"`` (writing out a linked file's
+#: data), ``"rename"``, ``"unlink"``, ``"rmdir"``, ``"link"``, ``"copy"``, ``"symlink"``)
+#: and its path. Tests set it to inject faults
 #: at every step; None in normal use.
 fault_hook: Callable[[str, str], None] | None = None
 
@@ -129,7 +143,8 @@ def _rename(src: Path, dst: Path) -> None:
     os.rename(src, dst)
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def _write_file(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Create ``path`` (it must not exist) holding ``data``; fsync it unless ``sync`` is False."""
     _op("write", path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
@@ -137,10 +152,75 @@ def _write_file(path: Path, data: bytes) -> None:
         while view:
             n = os.write(fd, view)
             view = view[n:]
+        if sync:
+            _op("fsync", path)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
         _op("fsync", path)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: libc's ``sync_file_range`` once looked up (a list: empty when there is none)
+_sync_file_range: list[Callable[[int, int, int, int], int]] | None = None
+
+
+def _get_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """libc's ``sync_file_range`` (Linux), or None."""
+    global _sync_file_range
+    if _sync_file_range is None:
+        found: list[Callable[[int, int, int, int], int]] = []
+        if os.uname().sysname == "Linux":
+            try:
+                import ctypes
+
+                fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+                fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+                fn.restype = ctypes.c_int
+                found.append(fn)
+            except (OSError, AttributeError):  # pragma: no cover - an unusual libc
+                pass
+        _sync_file_range = found
+    return _sync_file_range[0] if _sync_file_range else None
+
+
+def _flush_data(path: Path) -> None:
+    """Write out the data of ``path`` (a file hard-linked into a stage from a folder that
+    may not have been written by this writer, e.g. just extracted from a zip).
+
+    On Linux ``sync_file_range`` (wait, write, wait) sends any dirty page to the disk --
+    nothing to do, and no disk cache flush, for a file already on disk -- and the
+    directory fsyncs that follow flush the disk cache and commit the journal; elsewhere
+    the file is fsynced.
+    """
+    _op("flush", path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fn = _get_sync_file_range()
+        # SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER
+        if fn is None or fn(fd, 0, 0, 7) != 0:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file holding exactly ``data``."""
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+            return False
+        with open(path, "rb") as fh:
+            return fh.read() == data
+    except OSError:
+        return False
 
 
 def _mkdir(path: Path) -> None:
@@ -381,11 +461,14 @@ def recover_all(parent: str | Path) -> list[str]:
 # --------------------------------------------------------------------------- saving
 
 
-def _carry_over(src: Path, stage: Path, written: set[str]) -> None:
+def _carry_over(src: Path, stage: Path, written: set[str], made: list[Path], linked: list[Path],
+                copied: list[Path]) -> None:
     """Hard-link (or copy) every other regular file of ``src`` into ``stage``.
 
     Symbolic links whose target stays inside ``src`` are recreated as they are; links
-    leaving the folder, FIFOs and other special files are not carried over.
+    leaving the folder, FIFOs and other special files are not carried over. The folders
+    made, the files linked and the files copied are appended to ``made``, ``linked`` and
+    ``copied`` (the caller makes them durable).
     """
     real_src = os.path.realpath(src)
     for root, dirs, files in os.walk(src):
@@ -406,22 +489,22 @@ def _carry_over(src: Path, stage: Path, written: set[str]) -> None:
                 if not real.startswith(real_src + os.sep):
                     log.warning("not carrying over %s: a link leaving the map folder", rel)
                     continue
-                dst.parent.mkdir(parents=True, exist_ok=True)
+                _make_parents(stage, dst, made)
                 _op("symlink", dst)
                 os.symlink(os.readlink(p), dst)
                 continue
             if not stat.S_ISREG(st.st_mode):
                 log.warning("not carrying over %s: not a regular file", rel)
                 continue
-            if not dst.parent.exists():
-                _op("mkdir", dst.parent)
-                dst.parent.mkdir(parents=True, exist_ok=True)
+            _make_parents(stage, dst, made)
             try:
                 _op("link", dst)
                 os.link(p, dst)
+                linked.append(dst)
             except OSError:
                 _op("copy", dst)
                 shutil.copy2(p, dst)
+                copied.append(dst)
 
 
 def _target_of(m: SaveableMap, dest: str | Path | None) -> Path:
@@ -436,21 +519,127 @@ def _target_of(m: SaveableMap, dest: str | Path | None) -> Path:
     return target
 
 
-def _write_stage(m: SaveableMap, stage: Path) -> None:
-    files = m.file_bytes()
-    _mkdir(stage)
+def _make_parents(root: Path, path: Path, made: list[Path]) -> None:
+    """Make the missing folders between ``root`` (which exists) and ``path``'s folder."""
+    missing = []
+    d = path.parent
+    while d != root and not d.exists():
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        _mkdir(d)
+        made.append(d)
+
+
+def _fill(
+    dest: Path, files: Mapping[str, bytes], same_as: Sequence[Path], made: list[Path],
+    written: list[Path], linked: list[Path],
+) -> None:  # fmt: skip
+    """Put ``files`` into ``dest`` (which exists): each hard-linked from the first folder of
+    ``same_as`` holding a file of that name with exactly its bytes, else written (no fsync)."""
+    real = {f: os.path.realpath(f) for f in same_as}
+
+    def inside(folder: Path, src: Path) -> bool:
+        r = os.path.realpath(src.parent)
+        return r == real[folder] or r.startswith(real[folder] + os.sep)
+
     for rel, data in files.items():
-        path = stage / rel
-        if not path.parent.exists():
-            _mkdir(path.parent)
-        _write_file(path, data)
-    if m.path.is_dir():  # images, notes and any other file of the source map
-        _carry_over(m.path, stage, set(files))
-    for d in [*(p for p in stage.rglob("*") if p.is_dir() and not p.is_symlink()), stage]:
+        path = dest / rel
+        _make_parents(dest, path, made)
+        for folder in same_as:
+            src = folder / rel
+            # (not through a linked folder: never share a file from outside the folder)
+            if _same_bytes(src, data) and inside(folder, src):
+                try:
+                    _op("link", path)
+                    os.link(src, path)
+                except OSError:  # another file system, too many links, ...: write it
+                    continue
+                linked.append(path)
+                break
+        else:
+            _write_file(path, data, sync=False)
+            written.append(path)
+
+
+def _make_durable(written: Sequence[Path], linked: Sequence[Path], folders: Sequence[Path]) -> None:
+    """fsync the files written, write out the data of the files linked, then fsync the
+    folders (deepest first): after this, the folders' entries and contents are on disk."""
+    for p in written:
+        _fsync_file(p)
+    for p in linked:
+        _flush_data(p)
+    for d in sorted(folders, key=lambda p: len(p.parts), reverse=True):
         _fsync_dir(d)
 
 
-def save_map(m: SaveableMap, dest: str | Path | None = None, *, backup: bool = True) -> Path:
+def write_files(dest: str | Path, files: Mapping[str, bytes], *, same_as: Sequence[str | Path] = ()) -> dict[str, int]:
+    """Write ``files`` into the new folder ``dest``, durably, sharing unchanged files.
+
+    A file whose bytes equal the file of the same relative path in one of the ``same_as``
+    folders is hard-linked from there instead of written (those files must never be
+    changed in place: the map folders of this writer and their version copies). When it
+    returns, every file and the folder entries down from ``dest``'s parent are on disk.
+
+    Parameters
+    ----------
+    dest : str or Path
+        The folder to make (its parents are made as needed); it must not exist.
+    files : mapping of str to bytes
+        Relative path (``/``-separated) -> the file's bytes.
+    same_as : sequence of str or Path
+        Folders that may hold some of these files already, searched in order.
+
+    Returns
+    -------
+    dict
+        ``{"written": n, "linked": n}``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> write_files(d / "a", {"x.txt": b"1", "s/y.txt": b"2"})
+    {'written': 2, 'linked': 0}
+    >>> write_files(d / "b", {"x.txt": b"1", "s/y.txt": b"3"}, same_as=[d / "a"])
+    {'written': 1, 'linked': 1}
+    >>> os.stat(d / "a" / "x.txt").st_ino == os.stat(d / "b" / "x.txt").st_ino
+    True
+    """
+    dest = Path(dest)
+    made: list[Path] = []
+    top = dest
+    while not top.parent.exists():
+        top = top.parent
+    _make_parents(top.parent, dest / "x", made)
+    written: list[Path] = []
+    linked: list[Path] = []
+    _fill(dest, files, [Path(f) for f in same_as], made, written, linked)
+    _make_durable(written, linked, [*made, top.parent])
+    return {"written": len(written), "linked": len(linked)}
+
+
+def _write_stage(m: SaveableMap, stage: Path, same_as: Sequence[Path]) -> None:
+    files = m.file_bytes()
+    _mkdir(stage)
+    made: list[Path] = [stage]
+    written: list[Path] = []
+    linked: list[Path] = []
+    sources = [*same_as, m.path] if m.path.is_dir() else list(same_as)
+    _fill(stage, files, sources, made, written, linked)
+    copied: list[Path] = []
+    if m.path.is_dir():  # images, notes and any other file of the source map
+        _carry_over(m.path, stage, set(files), made, linked, copied)
+    _make_durable([*written, *copied], linked, made)
+
+
+def save_map(
+    m: SaveableMap,
+    dest: str | Path | None = None,
+    *,
+    backup: bool = True,
+    same_as: Sequence[str | Path] = (),
+) -> Path:
     """Write ``m`` to ``dest`` (default its own folder), crash-safely.
 
     Parameters
@@ -463,6 +652,10 @@ def save_map(m: SaveableMap, dest: str | Path | None = None, *, backup: bool = T
         (``<map>.txt``) so the folder must be named like the map.
     backup : bool
         Keep the replaced version as ``.<name>.previous``.
+    same_as : sequence of str or Path
+        Folders besides the map's own that may hold some of its files with the same
+        bytes (e.g. the version copy just written): those are hard-linked, not written.
+        Their files must never be changed in place.
 
     Returns
     -------
@@ -494,7 +687,7 @@ def save_map(m: SaveableMap, dest: str | Path | None = None, *, backup: bool = T
         _recover_locked(target)
         stage = parent / f".{target.name}.saving-{uuid.uuid4().hex[:8]}"
         try:
-            _write_stage(m, stage)
+            _write_stage(m, stage, [Path(f) for f in same_as])
         except BaseException:
             with contextlib.suppress(OSError):
                 _remove_tree(stage)

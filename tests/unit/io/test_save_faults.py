@@ -55,7 +55,7 @@ def _count_ops(tmp: Path) -> int:
         m.save()
     finally:
         writer.fault_hook = None
-    assert {op for op, _ in ops} >= {"write", "fsync", "rename", "mkdir", "unlink", "rmdir", "link"}
+    assert {op for op, _ in ops} >= {"write", "fsync", "flush", "rename", "mkdir", "unlink", "rmdir", "link"}
     return len(ops)
 
 
