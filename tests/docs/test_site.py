@@ -85,7 +85,7 @@ def test_library_reference_documents_the_public_api(site: Path) -> None:
         assert f'id="pymapmanager.analysis.{name}"' in analysis, name
     # numpydoc sections are rendered, not shown as raw text
     assert "Parameters" in model and "---------" not in model
-    for module in ("pooling", "synthetic.maps", "io.text", "errors", "images", "navigation"):
+    for module in ("pooling", "synthetic.maps", "io.text", "errors", "images", "navigation", "edits", "client"):
         assert (site / "reference" / "generated" / f"pymapmanager.{module}.html").is_file(), module
 
 
