@@ -149,7 +149,7 @@ def test_wheel_holds_every_package_file_and_the_assets(dists: tuple[Path, Path])
     for asset in ("app/assets/pmm.css", "app/assets/10-pmm-state.js", "app/assets/70-pmm-dash.js", "pymapmanager/py.typed"):
         assert asset in names, asset
     assert not [n for n in names if n.startswith(("tests/", "docs/", "bench/"))]
-    # the dashboard's packages are top-level names (see the report on renaming them)
+    # the dashboard's packages are top-level names (docs/developer.md, "Packaging and releases", says why)
     assert sorted(top) == sorted(PACKAGES)
 
 
