@@ -63,7 +63,9 @@ def fetch_openapi() -> dict[str, Any]:
     from app.factory import create_app
 
     with tempfile.TemporaryDirectory(prefix="pmm-docs-app-") as tmp:
-        app = create_app(Settings(data_dir=Path(tmp), secret_key="docs", create_demo=False))
+        # a throwaway database: a fixed admin password, so that no random one is printed
+        app = create_app(Settings(data_dir=Path(tmp), secret_key="docs", create_demo=False,
+                                  admin_password="docs build, throwaway database"))  # fmt: skip
         server = app.server
         rules = [r.rule for r in server.url_map.iter_rules()]
         if not any(r.endswith(OPENAPI_PATH) for r in rules):
