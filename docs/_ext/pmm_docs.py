@@ -9,10 +9,10 @@ client, exactly as a script would fetch it from a running server:
   the REST API page) and rendered to ``_build/generated/rest-api.md``, which
   ``reference/rest-api.md`` includes. Anything else (an error status, invalid JSON, no
   paths) stops the build with a message saying what was wrong.
-* the app has no such route: the page says that the API does not publish an OpenAPI
-  document yet and lists the endpoints from the README's table. Setting
-  ``PMM_DOCS_REQUIRE_OPENAPI=1`` turns that case into an error too (for a release build
-  or CI once the document is part of the API).
+* the app has no such route: that is an error too, since the API publishes its document
+  (``app/api``). Only with ``PMM_DOCS_REQUIRE_OPENAPI=0`` (building the docs of a version
+  from before the document existed) does the page instead say that the API does not
+  publish an OpenAPI document and list the endpoints from the README's table.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def fetch_openapi() -> dict[str, Any]:
     from app.factory import create_app
 
     with tempfile.TemporaryDirectory(prefix="pmm-docs-app-") as tmp:
-        app = create_app(Settings(data_dir=Path(tmp), secret_key="docs", create_demo=False))
+        # a throwaway database: a fixed admin password, so that no random one is printed
+        app = create_app(Settings(data_dir=Path(tmp), secret_key="docs", create_demo=False,
+                                  admin_password="docs build, throwaway database"))  # fmt: skip
         server = app.server
         rules = [r.rule for r in server.url_map.iter_rules()]
         if not any(r.endswith(OPENAPI_PATH) for r in rules):
@@ -274,10 +276,11 @@ def write_rest_api(srcdir: str | Path, require: bool | None = None) -> dict[str,
     srcdir : str or Path
         The docs source folder.
     require : bool, optional
-        Fail when the app has no OpenAPI route (default: ``$PMM_DOCS_REQUIRE_OPENAPI``).
+        Fail when the app has no OpenAPI route (default: yes, unless
+        ``$PMM_DOCS_REQUIRE_OPENAPI`` is ``0``).
     """
     if require is None:
-        require = os.environ.get(REQUIRE_ENV, "").lower() in ("1", "true", "yes")
+        require = os.environ.get(REQUIRE_ENV, "1").strip().lower() not in ("0", "false", "no")
     out = generated_dir(srcdir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "openapi.json").unlink(missing_ok=True)

@@ -7,7 +7,8 @@ pictures always show the dashboard as it is. They are written to
 complete (images decoded, plots drawn) and checks the picture is not blank.
 
 The app serves its own data here: a demo map with images, a map without images and a
-small demo pool of two cohorts (control, treatment) for the pooling page.
+small demo pool of two cohorts (control, treatment) for the pooling page, and a map of the
+user ``guide`` (who logs in to show the edit mode).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = REPO / "docs" / "_build" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 900}
 SHOWN = "0,1,2"  # the sessions shown on the map page's pictures
+EDITOR, EDITOR_PASSWORD = "guide", "guide edits spines 7"  # owns the map guide/spines
 
 JS_PLOT_DRAWN = "() => document.querySelectorAll('#pmm-plot .scatterlayer, #pmm-plot .gl-container').length > 0"
 JS_POOL_DRAWN = """() => {
@@ -48,6 +50,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     generate_map(public, name="demo", sessions=6, channels=2, shape=(12, 256, 256), seed=3, map_condition="mc1")
     generate_map(public, name="noimages", sessions=3, channels=1, shape=(12, 256, 256), seed=4, images=False)
     make_pool(public, maps_per_cohort=3, sessions=6, seed=7)
+    generate_map(root / EDITOR, name="spines", sessions=3, channels=1, shape=(12, 256, 256), seed=3)
+    _add_editor(root)
     with serve_app(root) as url:
         yield url, root
 
@@ -77,6 +81,18 @@ def save(page: Any, name: str, full_page: bool = False) -> Path:
         gray = np.asarray(im.convert("L"), dtype=float)
     assert gray.std() > 5, f"{name} looks blank"
     return path
+
+
+def _add_editor(data_dir: Path) -> None:
+    """The user :data:`EDITOR` in the app database of ``data_dir`` (owner of ``guide/spines``)."""
+    from app.auth import users
+    from app.config import Settings
+    from app.db import DB_KEY, session_scope
+    from app.factory import create_app
+
+    app = create_app(Settings(data_dir=data_dir, secret_key="test", create_demo=False))
+    with app.server.app_context(), session_scope(app.server.extensions[DB_KEY]) as db:
+        users.create_user(db, EDITOR, EDITOR_PASSWORD, cheap_hash=True)
 
 
 def _run_in_sessions(folder: Path, sessions: list[int]) -> int:
@@ -139,3 +155,31 @@ def test_pool_page(shot_page: Any) -> None:
         .filter(t => t.mode === 'lines+markers' && t.type !== 'scattergl').map(t => t.name)""")
     assert {"control", "treatment"} <= {n.split(" (")[0] for n in names}, names
     save(shot_page, "pool.png", full_page=True)
+
+
+def test_map_page_in_edit_mode(shot_page: Any, site: tuple[str, Path]) -> None:
+    """The edit toolbar with the edit mode on, a selected spine marked bad: one unsaved change."""
+    shot_page.goto("/login")
+    shot_page.fill("#pmm-login-username", EDITOR)
+    shot_page.fill("#pmm-login-password", EDITOR_PASSWORD)
+    shot_page.keyboard.press("Enter")
+    shot_page.wait_for_url(lambda url: "/login" not in url)
+    sessions = [int(s) for s in SHOWN.split(",")]
+    run = _run_in_sessions(site[1] / EDITOR / "spines", sessions)
+    shot_page.goto(f"/map/{EDITOR}/spines?s={SHOWN}")
+    shot_page.wait_for_function(JS_IMAGES_READY, arg=len(sessions))
+    shot_page.wait_for_function(JS_PLOT_DRAWN)
+    shot_page.wait_for_function("() => pmm.edit.get().cfg !== null && pmm.edit.idle()")
+    shot_page.locator("#pmm-edit-toggle").click()
+    shot_page.wait_for_function("() => pmm.edit.get().on")
+    shot_page.evaluate("(run) => pmm.state.select(run, {source: 'image', session: 1}, {kind: 'select'})", run)
+    shot_page.wait_for_function("(run) => pmm.edit.selected() && pmm.edit.selected().session === 1", arg=run)
+    shot_page.evaluate("() => document.activeElement && document.activeElement.blur && document.activeElement.blur()")
+    shot_page.keyboard.press("b")
+    shot_page.wait_for_function(
+        "() => pmm.edit.idle() && document.getElementById('pmm-edit-status').getAttribute('data-unsaved') === '1'"
+    )
+    shot_page.wait_for_function(JS_PLOT_DRAWN)
+    assert "marked bad" in shot_page.inner_text("#pmm-edit-message")
+    assert shot_page.inner_text("#pmm-edit-toggle") == "Editing"
+    save(shot_page, "map-edit.png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 
 from tests.support.paths import REPO
 
@@ -31,3 +32,15 @@ def test_every_folder_has_a_row() -> None:
 
 def test_the_page_is_in_the_site() -> None:
     assert "\ndeveloper\n" in (REPO / "docs" / "index.md").read_text()
+
+
+def test_the_packaging_section_names_every_top_level_package() -> None:
+    """The wheel's top-level packages (pyproject's find ``include``) are each named and explained."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    tops = [pat.rstrip("*") for pat in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
+    text = PAGE.read_text()
+    section = text[text.index("## Packaging and releases"):]
+    for top in tops:
+        assert f"`{top}`" in section, f"the packaging section does not name the top-level package {top}"
+    assert "virtual environment of its own" in section
+    assert pyproject["project"]["urls"]["Source"].removeprefix("https://github.com/") in section

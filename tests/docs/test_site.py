@@ -69,8 +69,8 @@ def test_every_page_is_built(site: Path) -> None:
 
 def test_the_guide_shows_the_screenshots(site: Path) -> None:
     shots = docs_build.referenced_screenshots()
-    assert {"catalog.png", "map.png", "map-selected.png", "pool.png"} <= set(shots)
-    shown = " ".join(_html(site, p) for p in ("guide/dashboard", "guide/pooling"))
+    assert {"catalog.png", "map.png", "map-selected.png", "pool.png", "map-edit.png"} <= set(shots)
+    shown = " ".join(_html(site, p) for p in ("guide/dashboard", "guide/pooling", "guide/editing"))
     for name in shots:
         assert re.search(rf'src="[^"]*_images/{re.escape(name)}"', shown), name
         assert (site / "_images" / name).is_file(), name
@@ -85,7 +85,7 @@ def test_library_reference_documents_the_public_api(site: Path) -> None:
         assert f'id="pymapmanager.analysis.{name}"' in analysis, name
     # numpydoc sections are rendered, not shown as raw text
     assert "Parameters" in model and "---------" not in model
-    for module in ("pooling", "synthetic.maps", "io.text", "errors", "images", "navigation"):
+    for module in ("pooling", "synthetic.maps", "io.text", "errors", "images", "navigation", "edits", "client"):
         assert (site / "reference" / "generated" / f"pymapmanager.{module}.html").is_file(), module
 
 
@@ -100,15 +100,15 @@ def test_cli_reference_lists_every_command(site: Path) -> None:
 
 
 def test_rest_api_page(site: Path) -> None:
+    """Rendered from the app's OpenAPI document (required: the API publishes one)."""
     html = _html(site, "reference/rest-api")
-    try:
-        doc = pmm_docs.fetch_openapi()
-    except pmm_docs.OpenApiUnavailable:
-        assert "does not publish an OpenAPI document yet" in html
-        assert "/maps/&lt;owner&gt;/&lt;map&gt;/values" in html  # the README's endpoint table
-        return
+    doc = pmm_docs.fetch_openapi()
+    assert "does not publish an OpenAPI document" not in html
     for path in doc["paths"]:
         assert path.replace("<", "&lt;").replace(">", "&gt;") in html, path
+    for path in ("/api/v1/maps/{owner}/{name}/edits", "/api/v1/maps/{owner}/{name}/save"):
+        assert path in doc["paths"], f"{path} is not in the OpenAPI document"
+    assert re.search(r'href="[^"]*_downloads/[^"]*/openapi\.json"', html), "no download of openapi.json"
 
 
 def test_notebooks_ran_and_show_their_figures(site: Path) -> None:
@@ -179,6 +179,7 @@ def test_missing_openapi_fails_the_build_when_required(monkeypatch: pytest.Monke
         raise pmm_docs.OpenApiUnavailable("the app has no route /api/v1/openapi.json")
 
     monkeypatch.setattr(pmm_docs, "fetch_openapi", unavailable)
+    monkeypatch.delenv(pmm_docs.REQUIRE_ENV, raising=False)
     (tmp_path / "docs").mkdir()
     (tmp_path / "README.md").write_text("# x\n\n## API\n\n| endpoint | returns |\n|---|---|\n| `GET /status` | ok |\n")
     assert pmm_docs.write_rest_api(tmp_path / "docs", require=False) is None
@@ -187,6 +188,10 @@ def test_missing_openapi_fails_the_build_when_required(monkeypatch: pytest.Monke
 
     with pytest.raises(ExtensionError, match="required"):
         pmm_docs.write_rest_api(tmp_path / "docs", require=True)
+    with pytest.raises(ExtensionError, match="required"):  # the default: the API publishes one
+        pmm_docs.write_rest_api(tmp_path / "docs")
+    monkeypatch.setenv(pmm_docs.REQUIRE_ENV, "0")
+    assert pmm_docs.write_rest_api(tmp_path / "docs") is None
     monkeypatch.setattr(pmm_docs, "fetch_openapi", lambda: SAMPLE)
     assert pmm_docs.write_rest_api(tmp_path / "docs") == SAMPLE
     assert "GET /api/v1/maps" in (tmp_path / "docs/_build/generated/rest-api.md").read_text()

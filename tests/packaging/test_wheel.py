@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.parser
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +91,55 @@ def test_metadata(dists: tuple[Path, Path]) -> None:
     assert meta.get_content_type() == "text/plain" and "## Command line" in meta.get_payload()
 
 
+def _long_description(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as z:
+        meta_name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = email.parser.Parser().parsestr(z.read(meta_name).decode())
+    assert meta["Description-Content-Type"] == "text/markdown"
+    return str(meta.get_payload())
+
+
+def _targets(markdown: str) -> tuple[list[str], list[str]]:
+    """(image sources, link targets) of a Markdown text, as a CommonMark parser reads it."""
+    from markdown_it import MarkdownIt
+
+    images: list[str] = []
+    links: list[str] = []
+
+    def walk(tokens: list[Any]) -> None:
+        for tok in tokens:
+            if tok.type == "image":
+                images.append(str(tok.attrGet("src")))
+            elif tok.type == "link_open":
+                links.append(str(tok.attrGet("href")))
+            elif tok.type in ("html_inline", "html_block"):
+                images.extend(re.findall(r"<img[^>]+src=[\"']([^\"']+)", tok.content))
+                links.extend(re.findall(r"<a[^>]+href=[\"']([^\"']+)", tok.content))
+            walk(tok.children or [])
+
+    walk(MarkdownIt("commonmark").enable("table").parse(markdown))
+    return images, links
+
+
+def test_long_description_images_and_links_work_on_pypi(dists: tuple[Path, Path]) -> None:
+    """PyPI shows the README without the repository: a relative image or link would be broken.
+
+    Images are absolute URLs of files in the project's repository (the ``Source`` URL,
+    default branch): each must name a file of this source tree, so a renamed picture fails here.
+    """
+    text = _long_description(dists[1])
+    assert text == (REPO / "README.md").read_text(encoding="utf-8")
+    images, links = _targets(text)
+    assert images, "the README shows no picture"
+    source = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Source"]
+    raw = source.replace("https://github.com/", "https://raw.githubusercontent.com/").rstrip("/") + "/HEAD/"
+    for src in images:
+        assert src.startswith(raw), f"{src}: not a file of {source} (relative paths do not show on PyPI)"
+        assert (REPO / src.removeprefix(raw)).is_file(), f"{src}: no such file in the source tree"
+    relative = [h for h in links if not re.match(r"^(https?:|mailto:|#)", h)]
+    assert not relative, f"relative links do not work on PyPI: {relative}"
+
+
 def test_wheel_holds_every_package_file_and_the_assets(dists: tuple[Path, Path]) -> None:
     with zipfile.ZipFile(dists[1]) as z:
         names = set(z.namelist())
@@ -98,7 +149,7 @@ def test_wheel_holds_every_package_file_and_the_assets(dists: tuple[Path, Path])
     for asset in ("app/assets/pmm.css", "app/assets/10-pmm-state.js", "app/assets/70-pmm-dash.js", "pymapmanager/py.typed"):
         assert asset in names, asset
     assert not [n for n in names if n.startswith(("tests/", "docs/", "bench/"))]
-    # the dashboard's packages are top-level names (see the report on renaming them)
+    # the dashboard's packages are top-level names (docs/developer.md, "Packaging and releases", says why)
     assert sorted(top) == sorted(PACKAGES)
 
 
