@@ -157,6 +157,7 @@ class MapFolder:
         self.root = Path(os.path.abspath(root))
         self._real = os.path.realpath(self.root)
         self._listings: dict[str, frozenset[str]] = {}
+        self._plain: dict[str, bool] = {"": True}
 
     def __repr__(self) -> str:
         return f"MapFolder({str(self.root)!r})"
@@ -186,6 +187,21 @@ class MapFolder:
         """
         check_name(rel)
         full = os.path.join(self.root, rel)
+        if self._plain_folder(rel.rpartition("/")[0]):
+            # the usual case, one lstat: a regular file (not a link) in folders that are
+            # not links is inside the map; a link is followed below, only inside it
+            try:
+                lst = os.lstat(full)
+            except FileNotFoundError:
+                return None
+            except OSError as e:
+                if e.errno == errno.ENOTDIR:
+                    return None
+                raise self._os_error(rel, e) from None
+            if stat.S_ISREG(lst.st_mode):
+                return Path(full)
+            if not stat.S_ISLNK(lst.st_mode):
+                raise UnsafeMapPathError(rel, f"is {_kind(lst.st_mode)}, not a regular file")
         real = os.path.realpath(full)
         if real != self._real and not real.startswith(self._real + os.sep):
             raise UnsafeMapPathError(
@@ -209,6 +225,19 @@ class MapFolder:
             raise UnsafeMapPathError(rel, f"is {_kind(st.st_mode)}, not a regular file")
         return Path(real)
 
+    def _plain_folder(self, sub: str) -> bool:
+        """Whether ``sub`` and every folder above it (inside the map) is a folder, not a link
+        (asked once per sub-folder and MapFolder, like :meth:`listdir`)."""
+        hit = self._plain.get(sub)
+        if hit is None:
+            parent = sub.rpartition("/")[0]
+            try:
+                hit = stat.S_ISDIR(os.lstat(os.path.join(self.root, sub)).st_mode) and self._plain_folder(parent)
+            except OSError:
+                hit = False
+            self._plain[sub] = hit
+        return hit
+
     def _os_error(self, rel: str, e: OSError) -> MapFormatError:
         if e.errno == errno.ELOOP:
             return UnsafeMapPathError(rel, "is a symbolic link loop")
@@ -229,6 +258,8 @@ class MapFolder:
             inside the map or does not exist.
         """
         check_name(sub, "folder name")
+        if self._plain_folder(sub):
+            return None
         full = os.path.join(self.root, sub)
         real = os.path.realpath(full)
         if real != self._real and not real.startswith(self._real + os.sep):
