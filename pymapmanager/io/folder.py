@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -82,7 +83,9 @@ def check_name(rel: str, what: str = "file name") -> str:
     ...
     pymapmanager.errors.UnsafeMapPathError: ../other/x.txt: the file name leaves the map folder ('..')
     """
-    if not rel or any(ord(c) < 32 or ord(c) == 127 for c in rel):
+    if rel in _SAFE_NAMES:
+        return rel
+    if not rel or _CONTROL.search(rel):
         raise UnsafeMapPathError(rel or "''", f"the {what} is empty or holds control characters")
     if rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
         raise UnsafeMapPathError(rel, f"the {what} is an absolute path; names must stay inside the map folder")
@@ -90,7 +93,13 @@ def check_name(rel: str, what: str = "file name") -> str:
         raise UnsafeMapPathError(rel, f"the {what} holds a backslash")
     if any(part in ("..", ".") for part in PurePosixPath(rel).parts) or "//" in rel:
         raise UnsafeMapPathError(rel, f"the {what} leaves the map folder ('..')")
+    if len(_SAFE_NAMES) < 4096:  # a name is checked once (the first 4096 names met are remembered)
+        _SAFE_NAMES.add(rel)
     return rel
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_SAFE_NAMES: set[str] = set()
 
 
 def decode(data: bytes) -> tuple[str, str]:
