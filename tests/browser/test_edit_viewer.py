@@ -521,3 +521,141 @@ def test_two_editors_merge_and_conflict(page: Any, other_page: Any, editors: Pat
     bob.click(".pmm-edit-reload")
     open_map(bob, "two", editing=False)
     wait_unsaved(bob, 1)
+
+
+# --------------------------------------------------------------------------- the plot at once
+
+PLOT_SNAPSHOT = """() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+    return (gd.data || []).map((t) => ({name: t.name || null, x: Array.from(t.x || []), y: Array.from(t.y || []),
+        cd: t.customdata ? t.customdata.map((c) => [c[0], c[1]]) : null,
+        sym: t.marker && Array.isArray(t.marker.symbol) ? Array.from(t.marker.symbol) : null,
+        tpl: t.hovertemplate || null})); }"""
+
+PLOT_POINT = """([run, s]) => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+    for (const t of gd.data.slice(1)) { const cd = t.customdata || [];
+        for (let j = 0; j < cd.length; j++) { if (cd[j][0] === run && cd[j][1] === s) {
+            return {name: t.name, x: t.x[j], y: t.y[j], symbol: t.marker.symbol[j]}; } } }
+    return null; }"""
+
+MEASURES = "(name) => performance.getEntriesByName('pmm:' + name).length"
+
+
+class HeldEdits:
+    """Holds the page's POSTs of edits (the server does not answer) until released."""
+
+    def __init__(self, page: Any) -> None:
+        self.routes: list[Any] = []
+        page.route(re.compile(r"/edits(\?.*)?$"), self._route)
+
+    def _route(self, route: Any) -> None:
+        if route.request.method == "POST":
+            self.routes.append(route)
+        else:
+            route.continue_()
+
+    def release(self) -> None:
+        routes, self.routes = self.routes, []
+        for r in routes:
+            r.continue_()
+
+
+def plot_point(page: Any, run: int, s: int) -> dict[str, Any] | None:
+    result: dict[str, Any] | None = page.evaluate(PLOT_POINT, [run, s])
+    return result
+
+
+def edit_and_compare(page: Any, held: HeldEdits, key: str, shown: str, n_unsaved: int) -> list[Any]:
+    """Press `key` with the edit held: the plot shows it (`shown`: a JS condition) before the
+    server answers; then the server's figure lands and equals what the page drew itself."""
+    before = page.evaluate(MEASURES, "edit-plot-server")
+    shown_before = page.evaluate(MEASURES, "edit-plot")
+    press(page, key)
+    page.wait_for_function(shown)
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot') > n", arg=shown_before)
+    assert len(held.routes) == 1 and unsaved(page) == n_unsaved - 1  # the server has not answered
+    local = page.evaluate(PLOT_SNAPSHOT)
+    held.release()
+    wait_unsaved(page, n_unsaved)
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot-server') > n", arg=before)
+    page.wait_for_function("() => pmm.edit.idle()")
+    server = page.evaluate(PLOT_SNAPSHOT)
+    assert local == server
+    return server
+
+
+def test_the_plot_shows_an_edit_before_the_server_answers(page: Any, editors: Path) -> None:
+    new_map(editors, "plotnow", seed=45)
+    login(page, "ed_alice")
+    open_map(page, "plotnow")
+    held = HeldEdits(page)
+    r1, r2 = clickable_rows(page, 1, 2)
+    run1 = feature(page, 1, r1)["run"]  # type: ignore[index]
+    run2 = feature(page, 1, r2)["run"]  # type: ignore[index]
+    assert plot_point(page, run1, 1) is not None
+    n1 = plot_points(page, 1)
+
+    # b (include bad off): the point leaves the plot at once, its run's neighbours change
+    # dynamics; the server's figure, when it lands, is the same figure
+    select(page, 1, r1)
+    edit_and_compare(page, held, "b", f"() => ({PLOT_POINT})([{run1}, 1]) === null", 1)
+    assert plot_points(page, 1) == n1 - 1
+    # b again: the point comes back (its pDist is known) before the server answers
+    edit_and_compare(page, held, "b", f"() => ({PLOT_POINT})([{run1}, 1]) !== null", 2)
+    assert plot_points(page, 1) == n1
+
+    # include bad on: b draws the point as a cross instead
+    page.click("#pmm-plot-bad")
+    page.wait_for_function("() => pmm.edit.idle()")
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');"
+        " return gd.data.some((t) => (t.marker && Array.isArray(t.marker.symbol) && t.marker.symbol.indexOf('x') >= 0)); }"
+    )
+    select(page, 1, r2)
+    edit_and_compare(page, held, "b", f"() => {{ const p = ({PLOT_POINT})([{run2}, 1]); return p && p.symbol === 'x'; }}", 3)
+    assert plot_point(page, run2, 1)["symbol"] == "x"  # type: ignore[index]
+
+    # Delete: the point goes at once (the server renumbers the runs: its figure follows)
+    n1 = plot_points(page, 1)
+    press(page, "Delete")
+    page.wait_for_function(f"() => ({PLOT_POINT})([{run2}, 1]) === null")
+    assert len(held.routes) == 1
+    assert plot_points(page, 1) == n1 - 1
+    held.release()
+    wait_unsaved(page, 4)
+    page.wait_for_function("([s, n]) => (" + PLOT_COUNT + ")(s) === n", arg=[1, n1 - 1])
+
+
+def test_note_and_user_type_dialogs_start_with_the_current_values(page: Any, editors: Path) -> None:
+    new_map(editors, "dialogs", seed=46)
+    login(page, "ed_alice")
+    open_map(page, "dialogs")
+    (r,) = clickable_rows(page, 0, 1)
+    select(page, 0, r)
+    press(page, "n")
+    assert page.input_value(".pmm-edit-dialog-input") == ""
+    page.fill(".pmm-edit-dialog-input", "thin neck")
+    page.keyboard.press("Enter")
+    press(page, "t")
+    page.fill(".pmm-edit-dialog-input", "12")
+    page.keyboard.press("Enter")
+    wait_unsaved(page, 2)
+    press(page, "n")
+    assert page.input_value(".pmm-edit-dialog-input") == "thin neck"
+    page.keyboard.press("Escape")
+    press(page, "t")
+    assert page.input_value(".pmm-edit-dialog-input") == "12"
+    page.keyboard.press("Escape")
+    assert page.locator(".pmm-edit-dialog").count() == 0
+    # after a reload, from the server's working copy
+    page.on("dialog", lambda d: d.accept())
+    page.reload()
+    open_map(page, "dialogs")
+    wait_unsaved(page, 2)
+    select(page, 0, r)
+    press(page, "n")
+    page.wait_for_selector(".pmm-edit-dialog-input")
+    assert page.input_value(".pmm-edit-dialog-input") == "thin neck"
+    page.keyboard.press("Escape")
+    press(page, "t")
+    page.wait_for_selector(".pmm-edit-dialog-input")
+    assert page.input_value(".pmm-edit-dialog-input") == "12"
