@@ -20,9 +20,22 @@
  * drawn), then replaced by the server's answer (the changed sessions' annotations, set as the
  * viewer's GeoJSON data through dash_clientside.set_props) and the EDIT_VERSION store gets
  * the working copy's version, which the plot and the run strip callbacks take as an input
- * (they answer from the working copy). Timings: pmm:edit-<op> (key/click to the frame with
- * the marker updated), pmm:edit-server (to the frame with the server's answer drawn),
- * pmm:edit-plot (to the plot redrawn).
+ * (they answer from the working copy).
+ *
+ * The plot shows it at once too: its points are kept as a model of the server's last figure
+ * (PmmEditLogic.plotModel) and the edits not yet in a figure from the server are applied to
+ * it as app/figures/mapplot.map_plot would draw them (bad: the point left out, or drawn as a
+ * cross with "include bad"; its run's neighbours re-coded; delete: the point gone; edits
+ * that keep the run numbers: the changed sessions from the server's answer), then the
+ * plot's own traces are restyled (Plotly.restyle, addTraces/deleteTraces for a colour group
+ * that appears or goes). The server's figure, when it lands, replaces them; the edits made
+ * since it was asked for are applied over it again. What cannot be known here (a statistic
+ * the annotations lack, the new run numbers after add, delete, connect, disconnect) waits
+ * for the server's figure.
+ *
+ * Timings: pmm:edit-<op> (key/click to the frame with the marker updated), pmm:edit-server
+ * (to the frame with the server's answer drawn), pmm:edit-plot (to the plot showing it:
+ * restyled here, else the server's figure), pmm:edit-plot-server (to the server's figure).
  *
  * The first part (PmmEditLogic) is pure and runs under node (tests/js/edit.test.js).
  */
@@ -540,6 +553,7 @@
         plotT0: null,        // the last edit's input time, until the plot shows it
         serverT0: null,      // the last edit's input time, until the server's figure lands
         seq: 0,              // commands sent
+        answered: 0,         // the last command the server answered
         // the plot: the server's last figure (data, its points) and the edits shown over it
         // until a figure made after them lands (ops: {seq, change, bumped})
         plot: {data: null, base: null, ops: [], known: {}, drawing: Promise.resolve()},
@@ -675,7 +689,9 @@
         if (typeof t0 === "number") { E.serverT0 = t0; }
         // the figure asked for now includes every edit answered so far (Dash drops the
         // answer of an older request of the same callback)
-        E.plot.ops.forEach(function (op) { if (typeof seq !== "number" || op.seq <= seq) { op.bumped = true; } });
+        var upto = typeof seq === "number" ? seq : E.answered;
+        E.plot.ops.forEach(function (op) { if (op.seq <= upto) { op.bumped = true; } });
+        if (typeof seq !== "number") { E.plot.known = {}; }   // saved, discarded, restored: runs may differ
         if (set) { set(IDS.VERSION, {data: {version: E.status.version, edits: E.status.unsaved > 0}}); }
     }
 
@@ -766,12 +782,16 @@
     // an edit shown in the plot at once; t0: its input time (pmm:edit-plot when complete)
     function plotChange(seq, changes, t0) {
         if (!changes.length) { return; }
+        hookPlot();
         changes.forEach(function (c) { E.plot.ops.push({seq: seq, change: c, bumped: false}); });
-        plotRender().then(function (complete) {
-            if (complete && typeof t0 === "number" && E.plotT0 === t0) {
-                E.plotT0 = null;
-                pmm.measure("edit-plot", t0);
-            }
+        // after the viewers' frame: a WebGL plot's redraw can take longer than theirs
+        pmm.afterPaint(function () {
+            plotRender().then(function (complete) {
+                if (complete && typeof t0 === "number" && E.plotT0 === t0) {
+                    E.plotT0 = null;
+                    pmm.measure("edit-plot", t0);
+                }
+            });
         });
     }
 
@@ -876,6 +896,7 @@
                 }
                 var d = r.data;
                 var sessions = d.sessions || {};
+                E.answered = seq;
                 takeStatus(d);
                 Object.keys(sessions).forEach(function (k) { showAnnotations(Number(k), sessions[k]); });
                 var summary = d.applied && d.applied.summary;
