@@ -791,7 +791,7 @@ def session_annotations(
                     "dynamics": None if math.isnan(code) else int(code),
                     "dynamics_name": None if math.isnan(code) else DYNAMICS_NAMES[int(code)],
                     "pDist": pdist[i],
-                    "note": _note(notes, i),
+                    "note": _note(notes, int(i)),
                     "userType": utype[i],
                 }
             )

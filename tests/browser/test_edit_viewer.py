@@ -659,3 +659,31 @@ def test_note_and_user_type_dialogs_start_with_the_current_values(page: Any, edi
     press(page, "t")
     page.wait_for_selector(".pmm-edit-dialog-input")
     assert page.input_value(".pmm-edit-dialog-input") == "12"
+
+
+JS_RUNS = """async (s) => {
+    const cfg = pmm.edit.get().cfg;
+    const r = await fetch(cfg.api + '/sessions/' + s + '/annotations?edits=1', {credentials: 'same-origin'});
+    const ann = await r.json();
+    const server = {}; ann.objects.forEach((o) => { server[o.row] = o.run; });
+    const shown = {}; pmm.spines.markers(s).forEach((m) => { const p = m.feature.properties; if (!p.ghost) shown[p.row] = p.run; });
+    return [server, shown]; }"""
+
+
+def test_an_added_spine_renumbers_the_runs_of_every_viewer(page: Any, editors: Path) -> None:
+    new_map(editors, "renumber", seed=47)
+    login(page, "ed_alice")
+    open_map(page, "renumber")
+    before = {s: page.evaluate(JS_RUNS, s) for s in (1, 2)}
+    assert all(server == shown for server, shown in before.values())
+    # a spine added in session 0 starts a run before every run that starts later: the runs
+    # of sessions 1 and 2 are numbered again, and their viewers show the new numbers
+    box = page.locator(".pmm-viewer[data-session='0'] .leaflet-container").bounding_box()
+    click(page, box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, ["Shift"])
+    wait_unsaved(page, 1)
+    renumbered = 0
+    for s in (1, 2):
+        server, shown = page.evaluate(JS_RUNS, s)
+        assert server == shown, s
+        renumbered += sum(1 for row, run in server.items() if before[s][0][row] != run)
+    assert renumbered > 0, "the generated map has runs starting in session 1 or 2"
