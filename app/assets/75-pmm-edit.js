@@ -375,12 +375,24 @@
      * it. opts: {x, y (statistics), colorBy, segment (-1 all), includeBad, roi, nSessions,
      * colors (dynamics code -> colour), known ("x|y|run|s" -> {x, y}: values seen before)}.
      * Changes: {op: "bad", run, s, bad, obj} (obj: the spine's annotations object),
-     * {op: "remove", run, s}, {op: "sync", s, ann} (the session's annotations from the
-     * server, for edits that keep the run numbers). Returns false when the plot cannot show
+     * {op: "remove", run, s}, {op: "insertRun", run} (an added spine's new run: the runs
+     * from there on are numbered one up), {op: "sync", s, ann} (the session's annotations
+     * from the server, with the run numbers the model has). Returns false when the plot cannot show
      * the change exactly here (a value or a colour not known): the server's figure will.
      */
     function plotApply(m, change, opts) {
         var s = change.s;
+        if (change.op === "insertRun") {
+            // a run inserted at change.run: the runs from there on move up one
+            var pts = {};
+            Object.keys(m.pts).forEach(function (k) {
+                var p = m.pts[k];
+                if (p.run >= change.run) { p.run += 1; }
+                pts[ptKey(p.run, p.s)] = p;
+            });
+            m.pts = pts;
+            return true;
+        }
         if (change.op === "remove") {
             removePoint(m, change.run, s, opts);
             return true;
@@ -896,6 +908,8 @@
                 }
                 var d = r.data;
                 var sessions = d.sessions || {};
+                var prior = {};
+                Object.keys(sessions).forEach(function (k) { prior[k] = E.ann[Number(k)]; });
                 E.answered = seq;
                 takeStatus(d);
                 Object.keys(sessions).forEach(function (k) { showAnnotations(Number(k), sessions[k]); });
@@ -905,7 +919,14 @@
                 // what was done (undo and redo name the command): the plot from the answer when
                 // the run numbers stay; otherwise every viewer's runs are read again
                 var done = (d.applied && d.applied.command && d.applied.command.op) || cmd.op;
-                if (STRUCTURAL[done]) {
+                var added = cmd.op === "add_spine" ? addedRun(prior[String(cmd.session)], sessions[String(cmd.session)]) : null;
+                if (added !== null) {
+                    // a new run, after every run that starts in this session or before: the
+                    // runs after it move up one (runs are ordered by the session they start in, then row)
+                    E.plot.known = {};
+                    plotChange(seq, [{op: "insertRun", run: added},
+                        {op: "sync", s: cmd.session, ann: sessions[String(cmd.session)]}], t0);
+                } else if (STRUCTURAL[done]) {
                     E.plot.known = {};
                 } else {
                     plotChange(seq, Object.keys(sessions).map(function (k) {
@@ -917,6 +938,14 @@
                 if (after) { after(d); }
             });
         });
+    }
+
+    // the run of the one object an add made (before/after: the session's annotations), or null
+    function addedRun(before, after) {
+        if (!before || !after) { return null; }
+        var rows = X.newRows(before, after);
+        var o = rows.length === 1 ? X.objectAt(after, rows[0]) : null;
+        return o && typeof o.run === "number" ? o.run : null;
     }
 
     // the shown sessions the answer did not include: their run numbers may have changed too

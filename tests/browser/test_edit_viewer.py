@@ -559,6 +559,20 @@ class HeldEdits:
             r.continue_()
 
 
+class HeldPlot(HeldEdits):
+    """Holds Dash's requests for the plot's figure (the server's figure is not drawn) until released."""
+
+    def __init__(self, page: Any) -> None:
+        self.routes = []
+        page.route(re.compile(r"/_dash-update-component(\?.*)?$"), self._route)
+
+    def _route(self, route: Any) -> None:
+        if "pmm-plot.figure" in (route.request.post_data or ""):
+            self.routes.append(route)
+        else:
+            route.continue_()
+
+
 def plot_point(page: Any, run: int, s: int) -> dict[str, Any] | None:
     result: dict[str, Any] | None = page.evaluate(PLOT_POINT, [run, s])
     return result
@@ -670,7 +684,7 @@ JS_RUNS = """async (s) => {
     return [server, shown]; }"""
 
 
-def test_an_added_spine_renumbers_the_runs_of_every_viewer(page: Any, editors: Path) -> None:
+def test_an_added_spine_shows_in_the_plot_at_once_and_renumbers_every_viewer(page: Any, editors: Path) -> None:
     new_map(editors, "renumber", seed=47)
     login(page, "ed_alice")
     open_map(page, "renumber")
@@ -678,9 +692,22 @@ def test_an_added_spine_renumbers_the_runs_of_every_viewer(page: Any, editors: P
     assert all(server == shown for server, shown in before.values())
     # a spine added in session 0 starts a run before every run that starts later: the runs
     # of sessions 1 and 2 are numbered again, and their viewers show the new numbers
+    held = HeldPlot(page)
+    landed = page.evaluate(MEASURES, "edit-plot-server")
+    rows = set(rows_of(page, 0))
     box = page.locator(".pmm-viewer[data-session='0'] .leaflet-container").bounding_box()
     click(page, box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, ["Shift"])
     wait_unsaved(page, 1)
+    # the plot shows the new spine's point from the server's answer (its pDist, its run,
+    # the later runs numbered one up) while the server's figure is held back
+    (new_row,) = set(rows_of(page, 0)) - rows
+    run = feature(page, 0, new_row)["run"]  # type: ignore[index]
+    page.wait_for_function(f"() => ({PLOT_POINT})([{run}, 0]) !== null")
+    assert held.routes, "the server's figure has not been drawn"
+    local = page.evaluate(PLOT_SNAPSHOT)
+    held.release()
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot-server') > n", arg=landed)
+    assert page.evaluate(PLOT_SNAPSHOT) == local
     renumbered = 0
     for s in (1, 2):
         server, shown = page.evaluate(JS_RUNS, s)

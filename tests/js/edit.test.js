@@ -131,7 +131,8 @@ test("the row a spine was added at; an object by row", () => {
     assert.equal(X.objectAt(after, 5), null);
 });
 // figures made by app/figures/mapplot.map_plot (pDist against session; 3 sessions, 4 runs):
-// the base table, run 0's session 1 left out (bad, include bad off), drawn bad, run 1 gone
+// the base table, run 0's session 1 left out (bad, include bad off), drawn bad, run 1 gone,
+// a spine added in session 1 as run 2 (the runs after it numbered one up)
 const FIGS = {
     base: [
         {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
@@ -159,6 +160,13 @@ const FIGS = {
         {"type": "scattergl", "mode": "markers", "name": "added", "x": [8.5], "y": [2.0], "customdata": [[3, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
         {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [7.125], "y": [1.0], "customdata": [[2, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
         {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0], "y": [0.0, 1.0, 2.0, 0.0], "customdata": [[0, 0], [0, 1], [0, 2], [2, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    added: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "added", "x": [8.5], "y": [2.0], "customdata": [[4, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [7.125], "y": [1.0], "customdata": [[3, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5, 5.5], "y": [1.0, 1.0], "customdata": [[1, 1], [2, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0], "y": [0.0, 1.0, 2.0, 0.0], "customdata": [[0, 0], [0, 1], [0, 2], [3, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
     ]
 };
 
@@ -271,4 +279,16 @@ test("dialogs start with the spine's note and user type", () => {
     assert.equal(X.userTypeText({userType: 0}), "0");
     assert.equal(X.userTypeText({userType: null}), "");
     assert.equal(X.userTypeText(undefined), "");
+});
+
+test("plot: an added spine's run moves the later runs up one; the session's annotations place it", () => {
+    const ann = {roi: "spineROI", objects: [
+        {row: 0, run: 0, isBad: false, pDist: 2.25, segment: 0},
+        {row: 1, run: 1, isBad: false, pDist: 4.5, segment: 0},
+        {row: 2, run: 3, isBad: false, pDist: 7.125, segment: 0},
+        {row: 3, run: 2, isBad: false, pDist: 5.5, segment: 0}
+    ]};
+    const r = edited(FIGS.base, [{op: "insertRun", run: 2}, {op: "sync", s: 1, ann: ann}], plotOpts());
+    assert.deepEqual(r.done, [true, true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.added));
 });
