@@ -25,13 +25,15 @@
  * The plot shows it at once too: its points are kept as a model of the server's last figure
  * (PmmEditLogic.plotModel) and the edits not yet in a figure from the server are applied to
  * it as app/figures/mapplot.map_plot would draw them (bad: the point left out, or drawn as a
- * cross with "include bad"; its run's neighbours re-coded; delete: the point gone; edits
- * that keep the run numbers: the changed sessions from the server's answer), then the
+ * cross with "include bad"; its run's neighbours re-coded; delete: the point gone; from the
+ * server's answer: the changed sessions, and for add, connect and disconnect the runs
+ * numbered as the server numbers them, before its figure is made), then the
  * plot's own traces are restyled (Plotly.restyle, addTraces/deleteTraces for a colour group
  * that appears or goes). The server's figure, when it lands, replaces them; the edits made
  * since it was asked for are applied over it again. What cannot be known here (a statistic
- * the annotations lack, the new run numbers after add, delete, connect, disconnect) waits
- * for the server's figure.
+ * the annotations lack, the run numbers after a delete or an undo/redo of a link or an
+ * add) waits for the server's figure; until it lands a deleted spine's point is gone but
+ * the other points keep their old run numbers.
  *
  * Timings: pmm:edit-<op> (key/click to the frame with the marker updated), pmm:edit-server
  * (to the frame with the server's answer drawn), pmm:edit-plot (to the plot showing it:
@@ -314,6 +316,34 @@
         if (next) { f = dynFlags(next.key); next.key = dynCode(present, f.after); }
     }
 
+    // connect: run `from` (it starts in session s + 1) joins run `into` (it ends in session s),
+    // the runs after `from` move down one; disconnect: run `run` is cut after session s, its
+    // part from s + 1 on is the new run `to`, the runs from `to` on move up one
+    function renumber(m, c) {
+        var pts = {};
+        var merge = c.op === "mergeRuns";
+        Object.keys(m.pts).forEach(function (k) {
+            var p = m.pts[k];
+            if (merge) {
+                if (p.run === c.from) { p.run = c.into; } else if (p.run > c.from) { p.run -= 1; }
+            } else if (p.run === c.run && p.s > c.s) {
+                p.run = c.to;
+            } else if (p.run >= c.to && p.run !== c.run) {
+                p.run += 1;
+            }
+            pts[ptKey(p.run, p.s)] = p;
+        });
+        m.pts = pts;
+        if (m.colorBy !== "dynamics") { return; }
+        var run = merge ? c.into : c.run;
+        var a = m.pts[ptKey(run, c.s)], b = m.pts[ptKey(merge ? run : c.to, c.s + 1)];
+        if (a && b) {
+            var fa = dynFlags(a.key), fb = dynFlags(b.key);
+            a.key = dynCode(fa.before, merge);
+            b.key = dynCode(merge, fb.after);
+        }
+    }
+
     function knownKey(opts, run, s) { return opts.x + "|" + opts.y + "|" + ptKey(run, s); }
 
     function removePoint(m, run, s, opts) {
@@ -376,8 +406,9 @@
      * colors (dynamics code -> colour), known ("x|y|run|s" -> {x, y}: values seen before)}.
      * Changes: {op: "bad", run, s, bad, obj} (obj: the spine's annotations object),
      * {op: "remove", run, s}, {op: "insertRun", run} (an added spine's new run: the runs
-     * from there on are numbered one up), {op: "sync", s, ann} (the session's annotations
-     * from the server, with the run numbers the model has). Returns false when the plot cannot show
+     * from there on are numbered one up), {op: "mergeRuns", into, from, s} (connect),
+     * {op: "splitRun", run, s, to} (disconnect), {op: "sync", s, ann} (the session's
+     * annotations from the server, with the run numbers the model has). Returns false when the plot cannot show
      * the change exactly here (a value or a colour not known): the server's figure will.
      */
     function plotApply(m, change, opts) {
@@ -391,6 +422,10 @@
                 pts[ptKey(p.run, p.s)] = p;
             });
             m.pts = pts;
+            return true;
+        }
+        if (change.op === "mergeRuns" || change.op === "splitRun") {
+            renumber(m, change);
             return true;
         }
         if (change.op === "remove") {
@@ -919,13 +954,14 @@
                 // what was done (undo and redo name the command): the plot from the answer when
                 // the run numbers stay; otherwise every viewer's runs are read again
                 var done = (d.applied && d.applied.command && d.applied.command.op) || cmd.op;
-                var added = cmd.op === "add_spine" ? addedRun(prior[String(cmd.session)], sessions[String(cmd.session)]) : null;
-                if (added !== null) {
-                    // a new run, after every run that starts in this session or before: the
-                    // runs after it move up one (runs are ordered by the session they start in, then row)
+                var runs = runChange(cmd, prior, sessions);
+                if (runs) {
+                    // runs are ordered by the session they start in, then row: the server's
+                    // numbers follow from the answer and the annotations before it
                     E.plot.known = {};
-                    plotChange(seq, [{op: "insertRun", run: added},
-                        {op: "sync", s: cmd.session, ann: sessions[String(cmd.session)]}], t0);
+                    plotChange(seq, [runs].concat(Object.keys(sessions).map(function (k) {
+                        return {op: "sync", s: Number(k), ann: sessions[k]};
+                    })), t0);
                 } else if (STRUCTURAL[done]) {
                     E.plot.known = {};
                 } else {
@@ -940,12 +976,31 @@
         });
     }
 
-    // the run of the one object an add made (before/after: the session's annotations), or null
-    function addedRun(before, after) {
-        if (!before || !after) { return null; }
-        var rows = X.newRows(before, after);
-        var o = rows.length === 1 ? X.objectAt(after, rows[0]) : null;
-        return o && typeof o.run === "number" ? o.run : null;
+    // the plot's renumbering of runs by an add, connect or disconnect (prior: the changed
+    // sessions' annotations before it, after: the answer's), or null (left to the server)
+    function runChange(cmd, prior, after) {
+        var s = cmd.session;
+        var runOf = function (ann, row) { var o = X.objectAt(ann, row); return o && typeof o.run === "number" ? o.run : null; };
+        var b0 = prior[String(s)], a0 = after[String(s)], b1 = prior[String(s + 1)], a1 = after[String(s + 1)];
+        if (!b0 || !a0) { return null; }
+        if (cmd.op === "add_spine") {
+            // a new run after every run that starts in this session or before
+            var rows = X.newRows(b0, a0);
+            var added = rows.length === 1 ? runOf(a0, rows[0]) : null;
+            return added === null ? null : {op: "insertRun", run: added};
+        }
+        if (!b1 || !a1) { return null; }
+        if (cmd.op === "connect") {
+            var into = runOf(b0, cmd.row), from = runOf(b1, cmd.to_row);
+            return into === null || from === null || into >= from ? null : {op: "mergeRuns", into: into, from: from, s: s};
+        }
+        if (cmd.op === "disconnect") {
+            var run = runOf(b0, cmd.row);
+            var next = run === null ? null : (b1.objects || []).filter(function (o) { return o.run === run; })[0];
+            var to = next ? runOf(a1, next.row) : null;
+            return to === null || to <= run ? null : {op: "splitRun", run: run, s: s, to: to};
+        }
+        return null;
     }
 
     // the shown sessions the answer did not include: their run numbers may have changed too

@@ -714,3 +714,59 @@ def test_an_added_spine_shows_in_the_plot_at_once_and_renumbers_every_viewer(pag
         assert server == shown, s
         renumbered += sum(1 for row, run in server.items() if before[s][0][row] != run)
     assert renumbered > 0, "the generated map has runs starting in session 1 or 2"
+
+
+def held_plot_edit(page: Any, held: HeldPlot, act: Any, n_unsaved: int) -> None:
+    """`act()` an edit with the server's figure held back: the page's own plot shows it
+    (pmm:edit-plot while the figure's request waits), then the server's figure is the same."""
+    shown = page.evaluate(MEASURES, "edit-plot")
+    landed = page.evaluate(MEASURES, "edit-plot-server")
+    act()
+    wait_unsaved(page, n_unsaved)
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot') > n", arg=shown)
+    assert held.routes, "the server's figure has not been drawn"
+    assert page.evaluate(MEASURES, "edit-plot-server") == landed
+    local = page.evaluate(PLOT_SNAPSHOT)
+    held.release()
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot-server') > n", arg=landed)
+    assert page.evaluate(PLOT_SNAPSHOT) == local
+
+
+def test_disconnect_and_connect_show_in_the_plot_before_the_server_figure(page: Any, editors: Path) -> None:
+    new_map(editors, "links", seed=48)
+    login(page, "ed_alice")
+    open_map(page, "links")
+    # a spine of session 0 linked to one in session 1, both clickable (the answer holds
+    # sessions 0 and 1: the runs starting in session 2 are numbered again by the page itself)
+    r1 = partner = None
+    for row in rows_of(page, 0):
+        run = feature(page, 0, row)["run"]  # type: ignore[index]
+        other = page.evaluate(
+            "([run]) => { let r = null; pmm.spines.markers(1).forEach((m) => { const p = m.feature.properties; if (!p.ghost && p.run === run) r = p.row; }); return r; }",
+            [run],
+        )
+        if other is not None and point(page, 0, row)["top"] and point(page, 1, other)["top"]:
+            r1, partner = row, other
+            break
+    assert r1 is not None and partner is not None, "the generated map links spines of sessions 0 and 1"
+    held = HeldPlot(page)
+
+    def disconnect() -> None:
+        select(page, 0, r1)
+        press(page, "x")
+
+    held_plot_edit(page, held, disconnect, 1)
+    run1, run2 = feature(page, 0, r1)["run"], feature(page, 1, partner)["run"]  # type: ignore[index]
+    assert run1 != run2
+    assert plot_point(page, run2, 1) is not None and plot_point(page, run1, 1) != plot_point(page, run2, 1)
+
+    def connect() -> None:
+        select(page, 0, r1)
+        select(page, 1, partner, modifiers=["Alt"])
+        page.wait_for_function("() => pmm.edit.get().pick !== null")
+        press(page, "c")
+
+    held_plot_edit(page, held, connect, 2)
+    run1 = feature(page, 0, r1)["run"]  # type: ignore[index]
+    assert feature(page, 1, partner)["run"] == run1  # type: ignore[index]
+    assert plot_point(page, run1, 0) is not None and plot_point(page, run1, 1) is not None

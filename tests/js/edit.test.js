@@ -132,7 +132,8 @@ test("the row a spine was added at; an object by row", () => {
 });
 // figures made by app/figures/mapplot.map_plot (pDist against session; 3 sessions, 4 runs):
 // the base table, run 0's session 1 left out (bad, include bad off), drawn bad, run 1 gone,
-// a spine added in session 1 as run 2 (the runs after it numbered one up)
+// a spine added in session 1 as run 2 (the runs after it numbered one up), run 2 connected to
+// run 3 (session 1 to 2), run 0 disconnected after session 0 (its rest is run 2)
 const FIGS = {
     base: [
         {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
@@ -167,6 +168,18 @@ const FIGS = {
         {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [7.125], "y": [1.0], "customdata": [[3, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
         {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5, 5.5], "y": [1.0, 1.0], "customdata": [[1, 1], [2, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
         {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0], "y": [0.0, 1.0, 2.0, 0.0], "customdata": [[0, 0], [0, 1], [0, 2], [3, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    connected: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, 8.5, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, 2.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5], "y": [1.0], "customdata": [[1, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0, 7.125, 8.5], "y": [0.0, 1.0, 2.0, 0.0, 1.0, 2.0], "customdata": [[0, 0], [0, 1], [0, 2], [2, 0], [2, 1], [2, 2]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle", "circle", "circle", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    disconnected: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [2.25, 3.0, null, 6.0, 7.125, null], "y": [1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "added", "x": [2.25, 8.5], "y": [1.0, 2.0], "customdata": [[2, 1], [4, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [1.5, 7.125], "y": [0.0, 1.0], "customdata": [[0, 0], [3, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5], "y": [1.0], "customdata": [[1, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [3.0, 6.0], "y": [2.0, 0.0], "customdata": [[2, 2], [3, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
     ]
 };
 
@@ -291,4 +304,16 @@ test("plot: an added spine's run moves the later runs up one; the session's anno
     const r = edited(FIGS.base, [{op: "insertRun", run: 2}, {op: "sync", s: 1, ann: ann}], plotOpts());
     assert.deepEqual(r.done, [true, true]);
     assert.deepEqual(drawn(r.traces), drawn(FIGS.added));
+});
+
+test("plot: connect joins the next run's points to the run and numbers the later runs one down", () => {
+    const r = edited(FIGS.base, [{op: "mergeRuns", into: 2, from: 3, s: 1}], plotOpts());
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.connected));
+});
+
+test("plot: disconnect cuts a run into a new one and numbers the runs from it one up", () => {
+    const r = edited(FIGS.base, [{op: "splitRun", run: 0, s: 0, to: 2}], plotOpts());
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.disconnected));
 });
