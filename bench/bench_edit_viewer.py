@@ -13,11 +13,18 @@ frame that shows the result; app/assets/75-pmm-edit.js):
     before the server answers);
   * ``pmm:edit-server``: ``b`` pressed -> the server's answer (the changed session's
     annotations from the working copy) drawn in the viewers;
-  * ``pmm:edit-plot``: ``b`` pressed -> the plot redrawn from the working copy (the bad
-    spine leaves it: the plot excludes bad spines).
+  * ``pmm:edit-plot``: ``b`` pressed -> the plot shows the edit (the bad spine leaves it:
+    the plot excludes bad spines; its run's neighbours change dynamics). The page restyles
+    the plot's own traces from the server's last figure, before the server answers;
+  * ``pmm:edit-plot-server``: ``b`` pressed -> the server's figure, made from the working
+    copy, drawn (it confirms the plot; the page's restyle equals it, see
+    tests/browser/test_edit_viewer.py).
 Baseline in the same run, on the same page: the same viewer and plot update without an
 edit, a selection change (``pmm:select``: every viewer restyled and ringed;
-``pmm:plot-highlight``: the plot's highlight), from a select call at ``performance.now()``.
+``pmm:plot-highlight``: the plot's highlight, an SVG over the plot), from a select call at
+``performance.now()``; and the plot's WebGL traces redrawn without an edit
+(``pmm:bench-plot-restyle``: Plotly.restyle of one trace with its own symbols, to the frame
+after it), the least any change of the plot's points costs in this browser.
 
 Target: key -> marker updated in every viewer and the plot <= 100 ms at the 95th percentile.
 No timed asserts: prints p50/p95 and PASS/MISS.
@@ -72,11 +79,19 @@ def setup(data_dir: Path) -> None:
 
 LAST = "(name) => { const e = performance.getEntriesByName('pmm:' + name); return e.length ? e[e.length - 1].duration : null; }"
 COUNT = "(name) => performance.getEntriesByName('pmm:' + name).length"
+RESTYLE = """() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot'); const t0 = performance.now();
+    const i = gd.data.length - 1;
+    return Plotly.restyle(gd, {'marker.symbol': [gd.data[i].marker.symbol.slice()]}, [i])
+        .then(() => pmm.measure('bench-plot-restyle', t0)); }"""
 
 
 def run(page: Any, presses: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {
-        k: [] for k in ("select", "plot-highlight", "edit-set_bad", "edit-server", "edit-plot")
+        k: []
+        for k in (
+            "select", "plot-highlight", "bench-plot-restyle",
+            "edit-set_bad", "edit-server", "edit-plot", "edit-plot-server",
+        )
     }
     runs = page.evaluate(
         "() => { const r = []; pmm.spines.markers(4).forEach((m) => { const p = m.feature.properties; if (!p.ghost && typeof p.run === 'number') r.push(p.run); }); return r; }"
@@ -94,8 +109,17 @@ def run(page: Any, presses: int) -> dict[str, list[float]]:
                 f"(n) => performance.getEntriesByName('pmm:{k}').length > n", arg=before[k]
             )
             out[k].append(page.evaluate(LAST, k))
+        # baseline: the plot's points redrawn without an edit
+        n = page.evaluate(COUNT, "bench-plot-restyle")
+        page.evaluate(RESTYLE)
+        page.wait_for_function(
+            "(n) => performance.getEntriesByName('pmm:bench-plot-restyle').length > n", arg=n
+        )
+        out["bench-plot-restyle"].append(page.evaluate(LAST, "bench-plot-restyle"))
         # the edit: b on the selected spine
-        before = {k: page.evaluate(COUNT, k) for k in ("edit-set_bad", "edit-server", "edit-plot")}
+        before = {
+            k: page.evaluate(COUNT, k) for k in ("edit-set_bad", "edit-server", "edit-plot", "edit-plot-server")
+        }
         page.keyboard.press("b")
         for k in before:
             page.wait_for_function(
@@ -153,13 +177,16 @@ def main() -> int:
     print("baseline (no edit):")
     print("  " + report("select -> every viewer", out["select"]))
     print("  " + report("select -> plot highlight", out["plot-highlight"]))
+    print("  " + report("plot restyled (WebGL), no edit", out["bench-plot-restyle"]))
     print("edit (b on the selected spine):")
     print("  " + report("key -> marker in the viewer", out["edit-set_bad"], TARGET_MS))
     print("  " + report("key -> server answer drawn", out["edit-server"]))
-    print("  " + report("key -> plot redrawn", out["edit-plot"], TARGET_MS))
+    print("  " + report("key -> plot shows it", out["edit-plot"], TARGET_MS))
+    print("  " + report("key -> server's plot drawn", out["edit-plot-server"]))
     b = pct(out["select"], 95)
     print(f"ratios p95: viewer edit / select {pct(out['edit-set_bad'], 95) / b:.2f}; "
-          f"plot edit / plot highlight {pct(out['edit-plot'], 95) / pct(out['plot-highlight'], 95):.2f}")  # fmt: skip
+          f"plot edit / plot highlight {pct(out['edit-plot'], 95) / pct(out['plot-highlight'], 95):.2f}; "
+          f"plot edit / plot restyled {pct(out['edit-plot'], 95) / pct(out['bench-plot-restyle'], 95):.2f}")  # fmt: skip
     return 0
 
 

@@ -20,9 +20,24 @@
  * drawn), then replaced by the server's answer (the changed sessions' annotations, set as the
  * viewer's GeoJSON data through dash_clientside.set_props) and the EDIT_VERSION store gets
  * the working copy's version, which the plot and the run strip callbacks take as an input
- * (they answer from the working copy). Timings: pmm:edit-<op> (key/click to the frame with
- * the marker updated), pmm:edit-server (to the frame with the server's answer drawn),
- * pmm:edit-plot (to the plot redrawn).
+ * (they answer from the working copy).
+ *
+ * The plot shows it at once too: its points are kept as a model of the server's last figure
+ * (PmmEditLogic.plotModel) and the edits not yet in a figure from the server are applied to
+ * it as app/figures/mapplot.map_plot would draw them (bad: the point left out, or drawn as a
+ * cross with "include bad"; its run's neighbours re-coded; delete: the point gone; from the
+ * server's answer: the changed sessions, and for add, connect and disconnect the runs
+ * numbered as the server numbers them, before its figure is made), then the
+ * plot's own traces are restyled (Plotly.restyle, addTraces/deleteTraces for a colour group
+ * that appears or goes). The server's figure, when it lands, replaces them; the edits made
+ * since it was asked for are applied over it again. What cannot be known here (a statistic
+ * the annotations lack, the run numbers after a delete or an undo/redo of a link or an
+ * add) waits for the server's figure; until it lands a deleted spine's point is gone but
+ * the other points keep their old run numbers.
+ *
+ * Timings: pmm:edit-<op> (key/click to the frame with the marker updated), pmm:edit-server
+ * (to the frame with the server's answer drawn), pmm:edit-plot (to the plot showing it:
+ * restyled here, else the server's figure), pmm:edit-plot-server (to the server's figure).
  *
  * The first part (PmmEditLogic) is pure and runs under node (tests/js/edit.test.js).
  */
@@ -201,6 +216,15 @@
         return ((after && after.objects) || []).filter(function (o) { return !had[o.row]; }).map(function (o) { return o.row; });
     }
 
+    /** The note dialog's first text: the object's note ("" without one). */
+    function noteText(o) { return o && typeof o.note === "string" ? o.note : ""; }
+
+    /** The user type dialog's first text: the object's user type as a whole number ("" unknown). */
+    function userTypeText(o) {
+        var v = o ? o.userType : null;
+        return isNum(v) && Math.floor(v) === v ? String(v) : "";
+    }
+
     /** The object {row, run, ...} of an annotations payload at `row`, or null. */
     function objectAt(ann, row) {
         var objs = (ann && ann.objects) || [];
@@ -208,11 +232,321 @@
         return null;
     }
 
+    // ------------------------------------------------------------------ the plot, as app/figures/mapplot.py draws it
+
+    // dynamics codes (pymapmanager.analysis) <-> the plot's trace names (DYNAMICS_LABELS)
+    var DYN_CODES = {added: 1, subtracted: 2, transient: 3, persistent: 4, unknown: 0};
+    var DYN_NAMES = {1: "added", 2: "subtracted", 3: "transient", 4: "persistent"};
+    var SESSION_STATS = {session: true, days: true, hours: true, zdays: true};
+    // statistics an annotations object carries: stat -> field
+    var ANN_STATS = {x: "x_um", y: "y_um", z: "z", pDist: "pDist", userType: "userType"};
+
+    /** The dynamics code from presence in the session before and after (analysis.dynamics). */
+    function dynCode(before, after) {
+        if (!before && !after) { return 3; }
+        if (!before) { return 1; }
+        return after ? 4 : 2;
+    }
+
+    function dynFlags(code) {
+        return {before: code !== 1 && code !== 3, after: code !== 2 && code !== 3};
+    }
+
+    /** The colour group of a point trace from its name (map_plot's names), or null. */
+    function groupKey(name, colorBy) {
+        name = String(name === undefined || name === null ? "" : name);
+        if (colorBy === "segment") {
+            if (name === "no segment") { return -1; }
+            var m = /^segment (\d+)$/.exec(name);
+            return m ? parseInt(m[1], 10) : null;
+        }
+        return Object.prototype.hasOwnProperty.call(DYN_CODES, name) ? DYN_CODES[name] : null;
+    }
+
+    function ptKey(run, s) { return run + "|" + s; }
+
+    /**
+     * The points of a plot figure's traces (trace 0 the run lines, then one trace per colour
+     * group, customdata [run, session]): {colorBy, line, styles: key -> trace, pts: "run|s" ->
+     * {run, s, x, y, bad, key}}; null when the figure is not a map plot.
+     */
+    function plotModel(data, colorBy) {
+        if (!data || !data.length || !data[0] || data[0].mode !== "lines") { return null; }
+        var m = {colorBy: colorBy === "segment" ? "segment" : "dynamics", line: data[0], styles: {}, pts: {}};
+        for (var i = 1; i < data.length; i++) {
+            var t = data[i];
+            var key = groupKey(t.name, m.colorBy);
+            if (key === null || !t.customdata) { return null; }
+            m.styles[key] = t;
+            var sym = t.marker ? t.marker.symbol : null;
+            for (var j = 0; j < t.customdata.length; j++) {
+                var c = t.customdata[j];
+                if (!c) { continue; }
+                m.pts[ptKey(c[0], c[1])] = {run: c[0], s: c[1], x: t.x[j], y: t.y[j],
+                    bad: (Array.isArray(sym) ? sym[j] : sym) === "x", key: key};
+            }
+        }
+        return m;
+    }
+
+    /** A copy of a plot model whose points can be changed. */
+    function cloneModel(m) {
+        var pts = {};
+        Object.keys(m.pts).forEach(function (k) { pts[k] = Object.assign({}, m.pts[k]); });
+        return {colorBy: m.colorBy, line: m.line, styles: m.styles, pts: pts};
+    }
+
+    function nSessionsOf(opts) { return isNum(opts.nSessions) && opts.nSessions > 0 ? opts.nSessions : Infinity; }
+
+    // the dynamics of (run, s) from its neighbours in the model (present = drawn)
+    function codeAt(m, run, s, opts) {
+        var n = nSessionsOf(opts);
+        if (n === 1) { return 4; }
+        var before = s === 0 || !!m.pts[ptKey(run, s - 1)];
+        var after = s === n - 1 || !!m.pts[ptKey(run, s + 1)];
+        return dynCode(before, after);
+    }
+
+    // the run's neighbours of session s now that s is `present`: their before/after flag
+    function neighbours(m, run, s, present) {
+        if (m.colorBy !== "dynamics") { return; }
+        var prev = m.pts[ptKey(run, s - 1)], next = m.pts[ptKey(run, s + 1)];
+        var f;
+        if (prev) { f = dynFlags(prev.key); prev.key = dynCode(f.before, present); }
+        if (next) { f = dynFlags(next.key); next.key = dynCode(present, f.after); }
+    }
+
+    // connect: run `from` (it starts in session s + 1) joins run `into` (it ends in session s),
+    // the runs after `from` move down one; disconnect: run `run` is cut after session s, its
+    // part from s + 1 on is the new run `to`, the runs from `to` on move up one
+    function renumber(m, c) {
+        var pts = {};
+        var merge = c.op === "mergeRuns";
+        Object.keys(m.pts).forEach(function (k) {
+            var p = m.pts[k];
+            if (merge) {
+                if (p.run === c.from) { p.run = c.into; } else if (p.run > c.from) { p.run -= 1; }
+            } else if (p.run === c.run && p.s > c.s) {
+                p.run = c.to;
+            } else if (p.run >= c.to && p.run !== c.run) {
+                p.run += 1;
+            }
+            pts[ptKey(p.run, p.s)] = p;
+        });
+        m.pts = pts;
+        if (m.colorBy !== "dynamics") { return; }
+        var run = merge ? c.into : c.run;
+        var a = m.pts[ptKey(run, c.s)], b = m.pts[ptKey(merge ? run : c.to, c.s + 1)];
+        if (a && b) {
+            var fa = dynFlags(a.key), fb = dynFlags(b.key);
+            a.key = dynCode(fa.before, merge);
+            b.key = dynCode(merge, fb.after);
+        }
+    }
+
+    function knownKey(opts, run, s) { return opts.x + "|" + opts.y + "|" + ptKey(run, s); }
+
+    function removePoint(m, run, s, opts) {
+        var k = ptKey(run, s);
+        var p = m.pts[k];
+        if (!p) { return; }
+        if (opts.known) { opts.known[knownKey(opts, run, s)] = {x: p.x, y: p.y}; }
+        delete m.pts[k];
+        neighbours(m, run, s, false);
+    }
+
+    // a statistic's value for an object of session s: the session's (any point of it), the
+    // object's own (annotations), one seen before in this figure; null when unknown
+    function statValue(stat, axis, m, s, obj, seen) {
+        if (stat === "session") { return s; }
+        if (seen && isNum(seen[axis])) { return seen[axis]; }
+        if (SESSION_STATS[stat]) {
+            var ks = Object.keys(m.pts);
+            for (var i = 0; i < ks.length; i++) { if (m.pts[ks[i]].s === s) { return m.pts[ks[i]][axis]; } }
+            return null;
+        }
+        var f = ANN_STATS[stat];
+        return f && obj && isNum(obj[f]) ? obj[f] : null;
+    }
+
+    /** Whether the plot shows an object of the annotations at all (its segment and bad filters). */
+    function plotted(obj, opts) {
+        if (!obj || !isNum(obj.run)) { return false; }
+        if (isNum(opts.segment) && opts.segment >= 0 && obj.segment !== opts.segment) { return false; }
+        return !!opts.includeBad || !obj.isBad;
+    }
+
+    // add (or update) the point of `obj` (an annotations object of session s): false when
+    // its values or its colour group are not known here
+    function putPoint(m, obj, s, opts) {
+        var run = obj.run, k = ptKey(run, s);
+        var had = m.pts[k];
+        var seen = had ? null : (opts.known && opts.known[knownKey(opts, run, s)]);
+        var x = had && !ANN_STATS[opts.x] ? had.x : statValue(opts.x, "x", m, s, obj, seen);
+        var y = had && !ANN_STATS[opts.y] ? had.y : statValue(opts.y, "y", m, s, obj, seen);
+        if (!isNum(x) || !isNum(y)) { return false; }
+        var p = had || {run: run, s: s};
+        p.x = x;
+        p.y = y;
+        p.bad = !!obj.isBad;
+        if (m.colorBy === "segment") {
+            p.key = isNum(obj.segment) ? obj.segment : -1;
+        } else if (!had) {
+            p.key = codeAt(m, run, s, opts);
+        }
+        if (!m.styles[p.key] && !newStyle(m, p.key, opts)) { return false; }
+        m.pts[k] = p;
+        if (!had) { neighbours(m, run, s, true); }
+        return true;
+    }
+
+    /**
+     * Apply one edit to a plot model (changed in place), as the server's figure would show
+     * it. opts: {x, y (statistics), colorBy, segment (-1 all), includeBad, roi, nSessions,
+     * colors (dynamics code -> colour), known ("x|y|run|s" -> {x, y}: values seen before)}.
+     * Changes: {op: "bad", run, s, bad, obj} (obj: the spine's annotations object),
+     * {op: "remove", run, s}, {op: "insertRun", run} (an added spine's new run: the runs
+     * from there on are numbered one up), {op: "mergeRuns", into, from, s} (connect),
+     * {op: "splitRun", run, s, to} (disconnect), {op: "sync", s, ann} (the session's
+     * annotations from the server, with the run numbers the model has). Returns false when the plot cannot show
+     * the change exactly here (a value or a colour not known): the server's figure will.
+     */
+    function plotApply(m, change, opts) {
+        var s = change.s;
+        if (change.op === "insertRun") {
+            // a run inserted at change.run: the runs from there on move up one
+            var pts = {};
+            Object.keys(m.pts).forEach(function (k) {
+                var p = m.pts[k];
+                if (p.run >= change.run) { p.run += 1; }
+                pts[ptKey(p.run, p.s)] = p;
+            });
+            m.pts = pts;
+            return true;
+        }
+        if (change.op === "mergeRuns" || change.op === "splitRun") {
+            renumber(m, change);
+            return true;
+        }
+        if (change.op === "remove") {
+            removePoint(m, change.run, s, opts);
+            return true;
+        }
+        if (change.op === "bad") {
+            var obj = Object.assign({}, change.obj || {}, {run: change.run, isBad: !!change.bad});
+            if (!plotted(Object.assign({}, obj, {isBad: false}), opts)) { return true; }
+            if (opts.includeBad) {
+                var p = m.pts[ptKey(change.run, s)];
+                if (p) { p.bad = !!change.bad; }
+                return true;
+            }
+            if (change.bad) { removePoint(m, change.run, s, opts); return true; }
+            return putPoint(m, obj, s, opts);
+        }
+        if (change.op === "sync") {
+            var ann = change.ann;
+            if (!ann || (opts.roi && ann.roi && opts.roi !== ann.roi)) { return false; }
+            // a move changes the statistics of the spine: only those the annotations carry are known
+            var ok = !change.moved || [opts.x, opts.y].every(function (st) { return SESSION_STATS[st] || ANN_STATS[st]; });
+            var runs = {};
+            (ann.objects || []).forEach(function (o) {
+                if (!isNum(o.run)) { return; }
+                runs[o.run] = true;
+                if (plotted(o, opts)) {
+                    if (!putPoint(m, o, s, opts)) { ok = false; }
+                } else {
+                    removePoint(m, o.run, s, opts);
+                }
+            });
+            Object.keys(m.pts).forEach(function (k) {
+                var p = m.pts[k];
+                if (p && p.s === s && !runs[p.run]) { removePoint(m, p.run, s, opts); }
+            });
+            return ok;
+        }
+        return false;
+    }
+
+    // a trace for a colour group the figure does not have yet (dynamics only: the colours
+    // come from the server through the viewers' hideout), from another group's trace
+    function newStyle(m, key, opts) {
+        if (m.colorBy !== "dynamics") { return null; }
+        var color = opts.colors && opts.colors[key];
+        var ks = Object.keys(m.styles);
+        if (!color || !DYN_NAMES[key] || !ks.length) { return null; }
+        var like = m.styles[ks[0]];
+        var style = {type: like.type, mode: like.mode, name: DYN_NAMES[key], hovertemplate: like.hovertemplate,
+            marker: Object.assign({}, like.marker, {color: color})};
+        m.styles = Object.assign({}, m.styles);
+        m.styles[key] = style;
+        return style;
+    }
+
+    /** The d3 format of a statistic in the hover (mapplot.hover_format). */
+    function hoverFormat(stat, values) {
+        if (stat === "session" || stat === "days") { return "d"; }
+        if (values.length && values.every(function (v) { return Math.floor(v) === v; })) { return "d"; }
+        var big = 0;
+        values.forEach(function (v) { big = Math.max(big, Math.abs(v)); });
+        return big >= 1e4 ? ",.0f" : ".4~g";
+    }
+
+    /**
+     * The figure's traces of a plot model, as map_plot makes them: the run lines (runs in
+     * order, sessions in order, runs of two points or more), then one trace per colour
+     * group in the order of its key, points by run then session. null when a group's trace
+     * cannot be made here.
+     */
+    function plotTraces(m, opts) {
+        var pts = Object.keys(m.pts).map(function (k) { return m.pts[k]; });
+        pts.sort(function (a, b) { return a.run - b.run || a.s - b.s; });
+        var lx = [], ly = [], groups = {}, allX = [], allY = [];
+        var i = 0;
+        while (i < pts.length) {
+            var j = i;
+            while (j < pts.length && pts[j].run === pts[i].run) { j++; }
+            if (j - i > 1) {
+                for (var q = i; q < j; q++) { lx.push(pts[q].x); ly.push(pts[q].y); }
+                lx.push(null);
+                ly.push(null);
+            }
+            i = j;
+        }
+        pts.forEach(function (p) {
+            var g = groups[p.key] || (groups[p.key] = {x: [], y: [], cd: [], sym: []});
+            g.x.push(p.x);
+            g.y.push(p.y);
+            g.cd.push([p.run, p.s]);
+            g.sym.push(p.bad ? "x" : "circle");
+            allX.push(p.x);
+            allY.push(p.y);
+        });
+        var fx = opts.x ? hoverFormat(opts.x, allX) : null, fy = opts.y ? hoverFormat(opts.y, allY) : null;
+        var out = [Object.assign({}, m.line, {x: lx, y: ly})];
+        var keys = Object.keys(groups).map(Number).sort(function (a, b) { return a - b; });
+        for (var n = 0; n < keys.length; n++) {
+            var style = m.styles[keys[n]] || newStyle(m, keys[n], opts);
+            if (!style) { return null; }
+            var g = groups[keys[n]];
+            var tpl = style.hovertemplate;
+            if (typeof tpl === "string") {
+                if (fx) { tpl = tpl.replace(/%\{x:[^}]*\}/, "%{x:" + fx + "}"); }
+                if (fy) { tpl = tpl.replace(/%\{y:[^}]*\}/, "%{y:" + fy + "}"); }
+            }
+            out.push(Object.assign({}, style, {x: g.x, y: g.y, customdata: g.cd, hovertemplate: tpl,
+                marker: Object.assign({}, style.marker, {symbol: g.sym})}));
+        }
+        return out;
+    }
+
     return {
         nearestSegment: nearestSegment, nearestSpineSegment: nearestSpineSegment, voxel: voxel,
         featuresOf: featuresOf, connectCommand: connectCommand, disconnectCommand: disconnectCommand,
         age: age, unsavedText: unsavedText, othersText: othersText, objectsText: objectsText,
-        shortcut: shortcut, parseUserType: parseUserType, newRows: newRows, objectAt: objectAt
+        shortcut: shortcut, parseUserType: parseUserType, newRows: newRows, objectAt: objectAt,
+        dynCode: dynCode, groupKey: groupKey, plotModel: plotModel, cloneModel: cloneModel,
+        plotApply: plotApply, plotTraces: plotTraces, hoverFormat: hoverFormat,
+        noteText: noteText, userTypeText: userTypeText
     };
 }));
 
@@ -238,9 +572,19 @@
         MESSAGE: "pmm-edit-message",
         HISTORY_OPEN: "pmm-edit-history-open",
         HISTORY: "pmm-edit-history",
-        SPINES: "pmm-viewer-spines"
+        SPINES: "pmm-viewer-spines",
+        SESSIONS: "pmm-sessions",
+        PLOT: "pmm-plot",
+        PLOT_X: "pmm-plot-x",
+        PLOT_Y: "pmm-plot-y",
+        PLOT_COLOR: "pmm-plot-color",
+        PLOT_SEGMENT: "pmm-plot-segment",
+        PLOT_ROI: "pmm-plot-roi",
+        PLOT_BAD: "pmm-plot-bad"
     };
     var POLL_MS = 15000;
+    // commands that can renumber the runs of every session (the plot waits for the server)
+    var STRUCTURAL = {add_spine: true, "delete": true, connect: true, disconnect: true};
     var PICK = "#f97316";
 
     var E = {
@@ -254,6 +598,12 @@
         queue: Promise.resolve(),
         busy: 0,             // requests in flight
         plotT0: null,        // the last edit's input time, until the plot shows it
+        serverT0: null,      // the last edit's input time, until the server's figure lands
+        seq: 0,              // commands sent
+        answered: 0,         // the last command the server answered
+        // the plot: the server's last figure (data, its points) and the edits shown over it
+        // until a figure made after them lands (ops: {seq, change, bumped})
+        plot: {data: null, base: null, ops: [], known: {}, drawing: Promise.resolve()},
         history: false       // the history panel is open
     };
 
@@ -381,10 +731,137 @@
     }
 
     // the plot and the run strip take the working copy's version (callbacks/map_viewer.py)
-    function bumpVersion(t0) {
+    function bumpVersion(t0, seq) {
         var set = window.dash_clientside && window.dash_clientside.set_props;
-        if (typeof t0 === "number") { E.plotT0 = t0; }
+        if (typeof t0 === "number") { E.serverT0 = t0; }
+        // the figure asked for now includes every edit answered so far (Dash drops the
+        // answer of an older request of the same callback)
+        var upto = typeof seq === "number" ? seq : E.answered;
+        E.plot.ops.forEach(function (op) { if (op.seq <= upto) { op.bumped = true; } });
+        if (typeof seq !== "number") { E.plot.known = {}; }   // saved, discarded, restored: runs may differ
         if (set) { set(IDS.VERSION, {data: {version: E.status.version, edits: E.status.unsaved > 0}}); }
+    }
+
+    // ------------------------------------------------------------------ the plot
+
+    function plotDiv() { return document.querySelector("#" + IDS.PLOT + " .js-plotly-plot"); }
+
+    function dashValue(id) {
+        var api = window.dash_component_api;
+        var node = api && api.getLayout ? api.getLayout(id) : null;
+        return node && node.props ? node.props : null;
+    }
+
+    // the plot's controls, as the server's figure was made with them (null: not known)
+    function plotOpts() {
+        var x = dashValue(IDS.PLOT_X), y = dashValue(IDS.PLOT_Y), sess = dashValue(IDS.SESSIONS);
+        if (!x || !y || !x.value || !y.value) { return null; }
+        var color = dashValue(IDS.PLOT_COLOR), seg = dashValue(IDS.PLOT_SEGMENT);
+        var roi = dashValue(IDS.PLOT_ROI), bad = dashValue(IDS.PLOT_BAD);
+        var colors = null;
+        state.get().sessions.some(function (s) {
+            pmm.spines.markers(s).forEach(function (m) { if (!colors && m._pmmColors) { colors = m._pmmColors; } });
+            return !!colors;
+        });
+        return {
+            x: x.value, y: y.value,
+            colorBy: color && color.value === "segment" ? "segment" : "dynamics",
+            segment: seg && typeof seg.value === "number" ? seg.value : -1,
+            roi: roi ? roi.value : null,
+            includeBad: !!(bad && bad.value),
+            nSessions: sess && sess.options ? sess.options.length : null,
+            colors: colors || {},
+            known: E.plot.known
+        };
+    }
+
+    // the server's figure + the edits it does not show yet -> the plot (restyled in place);
+    // resolves to true when the plot shows every one of them
+    function plotRender() {
+        var P = E.plot;
+        P.drawing = P.drawing.then(function () {
+            var gd = plotDiv();
+            var opts = plotOpts();
+            if (!gd || !P.base || gd.data !== P.data || !opts || !window.Plotly) { return false; }
+            var m = X.cloneModel(P.base);
+            var complete = true;
+            P.ops.forEach(function (op) { if (!X.plotApply(m, op.change, opts)) { complete = false; } });
+            var traces = X.plotTraces(m, opts);
+            if (!traces) { return false; }
+            return drawTraces(gd, traces).then(function () { return complete; });
+        }).catch(function (err) {
+            if (window.console) { console.warn("pmm edit: the plot was not updated here", err); }
+            return false;
+        });
+        return P.drawing;
+    }
+
+    // the traces into the plot: groups gone deleted, new ones added at their place, then
+    // every trace's points restyled in one call
+    function drawTraces(gd, traces) {
+        var Plotly = window.Plotly;
+        var want = traces.map(function (t) { return t.name; });
+        var have = gd.data.map(function (t) { return t.name; });
+        var p = Promise.resolve();
+        if (want.join("\u0001") !== have.join("\u0001")) {
+            var gone = [];
+            have.forEach(function (n, i) { if (i > 0 && want.indexOf(n) < 0) { gone.push(i); } });
+            if (gone.length) { p = p.then(function () { return Plotly.deleteTraces(gd, gone); }); }
+            p = p.then(function () {
+                var add = [], at = [];
+                traces.forEach(function (t, i) { if (i > 0 && have.indexOf(t.name) < 0) { add.push(t); at.push(i); } });
+                if (add.length) { return Plotly.addTraces(gd, add, at); }
+            });
+        }
+        return p.then(function () {
+            var idx = traces.map(function (t, i) { return i; });
+            var pick = function (f) { return traces.map(function (t, i) { return i === 0 ? undefined : f(t); }); };
+            return Plotly.restyle(gd, {
+                x: traces.map(function (t) { return t.x; }),
+                y: traces.map(function (t) { return t.y; }),
+                customdata: pick(function (t) { return t.customdata; }),
+                "marker.symbol": pick(function (t) { return t.marker.symbol; }),
+                hovertemplate: pick(function (t) { return t.hovertemplate; })
+            }, idx);
+        });
+    }
+
+    // an edit shown in the plot at once; t0: its input time (pmm:edit-plot when complete)
+    function plotChange(seq, changes, t0) {
+        if (!changes.length) { return; }
+        hookPlot();
+        changes.forEach(function (c) { E.plot.ops.push({seq: seq, change: c, bumped: false}); });
+        // after the viewers' frame: a WebGL plot's redraw can take longer than theirs
+        pmm.afterPaint(function () {
+            plotRender().then(function (complete) {
+                if (complete && typeof t0 === "number" && E.plotT0 === t0) {
+                    E.plotT0 = null;
+                    pmm.measure("edit-plot", t0);
+                }
+            });
+        });
+    }
+
+    // an edit the server refused: the plot without it
+    function plotDrop(seq) {
+        var n = E.plot.ops.length;
+        E.plot.ops = E.plot.ops.filter(function (op) { return op.seq !== seq; });
+        if (E.plot.ops.length !== n) { plotRender(); }
+    }
+
+    // a figure from the server drawn: it is the plot now, with the edits it does not show yet over it
+    function plotLanded(gd) {
+        var P = E.plot;
+        P.data = gd.data;
+        var opts = plotOpts();
+        P.base = opts ? X.plotModel(gd.data, opts.colorBy) : null;
+        P.ops = P.ops.filter(function (op) { return !op.bumped; });
+        if (E.serverT0 !== null) {
+            pmm.measure("edit-plot-server", E.serverT0);
+            E.serverT0 = null;
+            if (E.plotT0 !== null) { pmm.measure("edit-plot", E.plotT0); E.plotT0 = null; }
+        }
+        if (P.ops.length) { plotRender(); }
     }
 
     function markerOf(s, row) {
@@ -441,32 +918,105 @@
 
     /**
      * Send one command. `optimistic()` updates the viewers at once (before the answer),
-     * `after(resp)` runs once the server's answer is drawn. t0: the input event's time.
+     * `plot` (changes for PmmEditLogic.plotApply) the plot, `after(resp)` runs once the
+     * server's answer is drawn. t0: the input event's time.
      */
-    function send(cmd, t0, optimistic, after) {
+    function send(cmd, t0, optimistic, after, plot) {
         if (!E.on) { return; }
+        var seq = ++E.seq;
         if (optimistic) {
             optimistic();
             pmm.measure("edit-" + cmd.op, t0);
         }
+        if (STRUCTURAL[cmd.op]) { E.plot.known = {}; }
+        E.plotT0 = t0;   // until the plot shows the edit: below, or when the server's figure lands
+        if (plot && plot.length) { plotChange(seq, plot, t0); }
         enqueue(function () {
             var roi = state.get().roi;
             return request("POST", "/edits" + (roi ? "?roi=" + encodeURIComponent(roi) : ""), cmd).then(function (r) {
                 if (!r.ok) {
                     message(r.data.error || ("The edit was refused (" + r.status + ")."), "danger");
                     // take back what was shown before the answer
+                    plotDrop(seq);
+                    if (E.plotT0 === t0) { E.plotT0 = null; }
                     return refreshViewers().then(function () { if (r.status !== 422) { return loadStatus(); } });
                 }
                 var d = r.data;
+                var sessions = d.sessions || {};
+                var prior = {};
+                Object.keys(sessions).forEach(function (k) { prior[k] = E.ann[Number(k)]; });
+                E.answered = seq;
                 takeStatus(d);
-                Object.keys(d.sessions || {}).forEach(function (k) { showAnnotations(Number(k), d.sessions[k]); });
+                Object.keys(sessions).forEach(function (k) { showAnnotations(Number(k), sessions[k]); });
                 var summary = d.applied && d.applied.summary;
                 if (summary) { message((cmd.op === "undo" ? "Undone: " : cmd.op === "redo" ? "Redone: " : "") + summary, "secondary"); }
                 pmm.measure("edit-server", t0);
-                bumpVersion(t0);
+                // what was done (undo and redo name the command): the plot from the answer when
+                // the run numbers stay; otherwise every viewer's runs are read again
+                var done = (d.applied && d.applied.command && d.applied.command.op) || cmd.op;
+                var runs = runChange(cmd, prior, sessions);
+                if (runs) {
+                    // runs are ordered by the session they start in, then row: the server's
+                    // numbers follow from the answer and the annotations before it
+                    E.plot.known = {};
+                    plotChange(seq, [runs].concat(Object.keys(sessions).map(function (k) {
+                        return {op: "sync", s: Number(k), ann: sessions[k]};
+                    })), t0);
+                } else if (STRUCTURAL[done]) {
+                    E.plot.known = {};
+                } else {
+                    plotChange(seq, Object.keys(sessions).map(function (k) {
+                        return {op: "sync", s: Number(k), ann: sessions[k], moved: done === "move"};
+                    }), plot && plot.length ? null : t0);
+                }
+                bumpVersion(t0, seq);
+                if (STRUCTURAL[done]) { refreshOthers(sessions); }
                 if (after) { after(d); }
             });
         });
+    }
+
+    // the plot's renumbering of runs by an add, connect or disconnect (prior: the changed
+    // sessions' annotations before it, after: the answer's), or null (left to the server)
+    function runChange(cmd, prior, after) {
+        var s = cmd.session;
+        var runOf = function (ann, row) { var o = X.objectAt(ann, row); return o && typeof o.run === "number" ? o.run : null; };
+        var b0 = prior[String(s)], a0 = after[String(s)], b1 = prior[String(s + 1)], a1 = after[String(s + 1)];
+        if (!b0 || !a0) { return null; }
+        if (cmd.op === "add_spine") {
+            // a new run after every run that starts in this session or before
+            var rows = X.newRows(b0, a0);
+            var added = rows.length === 1 ? runOf(a0, rows[0]) : null;
+            return added === null ? null : {op: "insertRun", run: added};
+        }
+        if (!b1 || !a1) { return null; }
+        if (cmd.op === "connect") {
+            var into = runOf(b0, cmd.row), from = runOf(b1, cmd.to_row);
+            return into === null || from === null || into >= from ? null : {op: "mergeRuns", into: into, from: from, s: s};
+        }
+        if (cmd.op === "disconnect") {
+            var run = runOf(b0, cmd.row);
+            var next = run === null ? null : (b1.objects || []).filter(function (o) { return o.run === run; })[0];
+            var to = next ? runOf(a1, next.row) : null;
+            return to === null || to <= run ? null : {op: "splitRun", run: run, s: s, to: to};
+        }
+        return null;
+    }
+
+    // the shown sessions the answer did not include: their run numbers may have changed too
+    function refreshOthers(sessions) {
+        var others = state.get().sessions.filter(function (s) { return !sessions[String(s)]; });
+        if (!others.length) { return; }
+        enqueue(function () {
+            return Promise.all(others.map(function (s) {
+                return fetchAnnotations(s).then(function (ann) { if (ann) { showAnnotations(s, ann); } });
+            }));
+        });
+    }
+
+    // the spine's annotations object (its statistics for the plot), or what its marker knows
+    function annObject(s, row, p) {
+        return X.objectAt(E.ann[s], row) || {row: row, segment: p.seg, pDist: p.pDist, z: p.z};
     }
 
     function afterChangeSelect(s, row) {
@@ -524,21 +1074,23 @@
         if (!sel) { return; }
         var p = sel.marker.feature.properties;
         var bad = !p.bad;
+        var change = {op: "bad", run: p.run, s: sel.session, bad: bad, obj: annObject(sel.session, sel.row, p)};
         send({op: "set_bad", session: sel.session, row: sel.row, bad: bad}, e.timeStamp, function () {
             p.bad = bad;
             pmm.spines.restyle(sel.marker);
-        });
+        }, null, [change]);
     }
 
     function deleteSelected(e) {
         var sel = needSelected();
         if (!sel) { return; }
+        var run = sel.marker.feature.properties.run;
         send({op: "delete", session: sel.session, row: sel.row}, e.timeStamp, function () {
             var el = sel.marker.getElement();
             if (el) { el.style.display = "none"; }
             sel.marker._pmmKey = "deleted";
             state.select(null, {source: "edit", keepPlanes: true}, {kind: "edit"});
-        });
+        }, null, typeof run === "number" ? [{op: "remove", run: run, s: sel.session}] : []);
     }
 
     function connect(e) {
@@ -614,27 +1166,40 @@
         input.select();
     }
 
+    // the selected spine's annotations object (the working copy's note and user type), then open(o)
+    function withObject(sel, open) {
+        var o = X.objectAt(E.ann[sel.session], sel.row);
+        if (o) { open(o); return; }
+        fetchAnnotations(sel.session).then(function (ann) { open(X.objectAt(ann, sel.row)); });
+    }
+
     function editNote() {
         var sel = needSelected();
         if (!sel) { return; }
-        var o = X.objectAt(E.ann[sel.session], sel.row);
-        dialog("Note of session " + sel.session + " row " + sel.row, "Note", o && o.note, function (text, t0) {
-            send({op: "set_note", session: sel.session, row: sel.row, note: String(text)}, t0, function () {});
-            return "";
+        withObject(sel, function (o) {
+            dialog("Note of session " + sel.session + " row " + sel.row, "Note", X.noteText(o), function (text, t0) {
+                send({op: "set_note", session: sel.session, row: sel.row, note: String(text)}, t0, function () {
+                    if (o) { o.note = String(text); }
+                });
+                return "";
+            });
         });
     }
 
     function editUserType() {
         var sel = needSelected();
         if (!sel) { return; }
-        var o = X.objectAt(E.ann[sel.session], sel.row);
-        dialog("User type of session " + sel.session + " row " + sel.row, "User type (0 to 99)", o && o.userType,
-            function (text, t0) {
-                var v = X.parseUserType(text);
-                if (v === null) { return "A whole number from 0 to 99."; }
-                send({op: "set_user_type", session: sel.session, row: sel.row, user_type: v}, t0, function () {});
-                return "";
-            });
+        withObject(sel, function (o) {
+            dialog("User type of session " + sel.session + " row " + sel.row, "User type (0 to 99)", X.userTypeText(o),
+                function (text, t0) {
+                    var v = X.parseUserType(text);
+                    if (v === null) { return "A whole number from 0 to 99."; }
+                    send({op: "set_user_type", session: sel.session, row: sel.row, user_type: v}, t0, function () {
+                        if (o) { o.userType = v; }
+                    });
+                    return "";
+                });
+        });
     }
 
     // ------------------------------------------------------------------ undo, redo, save, history
@@ -933,13 +1498,9 @@
         var gd = document.querySelector("#" + pmm.ids.PLOT + " .js-plotly-plot");
         if (!gd || gd._pmmEditHooked || !gd.on) { return; }
         gd._pmmEditHooked = true;
-        gd.on("plotly_afterplot", function () {
-            if (E.plotT0 !== null) {
-                var t0 = E.plotT0;
-                E.plotT0 = null;
-                pmm.measure("edit-plot", t0);
-            }
-        });
+        // a new figure (Dash's Plotly.react: new data), not a restyle of ours
+        gd.on("plotly_afterplot", function () { if (gd.data !== E.plot.data) { plotLanded(gd); } });
+        if (gd.data && gd.data !== E.plot.data) { plotLanded(gd); }
     }
 
     // ------------------------------------------------------------------ start, leave

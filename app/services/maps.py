@@ -707,6 +707,12 @@ def values(
     return result
 
 
+def _note(notes: Any, i: int) -> str:
+    """The note of row ``i`` of a table's ``note`` column ("" when none or not text)."""
+    v = None if notes is None else notes[i]
+    return v if isinstance(v, str) else ""
+
+
 def session_annotations(
     ref: MapRef, session: int, *, roi: str | None = None, version: str | None = None
 ) -> dict[str, Any]:
@@ -725,7 +731,8 @@ def session_annotations(
         :func:`values`), "roiType", "x_um", "y_um", "x_px", "y_px", "z": plane,
         "segment": map segment or None, "stack_segment": parentID or None, "isBad": bool,
         "dynamics": 1 added / 2 subtracted / 3 transient / 4 persistent (from presence in
-        the neighbouring sessions, bad objects included), "dynamics_name", "pDist"}``.
+        the neighbouring sessions, bad objects included), "dynamics_name", "pDist",
+        "note": text ("" when none), "userType": number or None}``.
         ``x_px``/``y_px`` are None when the header has no voxel size.
     """
     version = version or data_version(ref)
@@ -759,6 +766,8 @@ def session_annotations(
             return np.asarray(c, dtype=float)
 
         x, y, z, parent, pdist = col("x"), col("y"), col("z"), col("parentID"), col("pDist")
+        utype = col("userType")
+        notes = t.data.get("note")
         bad = m.bad_mask(session)
         dx, dy, _ = s.voxel
         px_ok = math.isfinite(dx) and math.isfinite(dy) and dx > 0 and dy > 0
@@ -782,6 +791,8 @@ def session_annotations(
                     "dynamics": None if math.isnan(code) else int(code),
                     "dynamics_name": None if math.isnan(code) else DYNAMICS_NAMES[int(code)],
                     "pDist": pdist[i],
+                    "note": _note(notes, int(i)),
+                    "userType": utype[i],
                 }
             )
         return {

@@ -521,3 +521,252 @@ def test_two_editors_merge_and_conflict(page: Any, other_page: Any, editors: Pat
     bob.click(".pmm-edit-reload")
     open_map(bob, "two", editing=False)
     wait_unsaved(bob, 1)
+
+
+# --------------------------------------------------------------------------- the plot at once
+
+PLOT_SNAPSHOT = """() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+    return (gd.data || []).map((t) => ({name: t.name || null, x: Array.from(t.x || []), y: Array.from(t.y || []),
+        cd: t.customdata ? t.customdata.map((c) => [c[0], c[1]]) : null,
+        sym: t.marker && Array.isArray(t.marker.symbol) ? Array.from(t.marker.symbol) : null,
+        tpl: t.hovertemplate || null})); }"""
+
+PLOT_POINT = """([run, s]) => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+    for (const t of gd.data.slice(1)) { const cd = t.customdata || [];
+        for (let j = 0; j < cd.length; j++) { if (cd[j][0] === run && cd[j][1] === s) {
+            return {name: t.name, x: t.x[j], y: t.y[j], symbol: t.marker.symbol[j]}; } } }
+    return null; }"""
+
+MEASURES = "(name) => performance.getEntriesByName('pmm:' + name).length"
+
+
+class HeldEdits:
+    """Holds the page's POSTs of edits (the server does not answer) until released."""
+
+    def __init__(self, page: Any) -> None:
+        self.routes: list[Any] = []
+        page.route(re.compile(r"/edits(\?.*)?$"), self._route)
+
+    def _route(self, route: Any) -> None:
+        if route.request.method == "POST":
+            self.routes.append(route)
+        else:
+            route.continue_()
+
+    def release(self) -> None:
+        routes, self.routes = self.routes, []
+        for r in routes:
+            r.continue_()
+
+
+class HeldPlot(HeldEdits):
+    """Holds Dash's requests for the plot's figure (the server's figure is not drawn) until released."""
+
+    def __init__(self, page: Any) -> None:
+        self.routes = []
+        page.route(re.compile(r"/_dash-update-component(\?.*)?$"), self._route)
+
+    def _route(self, route: Any) -> None:
+        if "pmm-plot.figure" in (route.request.post_data or ""):
+            self.routes.append(route)
+        else:
+            route.continue_()
+
+
+def plot_point(page: Any, run: int, s: int) -> dict[str, Any] | None:
+    result: dict[str, Any] | None = page.evaluate(PLOT_POINT, [run, s])
+    return result
+
+
+def edit_and_compare(page: Any, held: HeldEdits, key: str, shown: str, n_unsaved: int) -> list[Any]:
+    """Press `key` with the edit held: the plot shows it (`shown`: a JS condition) before the
+    server answers; then the server's figure lands and equals what the page drew itself."""
+    before = page.evaluate(MEASURES, "edit-plot-server")
+    shown_before = page.evaluate(MEASURES, "edit-plot")
+    press(page, key)
+    page.wait_for_function(shown)
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot') > n", arg=shown_before)
+    assert len(held.routes) == 1 and unsaved(page) == n_unsaved - 1  # the server has not answered
+    local = page.evaluate(PLOT_SNAPSHOT)
+    held.release()
+    wait_unsaved(page, n_unsaved)
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot-server') > n", arg=before)
+    page.wait_for_function("() => pmm.edit.idle()")
+    server = page.evaluate(PLOT_SNAPSHOT)
+    assert local == server
+    return server
+
+
+def test_the_plot_shows_an_edit_before_the_server_answers(page: Any, editors: Path) -> None:
+    new_map(editors, "plotnow", seed=45)
+    login(page, "ed_alice")
+    open_map(page, "plotnow")
+    held = HeldEdits(page)
+    r1, r2 = clickable_rows(page, 1, 2)
+    run1 = feature(page, 1, r1)["run"]  # type: ignore[index]
+    run2 = feature(page, 1, r2)["run"]  # type: ignore[index]
+    assert plot_point(page, run1, 1) is not None
+    n1 = plot_points(page, 1)
+
+    # b (include bad off): the point leaves the plot at once, its run's neighbours change
+    # dynamics; the server's figure, when it lands, is the same figure
+    select(page, 1, r1)
+    edit_and_compare(page, held, "b", f"() => ({PLOT_POINT})([{run1}, 1]) === null", 1)
+    assert plot_points(page, 1) == n1 - 1
+    # b again: the point comes back (its pDist is known) before the server answers
+    edit_and_compare(page, held, "b", f"() => ({PLOT_POINT})([{run1}, 1]) !== null", 2)
+    assert plot_points(page, 1) == n1
+
+    # include bad on: b draws the point as a cross instead
+    page.click("#pmm-plot-bad")
+    page.wait_for_function("() => pmm.edit.idle()")
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');"
+        " return gd.data.some((t) => (t.marker && Array.isArray(t.marker.symbol) && t.marker.symbol.indexOf('x') >= 0)); }"
+    )
+    select(page, 1, r2)
+    edit_and_compare(page, held, "b", f"() => {{ const p = ({PLOT_POINT})([{run2}, 1]); return p && p.symbol === 'x'; }}", 3)
+    assert plot_point(page, run2, 1)["symbol"] == "x"  # type: ignore[index]
+
+    # Delete: the point goes at once (the server renumbers the runs: its figure follows)
+    n1 = plot_points(page, 1)
+    press(page, "Delete")
+    page.wait_for_function(f"() => ({PLOT_POINT})([{run2}, 1]) === null")
+    assert len(held.routes) == 1
+    assert plot_points(page, 1) == n1 - 1
+    held.release()
+    wait_unsaved(page, 4)
+    page.wait_for_function("([s, n]) => (" + PLOT_COUNT + ")(s) === n", arg=[1, n1 - 1])
+
+
+def test_note_and_user_type_dialogs_start_with_the_current_values(page: Any, editors: Path) -> None:
+    new_map(editors, "dialogs", seed=46)
+    login(page, "ed_alice")
+    open_map(page, "dialogs")
+    (r,) = clickable_rows(page, 0, 1)
+    select(page, 0, r)
+    press(page, "n")
+    assert page.input_value(".pmm-edit-dialog-input") == ""
+    page.fill(".pmm-edit-dialog-input", "thin neck")
+    page.keyboard.press("Enter")
+    press(page, "t")
+    page.fill(".pmm-edit-dialog-input", "12")
+    page.keyboard.press("Enter")
+    wait_unsaved(page, 2)
+    press(page, "n")
+    assert page.input_value(".pmm-edit-dialog-input") == "thin neck"
+    page.keyboard.press("Escape")
+    press(page, "t")
+    assert page.input_value(".pmm-edit-dialog-input") == "12"
+    page.keyboard.press("Escape")
+    assert page.locator(".pmm-edit-dialog").count() == 0
+    # after a reload, from the server's working copy
+    page.on("dialog", lambda d: d.accept())
+    page.reload()
+    open_map(page, "dialogs")
+    wait_unsaved(page, 2)
+    select(page, 0, r)
+    press(page, "n")
+    page.wait_for_selector(".pmm-edit-dialog-input")
+    assert page.input_value(".pmm-edit-dialog-input") == "thin neck"
+    page.keyboard.press("Escape")
+    press(page, "t")
+    page.wait_for_selector(".pmm-edit-dialog-input")
+    assert page.input_value(".pmm-edit-dialog-input") == "12"
+
+
+JS_RUNS = """async (s) => {
+    const cfg = pmm.edit.get().cfg;
+    const r = await fetch(cfg.api + '/sessions/' + s + '/annotations?edits=1', {credentials: 'same-origin'});
+    const ann = await r.json();
+    const server = {}; ann.objects.forEach((o) => { server[o.row] = o.run; });
+    const shown = {}; pmm.spines.markers(s).forEach((m) => { const p = m.feature.properties; if (!p.ghost) shown[p.row] = p.run; });
+    return [server, shown]; }"""
+
+
+def test_an_added_spine_shows_in_the_plot_at_once_and_renumbers_every_viewer(page: Any, editors: Path) -> None:
+    new_map(editors, "renumber", seed=47)
+    login(page, "ed_alice")
+    open_map(page, "renumber")
+    before = {s: page.evaluate(JS_RUNS, s) for s in (1, 2)}
+    assert all(server == shown for server, shown in before.values())
+    # a spine added in session 0 starts a run before every run that starts later: the runs
+    # of sessions 1 and 2 are numbered again, and their viewers show the new numbers
+    held = HeldPlot(page)
+    landed = page.evaluate(MEASURES, "edit-plot-server")
+    rows = set(rows_of(page, 0))
+    box = page.locator(".pmm-viewer[data-session='0'] .leaflet-container").bounding_box()
+    click(page, box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, ["Shift"])
+    wait_unsaved(page, 1)
+    # the plot shows the new spine's point from the server's answer (its pDist, its run,
+    # the later runs numbered one up) while the server's figure is held back
+    (new_row,) = set(rows_of(page, 0)) - rows
+    run = feature(page, 0, new_row)["run"]  # type: ignore[index]
+    page.wait_for_function(f"() => ({PLOT_POINT})([{run}, 0]) !== null")
+    assert held.routes, "the server's figure has not been drawn"
+    local = page.evaluate(PLOT_SNAPSHOT)
+    held.release()
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot-server') > n", arg=landed)
+    assert page.evaluate(PLOT_SNAPSHOT) == local
+    renumbered = 0
+    for s in (1, 2):
+        server, shown = page.evaluate(JS_RUNS, s)
+        assert server == shown, s
+        renumbered += sum(1 for row, run in server.items() if before[s][0][row] != run)
+    assert renumbered > 0, "the generated map has runs starting in session 1 or 2"
+
+
+def held_plot_edit(page: Any, held: HeldPlot, act: Any, n_unsaved: int) -> None:
+    """`act()` an edit with the server's figure held back: the page's own plot shows it
+    (pmm:edit-plot while the figure's request waits), then the server's figure is the same."""
+    shown = page.evaluate(MEASURES, "edit-plot")
+    landed = page.evaluate(MEASURES, "edit-plot-server")
+    act()
+    wait_unsaved(page, n_unsaved)
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot') > n", arg=shown)
+    assert held.routes, "the server's figure has not been drawn"
+    assert page.evaluate(MEASURES, "edit-plot-server") == landed
+    local = page.evaluate(PLOT_SNAPSHOT)
+    held.release()
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot-server') > n", arg=landed)
+    assert page.evaluate(PLOT_SNAPSHOT) == local
+
+
+def test_disconnect_and_connect_show_in_the_plot_before_the_server_figure(page: Any, editors: Path) -> None:
+    new_map(editors, "links", seed=48)
+    login(page, "ed_alice")
+    open_map(page, "links")
+    # a spine of session 0 linked to one in session 1, both clickable (the answer holds
+    # sessions 0 and 1: the runs starting in session 2 are numbered again by the page itself)
+    r1 = partner = None
+    for row in rows_of(page, 0):
+        run = feature(page, 0, row)["run"]  # type: ignore[index]
+        other = page.evaluate(
+            "([run]) => { let r = null; pmm.spines.markers(1).forEach((m) => { const p = m.feature.properties; if (!p.ghost && p.run === run) r = p.row; }); return r; }",
+            [run],
+        )
+        if other is not None and point(page, 0, row)["top"] and point(page, 1, other)["top"]:
+            r1, partner = row, other
+            break
+    assert r1 is not None and partner is not None, "the generated map links spines of sessions 0 and 1"
+    held = HeldPlot(page)
+
+    def disconnect() -> None:
+        select(page, 0, r1)
+        press(page, "x")
+
+    held_plot_edit(page, held, disconnect, 1)
+    run1, run2 = feature(page, 0, r1)["run"], feature(page, 1, partner)["run"]  # type: ignore[index]
+    assert run1 != run2
+    assert plot_point(page, run2, 1) is not None and plot_point(page, run1, 1) != plot_point(page, run2, 1)
+
+    def connect() -> None:
+        select(page, 0, r1)
+        select(page, 1, partner, modifiers=["Alt"])
+        page.wait_for_function("() => pmm.edit.get().pick !== null")
+        press(page, "c")
+
+    held_plot_edit(page, held, connect, 2)
+    run1 = feature(page, 0, r1)["run"]  # type: ignore[index]
+    assert feature(page, 1, partner)["run"] == run1  # type: ignore[index]
+    assert plot_point(page, run1, 0) is not None and plot_point(page, run1, 1) is not None

@@ -130,3 +130,190 @@ test("the row a spine was added at; an object by row", () => {
     assert.equal(X.objectAt(after, 2).run, 9);
     assert.equal(X.objectAt(after, 5), null);
 });
+// figures made by app/figures/mapplot.map_plot (pDist against session; 3 sessions, 4 runs):
+// the base table, run 0's session 1 left out (bad, include bad off), drawn bad, run 1 gone,
+// a spine added in session 1 as run 2 (the runs after it numbered one up), run 2 connected to
+// run 3 (session 1 to 2), run 0 disconnected after session 0 (its rest is run 2)
+const FIGS = {
+    base: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "added", "x": [8.5], "y": [2.0], "customdata": [[3, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [7.125], "y": [1.0], "customdata": [[2, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5], "y": [1.0], "customdata": [[1, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0], "y": [0.0, 1.0, 2.0, 0.0], "customdata": [[0, 0], [0, 1], [0, 2], [2, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    bad_hidden: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 3.0, null, 6.0, 7.125, null], "y": [0.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "added", "x": [3.0, 8.5], "y": [2.0, 2.0], "customdata": [[0, 2], [3, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [1.5, 7.125], "y": [0.0, 1.0], "customdata": [[0, 0], [2, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5], "y": [1.0], "customdata": [[1, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [6.0], "y": [0.0], "customdata": [[2, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    bad_shown: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "added", "x": [8.5], "y": [2.0], "customdata": [[3, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [7.125], "y": [1.0], "customdata": [[2, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5], "y": [1.0], "customdata": [[1, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0], "y": [0.0, 1.0, 2.0, 0.0], "customdata": [[0, 0], [0, 1], [0, 2], [2, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "x", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    run1_gone: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "added", "x": [8.5], "y": [2.0], "customdata": [[3, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [7.125], "y": [1.0], "customdata": [[2, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0], "y": [0.0, 1.0, 2.0, 0.0], "customdata": [[0, 0], [0, 1], [0, 2], [2, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    added: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "added", "x": [8.5], "y": [2.0], "customdata": [[4, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [7.125], "y": [1.0], "customdata": [[3, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5, 5.5], "y": [1.0, 1.0], "customdata": [[1, 1], [2, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0], "y": [0.0, 1.0, 2.0, 0.0], "customdata": [[0, 0], [0, 1], [0, 2], [3, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    connected: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [1.5, 2.25, 3.0, null, 6.0, 7.125, 8.5, null], "y": [0.0, 1.0, 2.0, null, 0.0, 1.0, 2.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5], "y": [1.0], "customdata": [[1, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [1.5, 2.25, 3.0, 6.0, 7.125, 8.5], "y": [0.0, 1.0, 2.0, 0.0, 1.0, 2.0], "customdata": [[0, 0], [0, 1], [0, 2], [2, 0], [2, 1], [2, 2]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle", "circle", "circle", "circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ],
+    disconnected: [
+        {"type": "scattergl", "mode": "lines", "name": "runs", "x": [2.25, 3.0, null, 6.0, 7.125, null], "y": [1.0, 2.0, null, 0.0, 1.0, null], "line": {"color": "rgba(100, 116, 139, 0.35)", "width": 1}, "hoverinfo": "skip", "showlegend": false},
+        {"type": "scattergl", "mode": "markers", "name": "added", "x": [2.25, 8.5], "y": [1.0, 2.0], "customdata": [[2, 1], [4, 2]], "marker": {"color": "#22c55e", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "subtracted", "x": [1.5, 7.125], "y": [0.0, 1.0], "customdata": [[0, 0], [3, 1]], "marker": {"color": "#ef4444", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "transient", "x": [4.5], "y": [1.0], "customdata": [[1, 1]], "marker": {"color": "#3b82f6", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"},
+        {"type": "scattergl", "mode": "markers", "name": "persistent", "x": [3.0, 6.0], "y": [2.0, 0.0], "customdata": [[2, 2], [3, 0]], "marker": {"color": "#facc15", "line": {"color": "rgba(15,23,42,0.55)", "width": 0.5}, "size": 7, "symbol": ["circle", "circle"]}, "hovertemplate": "run %{customdata[0]} · session %{customdata[1]}<br>pDist (µm from pivot): %{x:.4~g}<br>session: %{y:d}<extra>%{fullData.name}</extra>"}
+    ]
+};
+
+// the parts of a trace the server's figure and the page's restyle must agree on
+function drawn(traces) {
+    return traces.map((t) => ({
+        name: t.name, mode: t.mode, x: t.x, y: t.y, customdata: t.customdata || null,
+        symbol: t.marker ? t.marker.symbol : null, color: t.marker ? t.marker.color : (t.line || {}).color,
+        size: t.marker ? t.marker.size : null, hovertemplate: t.hovertemplate || null
+    }));
+}
+
+function plotOpts(extra) {
+    return Object.assign({x: "pDist", y: "session", colorBy: "dynamics", segment: -1, includeBad: false,
+        roi: "spineROI", nSessions: 3, colors: {1: "#22c55e", 2: "#ef4444", 3: "#3b82f6", 4: "#facc15"}, known: {}}, extra || {});
+}
+
+function edited(fig, changes, opts) {
+    const m = X.plotModel(fig, opts.colorBy);
+    const done = changes.map((c) => X.plotApply(m, c, opts));
+    return {done: done, traces: X.plotTraces(m, opts)};
+}
+
+test("plot: a model of map_plot's figure draws the same figure again", () => {
+    const opts = plotOpts();
+    for (const name of Object.keys(FIGS)) {
+        assert.deepEqual(drawn(X.plotTraces(X.plotModel(FIGS[name], "dynamics"), opts)), drawn(FIGS[name]), name);
+    }
+    assert.equal(X.plotModel([], "dynamics"), null);
+    assert.equal(X.plotModel([{mode: "markers", x: []}], "dynamics"), null);
+    assert.equal(X.plotModel([FIGS.base[0], {name: "segment 2", customdata: []}], "dynamics"), null);
+});
+
+test("plot: bad on with include bad off leaves the point out and re-codes its run's neighbours", () => {
+    const opts = plotOpts();
+    const r = edited(FIGS.base, [{op: "bad", run: 0, s: 1, bad: true, obj: {pDist: 2.25, segment: 0}}], opts);
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.bad_hidden));
+    // its values are remembered for this pair of statistics
+    assert.deepEqual(opts.known["pDist|session|0|1"], {x: 2.25, y: 1});
+});
+
+test("plot: bad off brings the point back from the annotations' values or the ones seen before", () => {
+    let r = edited(FIGS.bad_hidden, [{op: "bad", run: 0, s: 1, bad: false, obj: {pDist: 2.25, segment: 0}}], plotOpts());
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.base));
+    const opts = plotOpts({x: "sDist"});
+    const sdist = FIGS.bad_hidden.map((t) => Object.assign({}, t));
+    r = edited(sdist, [{op: "bad", run: 0, s: 1, bad: false, obj: {pDist: 2.25, segment: 0}}], opts);
+    assert.deepEqual(r.done, [false], "sDist is not in the annotations: the server's figure shows it");
+    opts.known["sDist|session|0|1"] = {x: 2.25, y: 1};
+    r = edited(sdist, [{op: "bad", run: 0, s: 1, bad: false, obj: {segment: 0}}], opts);
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces).map((t) => t.x), drawn(FIGS.base).map((t) => t.x));
+});
+
+test("plot: with include bad on, bad is a cross; other segments and refused values change nothing", () => {
+    const r = edited(FIGS.base, [{op: "bad", run: 0, s: 1, bad: true, obj: {pDist: 2.25, segment: 0}}], plotOpts({includeBad: true}));
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.bad_shown));
+    const other = edited(FIGS.base, [{op: "bad", run: 0, s: 1, bad: true, obj: {pDist: 2.25, segment: 1}}], plotOpts({segment: 0}));
+    assert.deepEqual(drawn(other.traces), drawn(FIGS.base));
+});
+
+test("plot: a point removed takes its group's trace with it when it was the last; a new group is made", () => {
+    let r = edited(FIGS.base, [{op: "remove", run: 1, s: 1}], plotOpts());
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.run1_gone));
+    r = edited(FIGS.run1_gone, [{op: "bad", run: 1, s: 1, bad: false, obj: {pDist: 4.5, segment: 0}}], plotOpts());
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.base));
+    // without the dynamics colours it is left to the server
+    r = edited(FIGS.run1_gone, [{op: "bad", run: 1, s: 1, bad: false, obj: {pDist: 4.5, segment: 0}}], plotOpts({colors: {}}));
+    assert.deepEqual(r.done, [false]);
+});
+
+test("plot: a session's annotations from the server (sync) give the same figure", () => {
+    const ann = {roi: "spineROI", objects: [
+        {row: 0, run: 0, isBad: true, pDist: 2.25, segment: 0},
+        {row: 1, run: 1, isBad: false, pDist: 4.5, segment: 0},
+        {row: 2, run: 2, isBad: false, pDist: 7.125, segment: 0},
+        {row: 3, run: null, isBad: false, pDist: 1, segment: 0}
+    ]};
+    let r = edited(FIGS.base, [{op: "sync", s: 1, ann: ann}], plotOpts());
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.bad_hidden));
+    r = edited(FIGS.bad_hidden, [{op: "sync", s: 1, ann: {roi: "spineROI", objects: ann.objects.map((o) => Object.assign({}, o, {isBad: false}))}}], plotOpts());
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.base));
+    // another ROI type's annotations, or a move with a statistic they lack: not done here
+    assert.deepEqual(edited(FIGS.base, [{op: "sync", s: 1, ann: Object.assign({}, ann, {roi: "otherROI"})}], plotOpts()).done, [false]);
+    assert.deepEqual(edited(FIGS.base, [{op: "sync", s: 1, ann: ann, moved: true}], plotOpts({x: "sDist"})).done, [false]);
+});
+
+test("plot: dynamics codes, group names, hover formats", () => {
+    assert.deepEqual([X.dynCode(true, true), X.dynCode(false, true), X.dynCode(true, false), X.dynCode(false, false)], [4, 1, 2, 3]);
+    assert.equal(X.groupKey("transient", "dynamics"), 3);
+    assert.equal(X.groupKey("segment 12", "segment"), 12);
+    assert.equal(X.groupKey("no segment", "segment"), -1);
+    assert.equal(X.groupKey("segment 1", "dynamics"), null);
+    assert.equal(X.hoverFormat("days", [1.5]), "d");
+    assert.equal(X.hoverFormat("pDist", [1, 2]), "d");
+    assert.equal(X.hoverFormat("pDist", [1.5, -20000]), ",.0f");
+    assert.equal(X.hoverFormat("pDist", [1.5]), ".4~g");
+    assert.equal(X.hoverFormat("pDist", []), ".4~g");
+});
+
+test("dialogs start with the spine's note and user type", () => {
+    assert.equal(X.noteText({note: "thin neck"}), "thin neck");
+    assert.equal(X.noteText({note: null}), "");
+    assert.equal(X.noteText(null), "");
+    assert.equal(X.userTypeText({userType: 7}), "7");
+    assert.equal(X.userTypeText({userType: 0}), "0");
+    assert.equal(X.userTypeText({userType: null}), "");
+    assert.equal(X.userTypeText(undefined), "");
+});
+
+test("plot: an added spine's run moves the later runs up one; the session's annotations place it", () => {
+    const ann = {roi: "spineROI", objects: [
+        {row: 0, run: 0, isBad: false, pDist: 2.25, segment: 0},
+        {row: 1, run: 1, isBad: false, pDist: 4.5, segment: 0},
+        {row: 2, run: 3, isBad: false, pDist: 7.125, segment: 0},
+        {row: 3, run: 2, isBad: false, pDist: 5.5, segment: 0}
+    ]};
+    const r = edited(FIGS.base, [{op: "insertRun", run: 2}, {op: "sync", s: 1, ann: ann}], plotOpts());
+    assert.deepEqual(r.done, [true, true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.added));
+});
+
+test("plot: connect joins the next run's points to the run and numbers the later runs one down", () => {
+    const r = edited(FIGS.base, [{op: "mergeRuns", into: 2, from: 3, s: 1}], plotOpts());
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.connected));
+});
+
+test("plot: disconnect cuts a run into a new one and numbers the runs from it one up", () => {
+    const r = edited(FIGS.base, [{op: "splitRun", run: 0, s: 0, to: 2}], plotOpts());
+    assert.deepEqual(r.done, [true]);
+    assert.deepEqual(drawn(r.traces), drawn(FIGS.disconnected));
+});
