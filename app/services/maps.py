@@ -43,6 +43,7 @@ from pymapmanager import Map, MapNotFoundError, dynamics, load_map, map_values, 
 from pymapmanager.analysis import DYNAMICS_NAMES
 from pymapmanager.errors import InvalidParameterError, MapFormatError
 from pymapmanager.images import max_level, open_stack
+from pymapmanager.io.folder import MapFolder
 from pymapmanager.io.text import HeaderTable
 from pymapmanager.jsonable import json_value
 
@@ -360,22 +361,14 @@ _STACK = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
 
 def regular_file(folder: Path, rel: str, required: bool) -> Path | None:
     """``folder/rel`` when it is a regular file inside the folder; None when absent and
-    optional; else a MapFormatError saying why it cannot be read (never opens it)."""
-    p = folder / rel
-    try:
-        st = os.lstat(p)
-    except FileNotFoundError:
-        if required:
-            raise MapFormatError(p, "file is missing") from None
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        root = os.path.realpath(folder)
-        if os.path.commonpath([os.path.realpath(p), root]) != root:
-            raise MapFormatError(p, "is a symbolic link leading outside the map folder")
-        st = os.stat(p)  # a loop raises OSError: map_errors names it
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise MapFormatError(p, f"is {kind}")
+    optional; else a MapFormatError saying why it cannot be read (never opens it).
+
+    The library's rule (:class:`pymapmanager.io.folder.MapFolder`): links are followed
+    only inside the map folder, also links of the folders on the way.
+    """
+    p = MapFolder(folder).resolve(rel)
+    if p is None and required:
+        raise MapFormatError(rel, "file is missing")
     return p
 
 

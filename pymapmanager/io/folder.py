@@ -164,12 +164,19 @@ class MapFolder:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(os.path.abspath(root))
-        self._real = os.path.realpath(self.root)
+        self._real_root: str | None = None
         self._listings: dict[str, frozenset[str]] = {}
         self._plain: dict[str, bool] = {"": True}
 
     def __repr__(self) -> str:
         return f"MapFolder({str(self.root)!r})"
+
+    @property
+    def _real(self) -> str:
+        """The map folder's real location (found when a link is first followed)."""
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        return self._real_root
 
     # ------------------------------------------------------------------ locating
 

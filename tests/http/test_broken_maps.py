@@ -89,6 +89,14 @@ def _symlink_out(folder: Path) -> None:
     os.symlink(outside, db2)
 
 
+def _stackdb_out(folder: Path) -> None:
+    """The whole ``stackdb`` folder moved out of the map and linked back in."""
+    outside = folder.parent.parent / "outside" / f"{folder.name}-stackdb"
+    outside.parent.mkdir(exist_ok=True)
+    shutil.move(folder / "stackdb", outside)
+    os.symlink(outside, folder / "stackdb")
+
+
 #: finding -> how to break a copy of the map "small" (folder named after the finding)
 BREAKS: dict[str, Callable[[Path], None]] = {
     "header_is_directory": lambda f: _replace_by_dir(_header(f)),
@@ -104,6 +112,7 @@ BREAKS: dict[str, Callable[[Path], None]] = {
     "absolute_stack_name": lambda f: _set_header_cell(f, "hsStack", 1, "/etc/passwd_ch1"),
     "control_chars_in_table": lambda f: _control_chars(f / f"{f.name}_segMap.txt"),
     "symlink_leaving_the_folder": _symlink_out,
+    "stackdb_folder_linked_outside": _stackdb_out,
 }
 
 #: findings that break only the images of session 0 (tables stay readable)
