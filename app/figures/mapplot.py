@@ -190,7 +190,9 @@ def map_plot(
             sel_y = [p[2] for p in pts]
     data: list[dict[str, Any]] = [
         {
-            "type": "scattergl",
+            # the run lines as one SVG path (under the WebGL markers): drawn by WebGL they
+            # were two thirds of every redraw of the plot, also in software-rendered browsers
+            "type": "scatter",
             "mode": "lines",
             "name": "runs",
             "x": line_x,
