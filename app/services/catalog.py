@@ -27,6 +27,7 @@ from flask import current_app
 
 from pymapmanager import MapNotFoundError
 from pymapmanager.errors import InvalidParameterError, MapFormatError
+from pymapmanager.io.folder import MapFolder
 from pymapmanager.io.text import LinkMap
 from pymapmanager.model import ROI_TYPES, stack_base_name
 
@@ -166,10 +167,11 @@ def _starts(link: LinkMap, node_type: int | None) -> int:
 def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
     name = ref.name
     header, stacks, nch = check_header(folder, name)
-    opath = regular_file(folder, f"{name}_objMap.txt", True)
+    files = MapFolder(folder)
+    opath = regular_file(files, f"{name}_objMap.txt", True)
     assert opath is not None
     objmap = LinkMap.parse(read_limited(opath, MAX_TABLE_BYTES).decode("latin-1"), opath)
-    spath = regular_file(folder, f"{name}_segMap.txt", False)
+    spath = regular_file(files, f"{name}_segMap.txt", False)
     segmap = None if spath is None else LinkMap.parse(read_limited(spath, MAX_TABLE_BYTES).decode("latin-1"), spath)
     if segmap is not None:
         segmap.data  # noqa: B018  (a few rows: every number checked, as the map's load does)
@@ -185,12 +187,12 @@ def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
     odd = _odd_entries(folder)
     for hs in stacks:
         stack = stack_base_name(hs)
-        db2 = regular_file(folder, f"stackdb/{stack}_db2.txt", True)
+        db2 = regular_file(files, f"stackdb/{stack}_db2.txt", True)
         assert db2 is not None
         for rel in (f"stackdb/{stack}_user.txt", f"line/{stack}_l.txt",
                     *(f"stackdb/{stack}_Int{c}.txt" for c in range(1, nch + 1))):  # fmt: skip
             if rel in odd:  # a link or not a regular file: say why
-                regular_file(folder, rel, False)
+                regular_file(files, rel, False)
         first = _first_line(db2)
         n_obj = _count(first.get("numObjects"), db2, "numObjects")
         n_sp = _count(first.get("numSpines"), db2, "numSpines")
@@ -201,7 +203,7 @@ def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
         )
         for c in chans:
             ext = ".tif" if f"{stack}_ch{c}.tif" in raw else ".tiff"
-            regular_file(folder, f"raw/{stack}_ch{c}{ext}", True)
+            regular_file(files, f"raw/{stack}_ch{c}{ext}", True)
         with_images.append(chans)
     return {
         "num_sessions": len(stacks),

@@ -359,14 +359,15 @@ MAX_CHANNELS = 64
 _STACK = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
 
 
-def regular_file(folder: Path, rel: str, required: bool) -> Path | None:
+def regular_file(folder: Path | MapFolder, rel: str, required: bool) -> Path | None:
     """``folder/rel`` when it is a regular file inside the folder; None when absent and
     optional; else a MapFormatError saying why it cannot be read (never opens it).
 
     The library's rule (:class:`pymapmanager.io.folder.MapFolder`): links are followed
-    only inside the map folder, also links of the folders on the way.
+    only inside the map folder, also links of the folders on the way. Pass one
+    ``MapFolder`` for many files of a map: it looks at each sub-folder once.
     """
-    p = MapFolder(folder).resolve(rel)
+    p = (folder if isinstance(folder, MapFolder) else MapFolder(folder)).resolve(rel)
     if p is None and required:
         raise MapFormatError(rel, "file is missing")
     return p
