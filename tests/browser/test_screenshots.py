@@ -159,11 +159,7 @@ def test_pool_page(shot_page: Any) -> None:
 
 def test_map_page_in_edit_mode(shot_page: Any, site: tuple[str, Path]) -> None:
     """The edit toolbar with the edit mode on, a selected spine marked bad: one unsaved change."""
-    shot_page.goto("/login")
-    shot_page.fill("#pmm-login-username", EDITOR)
-    shot_page.fill("#pmm-login-password", EDITOR_PASSWORD)
-    shot_page.keyboard.press("Enter")
-    shot_page.wait_for_url(lambda url: "/login" not in url)
+    _log_in(shot_page)
     sessions = [int(s) for s in SHOWN.split(",")]
     run = _run_in_sessions(site[1] / EDITOR / "spines", sessions)
     shot_page.goto(f"/map/{EDITOR}/spines?s={SHOWN}")
@@ -183,3 +179,26 @@ def test_map_page_in_edit_mode(shot_page: Any, site: tuple[str, Path]) -> None:
     assert "marked bad" in shot_page.inner_text("#pmm-edit-message")
     assert shot_page.inner_text("#pmm-edit-toggle") == "Editing"
     save(shot_page, "map-edit.png")
+
+
+def _log_in(page: Any) -> None:
+    page.goto("/login")
+    page.fill("#pmm-login-username", EDITOR)
+    page.fill("#pmm-login-password", EDITOR_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def test_login_page(shot_page: Any) -> None:
+    shot_page.goto("/login")
+    shot_page.wait_for_selector("#pmm-login-form")
+    save(shot_page, "login.png")
+
+
+def test_my_maps_page(shot_page: Any) -> None:
+    """The editor's own maps, the upload box and the API tokens."""
+    _log_in(shot_page)
+    shot_page.goto("/my-maps")
+    shot_page.wait_for_selector(".pmm-mymaps-table :text('spines')")
+    shot_page.wait_for_selector("#pmm-upload-dashboard .uppy-Dashboard")
+    save(shot_page, "my-maps.png", full_page=True)
