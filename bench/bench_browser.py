@@ -411,6 +411,16 @@ def main() -> int:
         print(report("plot click -> new planes on screen", res["select-planes"]))
         if res.get("lost"):
             print(f"  {len(res['lost'])} samples lost (no timing within the timeout)")
+    if "demo" in results and "big9" in results:
+        # the machine's load moves both maps alike: the ratio is steadier than the figures
+        print("big9 / demo, same run (p50, p95):")
+        for key, label in (("open-cold", "open, cold"), ("open-warm", "open, warm"), ("slice-all", "slice change"),
+                           ("select", "plot click -> viewers"), ("plot-highlight", "plot click -> highlight")):  # fmt: skip
+            a, b = results["big9"].get(key) or [], results["demo"].get(key) or []
+            if a and b:
+                r50 = statistics.median(a) / statistics.median(b)
+                r95 = pct(a, 95) / pct(b, 95)
+                print(f"  {label:<40} {r50:4.1f}x  {r95:4.1f}x")
     print(f"screenshots: {SCREENSHOTS}")
     return 0
 

@@ -3,8 +3,11 @@ dynamics panel, "go to run" and the exports.
 
 Selecting a row (or going to a run) selects the run everywhere through the browser's own
 selection path, the one a plot click takes (``pmm.state.select`` in ``app/assets``, which
-records the ``SELECTION`` store); a selection anywhere selects and scrolls to the run's
-row here (``selectedRows`` / ``scrollTo`` by row id = run).
+records the ``SELECTION`` store). A selection anywhere selects and scrolls to the run's row
+in the browser alone (``app/assets/70-pmm-dash.js``, through the grids' own API, row id =
+run), and the spine table follows the session a run was picked in by a clientside callback:
+a selection makes no server round trip here. The server only builds the tables' rows (from
+the editor's working copy when there are unsaved edits, as the plot).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import logging
 from typing import Any
 
 import dash
-from dash import Input, Output, State, ctx, dcc, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, dcc, no_update
 
 from app import ids
 from app.components.spine_table import dynamics_columns, runs_columns, spine_columns
 from app.figures.dynamics import dynamics_figure
 from app.figures.mapplot import empty_figure
+from app.services.edits import reading_version
 from app.services.maps import data_version, map_ref
 from app.services.viewer import (
     SESSION_LEVEL_STATS,
@@ -34,6 +38,7 @@ from app.services.viewer import (
     values_csv_wide,
 )
 from app.state import MapKey, Selection
+from callbacks.map_edit import editing
 from pymapmanager import MapManagerError
 
 __all__ = [
@@ -41,7 +46,7 @@ __all__ = [
     "dynamics_view",
     "export_file",
     "export_table",
-    "follow_selection_session",
+    "FOLLOW_SELECTION_SESSION",
     "go_to_run",
     "register",
     "runs_view",
@@ -61,6 +66,11 @@ function (spineRows, runRows, pick, selection, tableSession) {
     var trig = (dc.callback_context.triggered || [])[0];
     var pid = trig ? trig.prop_id : "";
     var run = null, session = null, fromPick = false;
+    var tables = window.pmm && window.pmm.tables;
+    // a row the browser selected for a selection made elsewhere, or kept with new rows, is
+    // no pick (a late one would take back a selection changed since)
+    var grid = pid.split(".")[0];
+    if (tables && (grid === "pmm-table-grid" || grid === "pmm-runs-grid") && tables.notByUser(grid)) { return nu; }
     if (pid.indexOf("pmm-table-grid.") === 0) {
         if (!spineRows || !spineRows.length) { return nu; }
         run = spineRows[0].run; session = tableSession;
@@ -72,14 +82,28 @@ function (spineRows, runRows, pick, selection, tableSession) {
         run = pick.run; session = pick.session; fromPick = true;
     }
     if (run === null || run === undefined) { return nu; }
-    if (!fromPick && selection && selection.run === run) { return nu; }
     var s = (session === null || session === undefined) ? null : session;
     if (window.pmm && window.pmm.state && typeof window.pmm.state.select === "function") {
+        // a row the browser selected for the view's own selection is not selected again
+        if (!fromPick && window.pmm.state.get().run === run) { return nu; }
         // the view state owns the selection (app/assets/10-pmm-state.js): the same path a click takes
         window.pmm.state.select(run, {source: "table", session: s}, {kind: "select", t0: performance.now()});
         return nu;
     }
+    if (!fromPick && selection && selection.run === run) { return nu; }
     return {run: run, session: s, source: "table"};
+}
+"""
+
+#: A run picked in a session's image or in the plot shows that session's spine table
+#: (picks from the tables, a selection restored from the address: the table stays).
+FOLLOW_SELECTION_SESSION = """
+function (selection, current) {
+    var nu = window.dash_clientside.no_update;
+    var sel = selection || {};
+    if (typeof sel.run !== "number" || typeof sel.session !== "number" || sel.session === current) { return nu; }
+    if (["table", "init", "restore"].indexOf(sel.source) >= 0) { return nu; }
+    return sel.session;
 }
 """
 
@@ -93,13 +117,6 @@ def _ref_version(map_data: Any) -> tuple[Any, str] | None:
         return ref, data_version(ref)
     except MapManagerError:  # unknown, hidden or unreadable: the page says so elsewhere
         return None
-
-
-def _selected(run: int | None) -> tuple[Any, Any]:
-    """selectedRows and scrollTo of a grid whose row ids are runs."""
-    if run is None:
-        return [], no_update
-    return {"ids": [str(run)]}, {"rowId": str(run), "rowPosition": "middle"}
 
 
 def _session_text(s: dict[str, Any]) -> str:
@@ -135,39 +152,27 @@ def spine_table(
     session: int | None,
     stats: list[str] | None,
     roi: str | None,
-    selection: Any,
-    tab: str | None,
     map_data: Any,
+    edit_version: Any = None,
 ) -> tuple[Any, ...]:
-    """The objects of one session with their statistics; the selected run selected and in view."""
-    sel = Selection.from_store(selection)
-    rows_sel, scroll = _selected(sel.run)
-    if ctx.triggered_id in (ids.SELECTION, ids.MAP_TABS):
-        # a selection, or the tab shown again (a hidden grid does not scroll): rows stay
-        return no_update, no_update, rows_sel, scroll, no_update
+    """The objects of one session with their statistics (from the editor's working copy when
+    ``edit_version`` says there are unsaved edits); the browser selects the selected run's row."""
     if session is None:
-        return [], [], [], no_update, ""
+        return [], [], ""
     try:
         rv = _ref_version(map_data)
         if rv is None:
-            return no_update, no_update, no_update, no_update, ""
-        ref, version = rv
-        t = session_table(ref, version, int(session), stats or [], roi=roi)
+            return no_update, no_update, ""
+        ref, _saved = rv
+        with reading_version(ref, editing(edit_version)) as version:
+            t = session_table(ref, version, int(session), stats or [], roi=roi)
     except MapManagerError as e:
-        return [], [], [], no_update, str(e)
+        return [], [], str(e)
     missing = [s for s in stats or [] if s not in t["stats"] and s not in SESSION_LEVEL_STATS]
     info = f"{len(t['rows'])} {t['roi']} objects in session {session}"
     if missing:
         info += f" · not in this session: {', '.join(missing)}"
-    return t["rows"], spine_columns(t["stats"]), rows_sel, scroll, info
-
-
-def follow_selection_session(selection: Any, current: int | None) -> Any:
-    """A run picked in a session's image or the plot shows that session's table."""
-    sel = Selection.from_store(selection)
-    if sel.run is None or sel.session is None or sel.session == current or sel.source in ("table", "init", "restore"):
-        return no_update
-    return sel.session
+    return t["rows"], spine_columns(t["stats"]), info
 
 
 def runs_view(
@@ -176,28 +181,24 @@ def runs_view(
     segment: int | None,
     roi: str | None,
     include_bad: bool | None,
-    selection: Any,
-    tab: str | None,
     map_data: Any,
+    edit_version: Any = None,
 ) -> tuple[Any, ...]:
-    """Runs x sessions of the plotted statistic (``y``), with the plot's filters."""
-    sel = Selection.from_store(selection)
-    rows_sel, scroll = _selected(sel.run)
-    if ctx.triggered_id in (ids.SELECTION, ids.MAP_TABS):
-        # a selection, or the tab shown again (a hidden grid does not scroll): rows stay
-        return no_update, no_update, rows_sel, scroll, no_update
+    """Runs x sessions of the plotted statistic (``y``), with the plot's filters (from the
+    editor's working copy when there are unsaved edits, as the plot)."""
     if not x or not y:
-        return no_update, no_update, no_update, no_update, ""
+        return no_update, no_update, ""
     try:
         rv = _ref_version(map_data)
         if rv is None:
-            return no_update, no_update, no_update, no_update, ""
-        ref, version = rv
+            return no_update, no_update, ""
+        ref, _saved = rv
         seg = None if segment is None or segment < 0 else int(segment)
-        table = plot_table(ref, version, x, y, roi=roi, segment=seg, include_bad=bool(include_bad))
-        ov = map_overview(ref, version)
+        with reading_version(ref, editing(edit_version)) as version:
+            table = plot_table(ref, version, x, y, roi=roi, segment=seg, include_bad=bool(include_bad))
+            ov = map_overview(ref, version)
     except MapManagerError as e:
-        return [], [], [], no_update, str(e)
+        return [], [], str(e)
     sessions = [
         {"index": s["index"], "label": f"S{s['index']}", "tooltip": _session_text(s)}
         for s in ov["sessions"]
@@ -205,7 +206,7 @@ def runs_view(
     rows = runs_table(table, "y")
     where = "all segments" if seg is None else f"segment {seg}"
     info = f"{y} of {len(rows)} runs ({table['roi']}, {where}{', bad included' if include_bad else ''}) · a row selects the run"
-    return rows, runs_columns(sessions, y), rows_sel, scroll, info
+    return rows, runs_columns(sessions, y), info
 
 
 def dynamics_view(roi: str | None, include_bad: bool | None, segment: int | None, map_data: Any) -> tuple[Any, Any, Any]:
@@ -288,6 +289,16 @@ def export_table(clicks: int | None, tab: str | None, session: int | None, y: st
     return tuple(out)
 
 
+def _spine_table_outputs(session: Any, stats: Any, roi: Any, edit_version: Any, map_data: Any) -> tuple[Any, ...]:
+    return spine_table(session, stats, roi, map_data, edit_version)
+
+
+def _runs_view_outputs(
+    x: Any, y: Any, segment: Any, roi: Any, include_bad: Any, edit_version: Any, map_data: Any
+) -> tuple[Any, ...]:
+    return runs_view(x, y, segment, roi, include_bad, map_data, edit_version)
+
+
 def register(app: dash.Dash) -> None:
     """Bind the tables card's callbacks to ``app``."""
     app.callback(
@@ -302,39 +313,43 @@ def register(app: dash.Dash) -> None:
     app.callback(
         Output(ids.TABLE_GRID, "rowData"),
         Output(ids.TABLE_GRID, "columnDefs"),
-        Output(ids.TABLE_GRID, "selectedRows"),
-        Output(ids.TABLE_GRID, "scrollTo"),
         Output(ids.TABLE_INFO, "children"),
         Input(ids.TABLE_SESSION, "value"),
         Input(ids.TABLE_STATS, "value"),
         Input(ids.PLOT_ROI, "value"),
-        Input(ids.SELECTION, "data"),
-        Input(ids.MAP_TABS, "active_tab"),
+        Input(ids.EDIT_VERSION, "data"),
         State(ids.MAP_REF, "data"),
         prevent_initial_call=True,
-    )(spine_table)
-    app.callback(
-        Output(ids.TABLE_SESSION, "value", allow_duplicate=True),
-        Input(ids.SELECTION, "data"),
-        State(ids.TABLE_SESSION, "value"),
-        prevent_initial_call=True,
-    )(follow_selection_session)
+    )(_spine_table_outputs)
     app.callback(
         Output(ids.RUNS_GRID, "rowData"),
         Output(ids.RUNS_GRID, "columnDefs"),
-        Output(ids.RUNS_GRID, "selectedRows"),
-        Output(ids.RUNS_GRID, "scrollTo"),
         Output(ids.RUNS_INFO, "children"),
         Input(ids.PLOT_X, "value"),
         Input(ids.PLOT_Y, "value"),
         Input(ids.PLOT_SEGMENT, "value"),
         Input(ids.PLOT_ROI, "value"),
         Input(ids.PLOT_BAD, "value"),
-        Input(ids.SELECTION, "data"),
-        Input(ids.MAP_TABS, "active_tab"),
+        Input(ids.EDIT_VERSION, "data"),
         State(ids.MAP_REF, "data"),
         prevent_initial_call=True,
-    )(runs_view)
+    )(_runs_view_outputs)
+    # a selection's session, the grids' selected row and their scrolling: in the browser only
+    app.clientside_callback(
+        FOLLOW_SELECTION_SESSION,
+        Output(ids.TABLE_SESSION, "value", allow_duplicate=True),
+        Input(ids.SELECTION, "data"),
+        State(ids.TABLE_SESSION, "value"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("pmm", "tables"),
+        Output(ids.VIEW_SINK, "data", allow_duplicate=True),
+        Input(ids.TABLE_GRID, "rowData"),
+        Input(ids.RUNS_GRID, "rowData"),
+        Input(ids.MAP_TABS, "active_tab"),
+        prevent_initial_call=True,
+    )
     app.callback(
         Output(ids.DYN_FIGURE, "figure"),
         Output(ids.DYN_GRID, "rowData"),

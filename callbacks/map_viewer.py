@@ -108,6 +108,8 @@ class PageSetup:
     slice: Any = _out(ids.SLICE, "data")
     include_bad: Any = _out(ids.PLOT_BAD, "value")
     selection: Any = _out(ids.SELECTION, "data", allow_duplicate=True)
+    # the first viewers come with the page's setup: no second round trip before them
+    viewers: Any = _out(ids.VIEWER_GRID, "children", allow_duplicate=True)
 
     @classmethod
     def outputs(cls) -> list[Output]:
@@ -268,6 +270,7 @@ def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
         slice=SliceState(slice_z).to_store(),
         include_bad=False,
         selection=selection,
+        viewers=build_viewers(shown, roi, map_data, prefs_data),
     )
 
 
@@ -275,8 +278,21 @@ def _page_setup_outputs(map_data: Any, initial: Any, prefs_data: Any) -> tuple[A
     return page_setup(map_data, initial, prefs_data).values()
 
 
-def build_viewers(sessions: list[int] | None, roi: str | None, map_data: Any, prefs_data: Any) -> Any:
-    """One viewer per chosen session, side by side."""
+def build_viewers(
+    sessions: list[int] | None,
+    roi: str | None,
+    map_data: Any,
+    prefs_data: Any,
+    built: list[Any] | None = None,
+    layers: list[Any] | None = None,
+) -> Any:
+    """One viewer per chosen session, side by side; nothing new when the viewers shown
+    (``built``: their ViewerMeta payloads, ``layers``: their spine layers' hideouts) are
+    those sessions' with this ROI type already (the page's setup made them)."""
+    want = sorted(int(s) for s in sessions or [])
+    have = sorted(int(m["session"]) for m in built or [] if isinstance(m, dict) and "session" in m)
+    if want and want == have and layers and all(isinstance(h, dict) and h.get("roi") == roi for h in layers):
+        return no_update
     try:
         rv = _ref_version(map_data)
         if rv is None or not sessions:
@@ -296,6 +312,7 @@ def build_viewers(sessions: list[int] | None, roi: str | None, map_data: Any, pr
                         tracing_layer(ref, version, meta.session),
                         spine_size=prefs.spine_size,
                         label=meta.label.get(prefs.label_mode, meta.label["index"]),
+                        roi=roi,
                     )
                 )
         return out
@@ -440,11 +457,13 @@ def register(app: dash.Dash) -> None:
         prevent_initial_call="initial_duplicate",
     )(_page_setup_outputs)
     app.callback(
-        Output(ids.VIEWER_GRID, "children"),
+        Output(ids.VIEWER_GRID, "children", allow_duplicate=True),
         Input(ids.SESSIONS, "value"),
         Input(ids.PLOT_ROI, "value"),
         State(ids.MAP_REF, "data"),
         State(ids.PREFS, "data"),
+        State(ids.viewer_meta(ALL), "data"),
+        State(ids.viewer_spines(ALL), "hideout"),
         prevent_initial_call=True,
     )(build_viewers)
     app.callback(

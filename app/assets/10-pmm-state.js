@@ -36,7 +36,9 @@
         LINK: "pmm-link",
         PLOT: "pmm-plot",
         CONTRAST: "pmm-contrast",
-        VIEWER_SPINES: "pmm-viewer-spines"
+        VIEWER_SPINES: "pmm-viewer-spines",
+        TABLE_GRID: "pmm-table-grid",
+        RUNS_GRID: "pmm-runs-grid"
     };
     // the stores' payloads written by the view carry this, so the view can tell its own
     // writes (coming back through Dash) from requests made elsewhere (server, URL, table)

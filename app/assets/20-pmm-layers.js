@@ -45,6 +45,22 @@
         requestAnimationFrame(function () { setTimeout(fn, 0); });
     };
 
+    // A selection's work in the viewers (new planes, markers restyled, every viewer panned:
+    // tens of ms with 9 tiled viewers) is done once the frame after the click is painted,
+    // so that first frame shows the plot's highlight (60-pmm-plot.js) at once; the viewers
+    // follow in the next frame (pmm:select is timed to that one). fn(): run then, in order.
+    var afterSelect = [];
+    pmm.afterSelectPaint = function (fn) {
+        if (!afterSelect.length) {
+            pmm.afterPaint(function () {
+                var q = afterSelect;
+                afterSelect = [];
+                q.forEach(function (f) { f(); });
+            });
+        }
+        afterSelect.push(fn);
+    };
+
     // a timing from `t0` (an input event's timeStamp, or 0: navigation start) to just after the next paint
     pmm.measure = function (name, t0, detail) {
         pmm.afterPaint(function () {
@@ -87,6 +103,24 @@
         return true;
     }
     if (!hookLeaflet()) { document.addEventListener("DOMContentLoaded", hookLeaflet); }
+
+    // dash-leaflet loads the code of its GeoJSON layer (the annotations) only once the first
+    // viewer is drawn, which puts a script download between the viewers and their spines.
+    // On a map page, that chunk is fetched now, beside the page's own start (it registers
+    // itself with dash-leaflet's loader: the viewers then find it there).
+    function preloadGeoJSON() {
+        if (location.pathname.indexOf("/map/") < 0) { return true; }
+        var main = document.querySelector("script[src*='/dash_leaflet/dash_leaflet']");
+        if (!main) { return false; }
+        if (document.querySelector("script[data-pmm-preload]")) { return true; }
+        var el = document.createElement("script");
+        el.src = main.src.replace(/\/dash_leaflet[^/]*\.js(\?.*)?$/, "/async-GeoJSON.js");
+        el.async = true;
+        el.setAttribute("data-pmm-preload", "GeoJSON");
+        document.head.appendChild(el);
+        return true;
+    }
+    if (!preloadGeoJSON()) { document.addEventListener("DOMContentLoaded", preloadGeoJSON); }
 
     // ------------------------------------------------------------------ layers
 
@@ -335,7 +369,13 @@
 
     var IMAGE_KEYS = ["metas", "z", "channel", "overlay", "projection", "k", "contrast"];
     state.on(function (ev) {
-        if (IMAGE_KEYS.some(function (k) { return ev.keys[k]; })) { showAll(ev.cause); }
+        if (IMAGE_KEYS.some(function (k) { return ev.keys[k]; })) {
+            if (ev.cause.kind === "select") {
+                pmm.afterSelectPaint(function () { showAll(ev.cause); });
+            } else {
+                showAll(ev.cause);
+            }
+        }
         if (ev.keys.metas) { checkOpen(); }
     });
 
@@ -377,9 +417,17 @@
         syncing = true;
         try {
             if (zoom === map.getZoom()) {
-                // a pan only translates the map (setView would re-project every marker)
-                var off = map.latLngToContainerPoint(latlng).subtract(map.getSize().divideBy(2));
-                map.panBy(off, {animate: false});
+                // a pan only translates the map: setView, and panBy beyond the map's own size,
+                // reset the view, which re-projects every marker and tile (tens of ms per
+                // viewer). Leaflet's own unanimated pan within the size is this same raw
+                // pan; the tiles of the new view load on moveend as with any pan.
+                var off = map.latLngToContainerPoint(latlng).subtract(map.getSize().divideBy(2)).round();
+                if (typeof map._rawPanBy === "function" && !map.getSize().contains(off)) {
+                    map._rawPanBy(off);
+                    map.fire("move").fire("moveend");
+                } else {
+                    map.panBy(off, {animate: false});
+                }
             } else {
                 map.setView(latlng, zoom, {animate: false});
             }
@@ -416,6 +464,7 @@
         },
         shown: viewShown,
         centre: centre,
-        hook: hookLeaflet
+        /** Called as a page's view starts: Leaflet hooked, dash-leaflet's GeoJSON code on its way. */
+        hook: function () { preloadGeoJSON(); return hookLeaflet(); }
     };
 }());

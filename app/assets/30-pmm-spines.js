@@ -155,7 +155,7 @@
     };
 
     var STYLE_KEYS = ["metas", "z", "projection", "k", "run", "spineSize"];
-    state.on(function (ev) {
+    function onChange(ev) {
         if (ev.keys.run) {
             serial += 1;
             state.get().sessions.forEach(centreOnRun);
@@ -163,6 +163,14 @@
         if (STYLE_KEYS.some(function (k) { return ev.keys[k]; })) { applyAll(); }
         if (ev.keys.run && ev.cause.kind === "select" && typeof ev.cause.t0 === "number" && state.get().run !== null) {
             pmm.measure("select", ev.cause.t0);
+        }
+    }
+    state.on(function (ev) {
+        // a selection: once the plot's highlight is painted (20-pmm-layers.js)
+        if (ev.cause.kind === "select") {
+            pmm.afterSelectPaint(function () { onChange(ev); });
+        } else {
+            onChange(ev);
         }
     });
 

@@ -14,6 +14,11 @@
  * in as requests. (The address bar is written at most every URL_EVERY ms, the last state
  * always: browsers stop honouring replaceState called hundreds of times in a few seconds.)
  *
+ * The tables' selected row: the row of the selected run is selected in the spine table and
+ * the runs x sessions view, and scrolled to, through the grids' own API (dash_ag_grid.getApi;
+ * row id = run): after a selection, once its frame is painted; after new rows; when a tab
+ * is shown (a hidden grid cannot scroll). No Dash store and no server round trip.
+ *
  * Also here: the display preferences (cookie), the contrast slider and histogram, session
  * labels and session paging.
  */
@@ -82,8 +87,90 @@
         });
         if (!scheduled) {
             scheduled = true;
-            pmm.afterPaint(write);
+            // a selection's viewers are drawn a frame later (20-pmm-layers.js): the stores
+            // (whose callbacks busy the page) are written after that frame
+            if (ev.cause.kind === "select") {
+                pmm.afterPaint(function () { pmm.afterPaint(write); });
+            } else {
+                pmm.afterPaint(write);
+            }
         }
+    });
+
+    // ------------------------------------------------------------------ out: the tables' row
+
+    var GRIDS = [IDS.TABLE_GRID, IDS.RUNS_GRID];
+
+    // what last changed each grid's selection: the user (a click) or this code, new rows...
+    var selectedBy = {};
+    var NOT_USER = /^(api|rowData|gridInitializing|selectableChanged)/;
+
+    function hookApi(id, api) {
+        if (api._pmmHooked) { return; }
+        api._pmmHooked = true;
+        // new rows (a session, statistics, filters): the selected run's row again
+        api.addEventListener("rowDataUpdated", function () { syncGrid(id, true); });
+        api.addEventListener("selectionChanged", function (e) { selectedBy[id] = String(e.source || ""); });
+    }
+
+    function gridApi(id) {
+        var g = window.dash_ag_grid;
+        if (!g || !document.getElementById(id)) { return null; }
+        var api = null;
+        try {
+            api = g.getApi(id);
+        } catch (e) {
+            return null;        // not made yet: its rows' arrival syncs it (tables, below)
+        }
+        if (!api || (api.isDestroyed && api.isDestroyed())) { return null; }
+        hookApi(id, api);
+        return api;
+    }
+
+    // whether grid `id` is on its tab shown (read from classes: no layout forced)
+    function shown(id) {
+        var el = document.getElementById(id);
+        var pane = el && el.closest(".tab-pane");
+        return !!el && (!pane || pane.classList.contains("active"));
+    }
+
+    // select the selected run's row (or none) in grid `id`; scroll: bring it into view
+    function syncGrid(id, scroll) {
+        var api = gridApi(id);
+        if (!api) { return; }
+        var st = state.get();
+        var node = st.run === null ? null : api.getRowNode(String(st.run));
+        if (!node) {
+            if (api.getSelectedNodes().length) { api.deselectAll(); }
+            return;
+        }
+        if (!node.isSelected()) { node.setSelected(true, true); }
+        // a row picked in the table stays where it is; elsewhere, the row comes to the middle
+        if (scroll && shown(id)) { api.ensureNodeVisible(node, st.runSource === "table" ? null : "middle"); }
+    }
+
+    function syncGrids() { GRIDS.forEach(function (id) { syncGrid(id, true); }); }
+
+    function hookGrid(id) {
+        var g = window.dash_ag_grid;
+        if (!g || !g.getApiAsync || !document.getElementById(id)) { return; }
+        g.getApiAsync(id).then(function (api) {
+            hookApi(id, api);
+            pmm.afterPaint(function () { syncGrid(id, true); });
+        }, function () { /* the page went away */ });
+    }
+
+    pmm.tables = {
+        /** Whether grid `id`'s selection was last changed by this code (or new rows), not a click. */
+        notByUser: function (id) { return NOT_USER.test(selectedBy[id] || ""); }
+    };
+
+    var gridsScheduled = false;
+    state.on(function (ev) {
+        if (!ev.keys.run || gridsScheduled) { return; }
+        gridsScheduled = true;
+        // after the selection's frames (the plot's, then the viewers')
+        pmm.afterPaint(function () { pmm.afterPaint(function () { gridsScheduled = false; syncGrids(); }); });
     });
 
     function writePrefs(prefs) {
@@ -153,6 +240,12 @@
                             {source: selection.source, session: selection.session}, {kind: "restore"});
                     }
                 }
+                return nu();
+            },
+
+            // new rows in a table, a tab shown: the tables' selected row (see the top)
+            tables: function () {
+                GRIDS.forEach(hookGrid);
                 return nu();
             },
 

@@ -43,6 +43,7 @@ def session_viewer(
     spine_size: int = 6,
     label: str = "",
     height: int = 340,
+    roi: str | None = None,
 ) -> html.Div:
     """The layout of one session viewer.
 
@@ -58,6 +59,9 @@ def session_viewer(
         Initial label (the clientside code keeps it in step with the label mode).
     height : int
         Height of the map in pixels.
+    roi : str, optional
+        The ROI type of ``spines`` (kept in the layer's hideout: the page tells from it
+        whether the viewers shown are the ones asked for).
     """
     s = meta.session
     rows, cols = meta.rows, meta.columns
@@ -77,7 +81,7 @@ def session_viewer(
             data=spines,
             pointToLayer={"variable": "pmm.spineToLayer"},
             # the markers' colours come from the one definition (app.figures.colors)
-            hideout={"session": s, "size": spine_size, "colors": dynamics_colors_for_js()},
+            hideout={"session": s, "size": spine_size, "colors": dynamics_colors_for_js(), "roi": roi},
             bubblingMouseEvents=False,
         ),
     ]

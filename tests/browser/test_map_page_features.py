@@ -159,6 +159,30 @@ def test_a_selection_elsewhere_scrolls_the_table_to_its_row(page: Any, nine_url:
     assert selected_run(page) == target
 
 
+def test_a_pick_in_another_session_shows_that_sessions_table_with_its_row(page: Any, nine_url: str) -> None:
+    open_nine(page, nine_url)
+    page.wait_for_function("() => document.querySelector('#pmm-table-info').textContent.includes('in session 0')")
+    # a spine of session 2's viewer picked there (the table shows the first session, 0)
+    run = page.evaluate(
+        """() => { for (const m of pmm.spines.markers(2)) { const p = m.feature.properties;
+                     if (!p.ghost && typeof p.run === 'number') { m.fire('click'); return p.run; } } return null; }"""
+    )
+    assert isinstance(run, int)
+    page.wait_for_function("(run) => window.pmm.state.get().run === run", arg=run)
+    # the table follows the pick's session (in the browser), and selects and shows its row
+    page.wait_for_function("() => document.querySelector('#pmm-table-info').textContent.includes('in session 2')")
+    page.wait_for_function(
+        """(run) => { const r = document.querySelector('#pmm-table-grid .ag-center-cols-container .ag-row[row-id="' + run + '"]');
+                      const v = document.querySelector('#pmm-table-grid .ag-body-viewport').getBoundingClientRect();
+                      if (!r || !r.classList.contains('ag-row-selected')) return false;
+                      const b = r.getBoundingClientRect(); return b.top >= v.top - 1 && b.bottom <= v.bottom + 1; }""",
+        arg=run,
+    )
+    # clearing the selection clears the row
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.querySelector('#pmm-table-grid .ag-row-selected')")
+
+
 def test_a_runs_row_selects_the_run(page: Any, nine_url: str) -> None:
     open_nine(page, nine_url)
     page.get_by_role("tab", name="Runs × sessions").click()

@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import dash
 import numpy as np
 import pytest
 
@@ -48,23 +49,21 @@ def test_table_setup_offers_every_session_and_the_statistics(call: DashCaller, n
     assert value is NO_UPDATE
 
 
-def _table(call: DashCaller, session: int, stats: list[str], selection: dict[str, Any] | None = None, trigger: str = ids.TABLE_SESSION) -> list[Any]:
+def _table(call: DashCaller, session: int, stats: list[str]) -> list[Any]:
     return call(
-        [(ids.TABLE_GRID, "rowData"), (ids.TABLE_GRID, "columnDefs"), (ids.TABLE_GRID, "selectedRows"), (ids.TABLE_GRID, "scrollTo"), (ids.TABLE_INFO, "children")],
+        [(ids.TABLE_GRID, "rowData"), (ids.TABLE_GRID, "columnDefs"), (ids.TABLE_INFO, "children")],
         [
             (ids.TABLE_SESSION, "value", session),
             (ids.TABLE_STATS, "value", stats),
             (ids.PLOT_ROI, "value", "spineROI"),
-            (ids.SELECTION, "data", selection or {"run": None}),
-            (ids.MAP_TABS, "active_tab", "spines"),
+            (ids.EDIT_VERSION, "data", None),
         ],
         [(ids.MAP_REF, "data", _ref("nine"))],
-        changed=[f"{trigger}.{ {ids.SELECTION: 'data', ids.MAP_TABS: 'active_tab'}.get(trigger, 'value') }"],
     )
 
 
 def test_spine_table_is_the_sessions_objects_with_their_statistics(call: DashCaller, nine: Map) -> None:
-    rows, cols, selected, scroll, info = _table(call, 4, ["pDist", "sLen3d_int1", "nope"])
+    rows, cols, info = _table(call, 4, ["pDist", "sLen3d_int1", "nope"])
     mask = nine.roi_type_mask(4, "spineROI")
     assert len(rows) == int(mask.sum()) > 600
     assert f"{len(rows)} spineROI objects in session 4" in info and "nope" in info
@@ -80,48 +79,35 @@ def test_spine_table_is_the_sessions_objects_with_their_statistics(call: DashCal
     assert fields == ["run", "segment", "dynamics", "bad", "z", "pDist", "sLen3d_int1"]
     num = {c["field"]: c for c in cols}
     assert num["pDist"]["filter"] == "agNumberColumnFilter" and "d3.format" in num["pDist"]["valueFormatter"]["function"]
-    assert selected == [] and scroll is NO_UPDATE
 
 
-def test_a_selection_selects_and_scrolls_to_its_row(call: DashCaller) -> None:
-    rows, _, selected, scroll, _ = _table(call, 4, ["pDist"], selection={"run": 57, "session": 4, "source": "plot"}, trigger=ids.SELECTION)
-    assert rows is NO_UPDATE  # only the selection moves
-    assert selected == {"ids": ["57"]}
-    assert scroll == {"rowId": "57", "rowPosition": "middle"}
-    # showing the tab again scrolls to it again (a hidden grid cannot scroll)
-    rows, _, selected, scroll, _ = _table(call, 4, ["pDist"], selection={"run": 57, "session": 4, "source": "plot"}, trigger=ids.MAP_TABS)
-    assert rows is NO_UPDATE and selected == {"ids": ["57"]} and scroll["rowId"] == "57"
-
-
-def test_the_table_follows_the_session_of_a_pick(call: DashCaller) -> None:
-    def follow(sel: dict[str, Any], current: int) -> Any:
-        (v,) = call(call.outputs_of((ids.TABLE_SESSION, "value")), [(ids.SELECTION, "data", sel)], [(ids.TABLE_SESSION, "value", current)])
-        return v
-
-    assert follow({"run": 5, "session": 6, "source": "plot"}, 2) == 6
-    assert follow({"run": 5, "session": 6, "source": "image"}, 6) is NO_UPDATE
-    assert follow({"run": 5, "session": 1, "source": "table"}, 6) is NO_UPDATE
-    assert follow({"run": 5, "session": None, "source": "table"}, 6) is NO_UPDATE
+def test_a_selection_makes_no_server_round_trip(app: dash.Dash) -> None:
+    """The grids' selected row and the table's session follow a selection in the browser
+    (app/assets/70-pmm-dash.js, FOLLOW_SELECTION_SESSION): no server callback takes it."""
+    for cb in app._callback_list:
+        inputs = {i["id"] + "." + i["property"] for i in cb["inputs"]}
+        if f"{ids.SELECTION}.data" in inputs and not cb.get("clientside_function"):
+            outputs = str(cb["output"])
+            assert ids.TABLE_GRID not in outputs and ids.RUNS_GRID not in outputs and ids.TABLE_SESSION not in outputs, outputs
 
 
 def _runs(call: DashCaller, y: str = "ubssSum_int2", segment: int = -1, bad: bool = False) -> list[Any]:
     return call(
-        [(ids.RUNS_GRID, "rowData"), (ids.RUNS_GRID, "columnDefs"), (ids.RUNS_GRID, "selectedRows"), (ids.RUNS_GRID, "scrollTo"), (ids.RUNS_INFO, "children")],
+        [(ids.RUNS_GRID, "rowData"), (ids.RUNS_GRID, "columnDefs"), (ids.RUNS_INFO, "children")],
         [
             (ids.PLOT_X, "value", "pDist"),
             (ids.PLOT_Y, "value", y),
             (ids.PLOT_SEGMENT, "value", segment),
             (ids.PLOT_ROI, "value", "spineROI"),
             (ids.PLOT_BAD, "value", bad),
-            (ids.SELECTION, "data", {"run": None}),
-            (ids.MAP_TABS, "active_tab", "runs"),
+            (ids.EDIT_VERSION, "data", None),
         ],
         [(ids.MAP_REF, "data", _ref("nine"))],
     )
 
 
 def test_runs_by_sessions_of_the_plotted_statistic(call: DashCaller, nine: Map) -> None:
-    rows, cols, _, _, info = _runs(call, segment=2)
+    rows, cols, info = _runs(call, segment=2)
     mv = map_values(nine, "ubssSum_int2", roi="spineROI", segment=2)
     assert [r["run"] for r in rows] == [int(r) for r in mv.runs]
     assert [c["field"] for c in cols] == ["run", "segment", "n"] + [f"s{j}" for j in range(9)]

@@ -179,13 +179,37 @@ def test_unknown_map_page_is_a_not_found_page(app: dash.Dash) -> None:
     assert ids.MAP_BODY not in text and ids.SESSIONS not in text
 
 
-def _viewers(call: DashCaller, sessions: list[int], name: str = "demo", roi: str | None = "spineROI") -> Any:
+def _viewers(
+    call: DashCaller, sessions: list[int], name: str = "demo", roi: str | None = "spineROI",
+    built: list[Any] | None = None, layers: list[Any] | None = None,
+) -> Any:  # fmt: skip
     (grid,) = call(
         [(ids.VIEWER_GRID, "children")],
         [(ids.SESSIONS, "value", sessions), (ids.PLOT_ROI, "value", roi)],
-        [(ids.MAP_REF, "data", _ref(name)), (ids.PREFS, "data", {"spine_size": 9, "label_mode": "condition"})],
+        [
+            (ids.MAP_REF, "data", _ref(name)),
+            (ids.PREFS, "data", {"spine_size": 9, "label_mode": "condition"}),
+            # the viewers shown (pattern-matching states: their values as a list)
+            (ids.viewer_meta(["ALL"]), "data", built or []),
+            (ids.viewer_spines(["ALL"]), "hideout", layers or []),
+        ],
     )
     return grid
+
+
+def test_the_page_setup_brings_the_first_viewers_and_they_are_not_made_twice(call: DashCaller) -> None:
+    v = _load(call, initial={"sessions": [1, 3]})
+    grid = v[f"{ids.VIEWER_GRID}.children"]
+    assert [f["props"]["id"]["index"] for f in _by_id_type(grid, ids.VIEWER)] == [1, 3]
+    metas = [m["props"]["data"] for m in _by_id_type(grid, ids.VIEWER_META)]
+    roi = v[f"{ids.PLOT_ROI}.value"]
+    layers = [g["props"]["hideout"] for g in _by_id_type(grid, ids.VIEWER_SPINES)]
+    assert [h["roi"] for h in layers] == [roi, roi]
+    # the sessions and ROI the setup then sets: those viewers are shown already
+    assert _viewers(call, [3, 1], roi=roi, built=metas, layers=layers) is NO_UPDATE
+    # another ROI type, other sessions: new viewers
+    assert _viewers(call, [1, 3], roi="all", built=metas, layers=layers) is not NO_UPDATE
+    assert _viewers(call, [1, 2, 3], roi=roi, built=metas, layers=layers) is not NO_UPDATE
 
 
 def test_build_viewers_one_per_session(call: DashCaller) -> None:
@@ -236,7 +260,7 @@ def test_spines_and_tracing_layers(call: DashCaller) -> None:
     runs = [f["properties"]["run"] for f in feats]
     assert len(runs) == len(set(runs))
     assert spines[0]["props"]["pointToLayer"] == {"variable": "pmm.spineToLayer"}
-    assert spines[0]["props"]["hideout"] == {"session": 0, "size": 9, "colors": dynamics_colors_for_js()}
+    assert spines[0]["props"]["hideout"] == {"session": 0, "size": 9, "colors": dynamics_colors_for_js(), "roi": "spineROI"}
     tracing = _by_id_type(grid, ids.VIEWER_TRACING)
     lines = tracing[0]["props"]["data"]["features"]
     assert len(lines) == 2 and all(f["geometry"]["type"] == "LineString" for f in lines)
