@@ -142,6 +142,7 @@ JS_FEATURE = """([s, row]) => {
 }"""
 
 PLOT_COUNT = """(s) => { const gd = document.querySelector('#pmm-plot .js-plotly-plot'); let n = 0;
+    if (!gd) { return 0; }  // the viewers can be drawn before the plot
     (gd.data || []).forEach((t) => { (t.customdata || []).forEach((c) => { if (c && c[1] === s) n++; }); });
     return n; }"""
 

@@ -70,7 +70,7 @@ def test_every_page_is_built(site: Path) -> None:
 def test_the_guide_shows_the_screenshots(site: Path) -> None:
     shots = docs_build.referenced_screenshots()
     assert {"catalog.png", "map.png", "map-selected.png", "pool.png", "map-edit.png", "login.png", "my-maps.png"} <= set(shots)
-    shown = " ".join(_html(site, p) for p in ("guide/dashboard", "guide/pooling", "guide/editing"))
+    shown = " ".join(_html(site, p) for p in ("guide/dashboard", "guide/pooling", "guide/editing", "guide/server"))
     for name in shots:
         assert re.search(rf'src="[^"]*_images/{re.escape(name)}"', shown), name
         assert (site / "_images" / name).is_file(), name
