@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 
 from pymapmanager import Map, MapNotFoundError, dynamics, load_map, map_values, statistics
 from pymapmanager.analysis import DYNAMICS_NAMES
@@ -128,7 +128,12 @@ def map_ref(owner: str, name: str) -> MapRef:
         ref = MapRef(owner, name)
     except InvalidParameterError:
         raise MapNotFoundError(f"no map {owner}/{name}") from None
-    check_readable(ref.owner, ref.name)
+    # checked once a request (a route and its wrapper both ask; each check is a query)
+    seen: set[tuple[str, str]] | None = g.setdefault("_pmm_readable", set()) if has_request_context() else None
+    if seen is None or (ref.owner, ref.name) not in seen:
+        check_readable(ref.owner, ref.name)
+        if seen is not None:
+            seen.add((ref.owner, ref.name))
     return ref
 
 
