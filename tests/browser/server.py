@@ -7,6 +7,39 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+_APP_ITER = "pmm.test.app_iter"
+
+
+def _keep_iter(app: Any) -> Any:
+    """The WSGI app, its answer's iterable kept in the environ (see :func:`_handler`)."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        it = app(environ, start_response)
+        environ[_APP_ITER] = it
+        return it
+
+    return wsgi
+
+
+def _handler() -> Any:
+    """werkzeug's request handler, closing the answer when the browser drops the connection.
+
+    When Chromium cancels a request (a page left while its scripts load), werkzeug's
+    development server raises before it closes the answer, so a static file stayed open
+    until the garbage collector found it, and its ResourceWarning failed whichever test ran.
+    """
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+            it = (environ or {}).get(_APP_ITER)
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    return Handler
 
 
 @contextmanager
@@ -19,7 +52,7 @@ def serve_app(data_dir: Path) -> Iterator[str]:
 
     app = create_app(Settings(data_dir=data_dir, secret_key="test", create_demo=False))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    server = make_server("127.0.0.1", 0, _keep_iter(app.server), threaded=True, request_handler=_handler())
     thread = threading.Thread(target=server.serve_forever, name="pmm-test-server", daemon=True)
     thread.start()
     try:

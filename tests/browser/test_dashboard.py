@@ -89,6 +89,20 @@ def open_map(page: Any, query: str = "", n: int = 6, name: str = "demo") -> None
     page.wait_for_function(JS_SPINES_IN)
 
 
+def wait_centred(page: Any, skip: int | None = None) -> list[dict[str, Any]]:
+    """The viewers once each is centred on the selected run (their work follows the frame
+    that shows the selection in the plot); checked again by :func:`assert_centred_on_selection`."""
+    page.wait_for_function(
+        f"""(skip) => ({JS_VIEWERS})().every(v => v.sel && v.sel.shown && (v.session === skip ||
+            (Math.abs(v.lat - v.sel.lat) < 1 && Math.abs(v.lng - v.sel.lng) < 1 &&
+             (v.sel.z === null || v.sel.z === undefined || v.slice.startsWith('z ' + v.sel.z + ' /')))))""",
+        arg=skip,
+    )
+    viewers: list[dict[str, Any]] = page.evaluate(JS_VIEWERS)
+    assert_centred_on_selection(viewers, skip)
+    return viewers
+
+
 def assert_centred_on_selection(viewers: list[dict[str, Any]], skip: int | None = None) -> None:
     for v in viewers:
         assert v["sel"] is not None, v
@@ -163,6 +177,13 @@ def test_linked_viewers_pan_and_zoom_together(page: Any) -> None:
     page.mouse.move(x + 60, y + 30, steps=5)
     page.mouse.up()
     page.evaluate(JS_SETTLED)  # the drag's inertia has ended
+    # the linked viewers follow the dragged one (their moves can land a frame later)
+    page.wait_for_function(
+        f"""(before) => {{ const after = ({JS_VIEWERS})();
+            const d = after.map((a, i) => [a.lat - before[i].lat, a.lng - before[i].lng]);
+            return Math.abs(d[0][1]) > 5 && d.every(x => Math.abs(x[0] - d[0][0]) < 0.5 && Math.abs(x[1] - d[0][1]) < 0.5); }}""",
+        arg=before,
+    )
     after = page.evaluate(JS_VIEWERS)
     moved = [(a["lat"] - b["lat"], a["lng"] - b["lng"]) for a, b in zip(after, before, strict=True)]
     assert abs(moved[0][1]) > 5
@@ -237,8 +258,7 @@ def test_plot_click_moves_every_viewer_to_the_spine(page: Any) -> None:
     page.mouse.click(pt["x"], pt["y"])
     page.wait_for_function("(run) => pmm.state.get().run === run", arg=pt["run"])
     page.wait_for_function(JS_IMAGES_READY, arg=6)
-    viewers = page.evaluate(JS_VIEWERS)
-    assert_centred_on_selection(viewers)
+    viewers = wait_centred(page)
     present = [v for v in viewers if not v["sel"]["ghost"]]
     assert present and all(v["sel"]["stroke"] == SELECTED for v in present)
     # the run is highlighted in the plot, shown in the run strip and kept in the URL
@@ -255,8 +275,7 @@ def test_absent_spine_goes_to_the_matching_place_on_the_tracing(page: Any) -> No
     pt = page.evaluate(JS_PLOT_POINT, where)
     page.mouse.click(pt["x"], pt["y"])
     page.wait_for_function("(run) => pmm.state.get().run === run", arg=pt["run"])
-    viewers = page.evaluate(JS_VIEWERS)
-    assert_centred_on_selection(viewers)
+    viewers = wait_centred(page)
     ghosts = [v for v in viewers if v["sel"]["ghost"]]
     assert ghosts and all(v["sel"]["stroke"] == SELECTED for v in ghosts)
 
@@ -275,7 +294,7 @@ def test_spine_click_selects_its_run_in_the_plot_and_other_sessions(page: Any) -
     )
     page.mouse.click(target["x"], target["y"])
     page.wait_for_function("(run) => pmm.state.get().run === run", arg=target["run"])
-    assert_centred_on_selection(page.evaluate(JS_VIEWERS), skip=1)
+    wait_centred(page, skip=1)
     # the plot highlights exactly the points of that run
     page.wait_for_function("() => document.querySelectorAll('#pmm-plot svg.pmm-plot-selection circle').length > 0")
     # (rings drawn over the plot, in page pixels, at the data points of the run)
@@ -311,7 +330,7 @@ def test_a_link_reproduces_the_view(page: Any) -> None:
         other.wait_for_function("(run) => pmm.state.get().run === run", arg=pt["run"])
         other.wait_for_function("(l) => JSON.stringify([...document.querySelectorAll('.pmm-viewer-slice')].map(e => e.textContent)) === JSON.stringify(l)", arg=labels)
         assert all("channel=2" in s for s in other.evaluate(JS_IMAGE_SRCS))
-        assert_centred_on_selection(other.evaluate(JS_VIEWERS))
+        wait_centred(other)
     finally:
         other.close()
 
@@ -333,7 +352,7 @@ def test_display_options_are_kept_across_reloads(page: Any) -> None:
     page.wait_for_function("() => decodeURIComponent(document.cookie).includes('\"spine_size\":9')")
     page.goto("/map/public/demo?s=0,1")
     page.wait_for_function(JS_IMAGES_READY, arg=2)
-    assert page.locator(".pmm-viewer-label").first.inner_text().startswith("demo_")
+    page.wait_for_function("() => document.querySelector('.pmm-viewer-label').textContent.startsWith('demo_')")
     # the default channel applies when the URL does not say
     page.wait_for_function("() => document.querySelector('.pmm-viewer img.leaflet-image-layer').src.includes('channel=2')")
     page.click("#pmm-prefs-open")
