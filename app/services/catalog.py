@@ -166,8 +166,8 @@ def _starts(link: LinkMap, node_type: int | None) -> int:
 
 def _cheap_summary(ref: MapRef, folder: Path) -> dict[str, Any]:
     name = ref.name
-    header, stacks, nch = check_header(folder, name)
-    files = MapFolder(folder)
+    files = MapFolder(folder)  # one for every file of the map: each sub-folder looked at once
+    header, stacks, nch = check_header(files, name)
     opath = regular_file(files, f"{name}_objMap.txt", True)
     assert opath is not None
     objmap = LinkMap.parse(read_limited(opath, MAX_TABLE_BYTES).decode("latin-1"), opath)

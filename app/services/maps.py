@@ -402,7 +402,7 @@ def _channel_cell(hpath: Path, header: HeaderTable, row: str) -> int | None:
     return int(f)
 
 
-def check_header(folder: Path, name: str) -> tuple[HeaderTable, list[str], int]:
+def check_header(folder: Path | MapFolder, name: str) -> tuple[HeaderTable, list[str], int]:
     """Read and check a map's header before anything loops over what it says: the header
     is a regular file, stack names are plain file names, ``numChannels`` and
     ``defaultChannel`` are sane numbers.

@@ -219,7 +219,7 @@ class MapFolder:
             if not stat.S_ISLNK(lst.st_mode):
                 raise UnsafeMapPathError(rel, f"is {_kind(lst.st_mode)}, not a regular file")
         real = os.path.realpath(full)
-        if real != self._real and not real.startswith(self._real + os.sep):
+        if not self._inside(real):
             raise UnsafeMapPathError(
                 rel, "is a symbolic link leading outside the map folder (only links inside it are followed)"
             )
@@ -240,6 +240,10 @@ class MapFolder:
         if not stat.S_ISREG(st.st_mode):
             raise UnsafeMapPathError(rel, f"is {_kind(st.st_mode)}, not a regular file")
         return Path(real)
+
+    def _inside(self, real: str) -> bool:
+        """Whether the real path ``real`` is the map folder or inside it."""
+        return real == self._real or real.startswith(self._real + os.sep)
 
     def _plain_folder(self, sub: str) -> bool:
         """Whether ``sub`` and every folder above it (inside the map) is a folder, not a link
@@ -278,7 +282,7 @@ class MapFolder:
             return None
         full = os.path.join(self.root, sub)
         real = os.path.realpath(full)
-        if real != self._real and not real.startswith(self._real + os.sep):
+        if not self._inside(real):
             return f"{sub} is a symbolic link leading outside the map folder"
         try:
             st = os.stat(real)
