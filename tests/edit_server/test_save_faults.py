@@ -19,14 +19,10 @@ import pytest
 
 from app.services import edits
 from pymapmanager import load_map
-from pymapmanager.io import writer
 from tests.edit_server.conftest import FIRST_SPINE, EditWorld
+from tests.support.faults import Fault, failing_at, recording_ops
 
 S0 = FIRST_SPINE
-
-
-class Fault(Exception):
-    """The injected failure (not an OSError: it is not turned into an HTTP error)."""
 
 
 def _version_folder(world: EditWorld, seq: int) -> Path:
@@ -90,34 +86,19 @@ def test_a_fault_at_every_step_of_a_save(world: EditWorld) -> None:
     # version 0 and a first save exist: the steps counted are those of every later save
     world.edit("alice", {"op": "set_bad", "session": 0, "row": S0, "bad": True})
     _save(world)
-    ops: list[str] = []
-    writer.fault_hook = lambda op, path: ops.append(op)
-    try:
+    with recording_ops() as ops:
         world.edit("alice", {"op": "set_note", "session": 0, "row": S0, "note": "counting"})
         _save(world)
-    finally:
-        writer.fault_hook = None
     total = len(ops)
-    assert {"mkdir", "link", "write", "fsync", "flush", "rename", "unlink"} <= set(ops), set(ops)
+    kinds = {op for op, _ in ops}
+    assert {"mkdir", "link", "write", "fsync", "flush", "rename", "unlink"} <= kinds, kinds
     outcomes = {"old": 0, "new": 0}
     for n in range(1, total + 1):
         note = f"fault at {n}"
         world.edit("alice", {"op": "set_note", "session": n % 3, "row": S0 + 1, "note": note})
         old = world.text_files()
-        calls = 0
-
-        def hook(op: str, path: str, n: int = n) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == n:
-                raise Fault(f"fault at {op} {path}")
-
-        writer.fault_hook = hook
-        try:
-            with pytest.raises(Fault):
-                world.call("POST", "/save", json={})
-        finally:
-            writer.fault_hook = None
+        with failing_at(n), pytest.raises(Fault):
+            world.call("POST", "/save", json={})
         # as another process would: no working copy in memory, the state from the database
         world.app.server.extensions.pop(edits.WORKING_KEY, None)
         other = world

@@ -18,11 +18,7 @@ import pymapmanager as pmm
 from pymapmanager.io import writer
 from pymapmanager.model import recover
 from pymapmanager.synthetic.maps import generate_map
-
-
-class Fault(Exception):
-    pass
-
+from tests.support.faults import Fault, failing_at, recording_ops
 
 _TEMPLATE: dict[str, Path] = {}
 
@@ -49,12 +45,8 @@ def _count_ops(tmp: Path) -> int:
     pmm.load_map(src).save()  # a backup exists: the full rotation is counted
     m = pmm.load_map(src)
     _edit(m)
-    ops: list[tuple[str, str]] = []
-    writer.fault_hook = lambda op, path: ops.append((op, path))
-    try:
+    with recording_ops() as ops:
         m.save()
-    finally:
-        writer.fault_hook = None
     assert {op for op, _ in ops} >= {"write", "fsync", "flush", "rename", "mkdir", "unlink", "rmdir", "link"}
     return len(ops)
 
@@ -80,20 +72,8 @@ def test_fault_at_every_operation(tmp_path: Path) -> None:
         old = _state(src)
         m = pmm.load_map(src)
         _edit(m)
-        calls = 0
-
-        def hook(op: str, path: str, n: int = n) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == n:
-                raise Fault(f"fault at {op} {path}")
-
-        writer.fault_hook = hook
-        try:
-            with pytest.raises(Fault):
-                m.save()
-        finally:
-            writer.fault_hook = None
+        with failing_at(n), pytest.raises(Fault):
+            m.save()
         new_map = pmm.load_map(_make(base / "ref"))
         _edit(new_map)
         new = {k: v for k, v in old.items()}
