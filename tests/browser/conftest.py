@@ -38,6 +38,15 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1600, "height": 1000}
 
 
+def log_in(page: Any, name: str, password: str) -> None:
+    """Log in through the login page's form; back on the page it sends to."""
+    page.goto("/login")
+    page.fill("#pmm-login-username", name)
+    page.fill("#pmm-login-password", password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
 def _unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"browser tests cannot run under CI: {reason}")

@@ -16,7 +16,7 @@ import pytest
 
 from pymapmanager import load_map
 from pymapmanager.synthetic.maps import generate_map
-from tests.browser.conftest import VIEWPORT
+from tests.browser.conftest import VIEWPORT, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -86,11 +86,7 @@ def other_page(browser: Any, base_url: str) -> Iterator[Any]:
 def login(page: Any, user: str) -> None:
     # the machine may be busy: generous limits (every wait is for a condition)
     page.set_default_timeout(60_000)
-    page.goto("/login")
-    page.fill("#pmm-login-username", user)
-    page.fill("#pmm-login-password", PASSWORDS[user])
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/login" not in url)
+    log_in(page, user, PASSWORDS[user])
 
 
 def open_map(page: Any, name: str, editing: bool = True) -> None:

@@ -24,6 +24,7 @@ from PIL import Image
 
 import pymapmanager as pmm
 from pymapmanager.synthetic import generate_map, make_pool
+from tests.browser.conftest import log_in
 from tests.browser.server import serve_app
 from tests.browser.test_dashboard import JS_IMAGES_READY
 from tests.support.paths import REPO
@@ -182,11 +183,7 @@ def test_map_page_in_edit_mode(shot_page: Any, site: tuple[str, Path]) -> None:
 
 
 def _log_in(page: Any) -> None:
-    page.goto("/login")
-    page.fill("#pmm-login-username", EDITOR)
-    page.fill("#pmm-login-password", EDITOR_PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/login" not in url)
+    log_in(page, EDITOR, EDITOR_PASSWORD)
 
 
 def test_login_page(shot_page: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pymapmanager.synthetic.maps import generate_map
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,11 +38,7 @@ def uploader(data_dir: Path, base_url: str) -> str:
 
 
 def _login(page: Any) -> None:
-    page.goto("/login")
-    page.fill("#pmm-login-username", USER)
-    page.fill("#pmm-login-password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/login" not in url)
+    log_in(page, USER, PASSWORD)
 
 
 def _ready(page: Any) -> None:
