@@ -141,7 +141,7 @@ def main() -> int:
     from tests.browser.conftest import CHROMIUM_ARGS, VIEWPORT, chromium_path
     from tests.browser.server import serve_app
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         data_dir = Path(tmp)
         setup(data_dir)
         with serve_app(data_dir) as base, sync_playwright() as pw:

@@ -27,9 +27,11 @@
  * it as app/figures/mapplot.map_plot would draw them (bad: the point left out, or drawn as a
  * cross with "include bad"; its run's neighbours re-coded; delete: the point gone; from the
  * server's answer: the changed sessions, and for add, connect and disconnect the runs
- * numbered as the server numbers them, before its figure is made), then the
- * plot's own traces are restyled (Plotly.restyle, addTraces/deleteTraces for a colour group
- * that appears or goes). The server's figure, when it lands, replaces them; the edits made
+ * numbered as the server numbers them, before its figure is made). The new points are
+ * painted in the key's frame by the plot's WebGL scene itself (quickDraw: Plotly.restyle
+ * spends ~80 ms of script on 6,000 points before it draws), then the plot's own traces are
+ * restyled (Plotly.restyle, addTraces/deleteTraces for a colour group that appears or
+ * goes) for hover and click. The server's figure, when it lands, replaces them; the edits made
  * since it was asked for are applied over it again. What cannot be known here (a statistic
  * the annotations lack, the run numbers after a delete or an undo/redo of a link or an
  * add) waits for the server's figure; until it lands a deleted spine's point is gone but
@@ -603,7 +605,7 @@
         answered: 0,         // the last command the server answered
         // the plot: the server's last figure (data, its points) and the edits shown over it
         // until a figure made after them lands (ops: {seq, change, bumped})
-        plot: {data: null, base: null, ops: [], known: {}, drawing: Promise.resolve()},
+        plot: {data: null, base: null, ops: [], known: {}, model: null, drawing: Promise.resolve()},
         history: false       // the history panel is open
     };
 
@@ -776,24 +778,160 @@
     }
 
     // the server's figure + the edits it does not show yet -> the plot (restyled in place);
-    // resolves to true when the plot shows every one of them
-    function plotRender() {
+    // resolves to true when the plot shows every one of them. shown(complete): called at
+    // once when the edits are painted before Plotly's own restyle (quickDraw), else when
+    // that restyle is done
+    function plotRender(shown) {
         var P = E.plot;
         P.drawing = P.drawing.then(function () {
             var gd = plotDiv();
             var opts = plotOpts();
             if (!gd || !P.base || gd.data !== P.data || !opts || !window.Plotly) { return false; }
-            var m = X.cloneModel(P.base);
-            var complete = true;
-            P.ops.forEach(function (op) { if (!X.plotApply(m, op.change, opts)) { complete = false; } });
-            var traces = X.plotTraces(m, opts);
+            var at = modelFor(P, opts);
+            var traces = X.plotTraces(at.m, opts);
+            var complete = at.complete;
             if (!traces) { return false; }
-            return drawTraces(gd, traces).then(function () { return complete; });
+            if (quickDraw(gd, traces)) {
+                if (shown) { shown(complete); shown = null; }
+                // Plotly's data (hover, click, zoom) follows once that frame is painted
+                return new Promise(function (resolve) { pmm.afterPaint(resolve); }).then(function () {
+                    return gd.data === P.data ? drawTraces(gd, traces) : null;
+                }).then(function () { return complete; });
+            }
+            // the viewers' frame first: Plotly's restyle takes longer than theirs
+            return new Promise(function (resolve) { pmm.afterPaint(resolve); }).then(function () {
+                return gd.data === P.data ? drawTraces(gd, traces) : null;
+            }).then(function () { return complete; });
+        }).then(function (complete) {
+            if (shown) { shown(complete); }
+            return complete;
         }).catch(function (err) {
             if (window.console) { console.warn("pmm edit: the plot was not updated here", err); }
             return false;
         });
         return P.drawing;
+    }
+
+    /*
+     * The plot model of the server's figure with the edits over it: kept between renders, so
+     * that a new edit is applied to the model of the ones before (copying the figure's
+     * points and applying every edit again is most of the work for a large map); made
+     * again from the figure when it or the plot's controls changed or an edit was taken
+     * back. {m, complete}.
+     */
+    function modelFor(P, opts) {
+        var sig = JSON.stringify([opts.x, opts.y, opts.colorBy, opts.segment, opts.roi, opts.includeBad, opts.nSessions]);
+        var c = P.model;
+        var fresh = !c || c.base !== P.base || c.sig !== sig || c.known !== opts.known || c.ops.length > P.ops.length ||
+            c.ops.some(function (op, i) { return P.ops[i] !== op; });
+        if (fresh) {
+            c = P.model = {base: P.base, sig: sig, known: opts.known, ops: [], m: X.cloneModel(P.base), complete: true};
+        }
+        for (var i = c.ops.length; i < P.ops.length; i++) {
+            if (!X.plotApply(c.m, P.ops[i].change, opts)) { c.complete = false; }
+            c.ops.push(P.ops[i]);
+        }
+        return c;
+    }
+
+    /*
+     * The new traces painted at once by the plot's WebGL scene (regl-scatter2d) and its run
+     * lines' SVG path, before Plotly knows of them: Plotly.restyle first recomputes every
+     * trace (about 80 ms of script for 6,000 points in software-rendered Chromium, more
+     * than the redraw itself), this uploads the points and redraws (a few ms of script).
+     * Only for traces the scene already draws (the same colour groups in the same order,
+     * their colours and the symbols' shapes known from what it draws); false, and nothing
+     * done, otherwise. Plotly.restyle follows (plotRender), which makes hover, click and
+     * zoom see the new points and draws the same picture again.
+     */
+    function quickDraw(gd, traces) {
+        var fl = gd._fullLayout;
+        var sub = fl && fl._plots && fl._plots.xy;
+        var scene = sub && sub._scene;
+        var xa = fl && fl.xaxis, ya = fl && fl.yaxis;
+        if (!scene || !scene.scatter2d || typeof scene.scatter2d.update !== "function" ||
+            typeof scene.draw !== "function" || !scene.markerOptions || !xa || !ya ||
+            !gd.calcdata || traces.length !== gd.data.length || gd.calcdata.length !== gd.data.length) {
+            return false;
+        }
+        var sdf = {circle: null};   // symbol -> its shape, as the scene draws it
+        scene.markerOptions.forEach(function (o) {
+            if (o && o.symbols && o.markers) {
+                for (var j = 0; j < o.symbols.length; j++) { sdf[o.symbols[j]] = o.markers[j]; }
+            }
+        });
+        var opts = scene.markerOptions.slice();
+        // undefined: the group is left as it is (dense: regl-scatter2d maps over it, holes and all)
+        var update = opts.map(function () { return undefined; });
+        for (var i = 1; i < traces.length; i++) {
+            var t = traces[i], was = gd.data[i], cd = gd.calcdata[i][0];
+            var k = cd && cd.t ? cd.t.index : -1;
+            var old = opts[k];
+            if (was.type !== "scattergl" || t.name !== was.name || !old || !old.colors ||
+                !old.colors.length || !old.borderColors || typeof old.snap !== "number") {
+                return false;
+            }
+            if (samePoints(t, was)) { continue; }
+            var n = t.x.length, pos = new Float64Array(2 * n);
+            var o = Object.assign({}, old, {positions: pos, symbols: new Array(n), markers: new Array(n),
+                colors: new Array(n), borderColors: new Array(n), angles: new Array(n)});
+            for (var q = 0; q < n; q++) {
+                var sym = t.marker.symbol[q];
+                if (!Object.prototype.hasOwnProperty.call(sdf, sym)) { return false; }
+                pos[2 * q] = xa.d2l(t.x[q]);
+                pos[2 * q + 1] = ya.d2l(t.y[q]);
+                o.symbols[q] = sym;
+                o.markers[q] = sdf[sym];
+                o.colors[q] = old.colors[0];
+                o.borderColors[q] = old.borderColors[0];
+                o.angles[q] = 0;
+            }
+            opts[k] = o;
+            // one colour for the group (every point of a trace has its colour): regl-scatter2d
+            // then skips converting a colour a point
+            update[k] = {positions: pos, markers: o.markers, snap: old.snap,
+                color: old.colors[0], borderColor: old.borderColors[0]};
+        }
+        var trace0 = gd.querySelector(".scatterlayer .trace");
+        var lines = trace0 ? trace0.querySelectorAll("path.js-line") : [];
+        scene.scatter2d.update(update);
+        scene.markerOptions = opts;
+        // as Plotly does before a redraw (its canvases keep their drawing buffer)
+        if (fl._glcanvas && typeof fl._glcanvas.each === "function") {
+            fl._glcanvas.each(function (d) { if (d && d.regl) { d.regl.clear({color: true, depth: true}); } });
+        }
+        scene.draw();
+        // Plotly may draw the run lines as several paths: all of them in the first
+        for (var p = 0; p < lines.length; p++) {
+            lines[p].setAttribute("d", p === 0 ? linePath(traces[0], xa, ya) : "M0,0");
+        }
+        return true;
+    }
+
+    // the same points, symbols and hover data (a colour group the edit did not touch)
+    function samePoints(t, was) {
+        var n = t.x.length, ws = was.marker && was.marker.symbol;
+        if (!was.x || was.x.length !== n || !was.y || !ws || ws.length !== n || !was.customdata) { return false; }
+        for (var q = 0; q < n; q++) {
+            if (t.x[q] !== was.x[q] || t.y[q] !== was.y[q] || t.marker.symbol[q] !== ws[q] ||
+                t.customdata[q][0] !== was.customdata[q][0] || t.customdata[q][1] !== was.customdata[q][1]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // the run lines' SVG path (runs separated by nulls), in the plot area's pixels
+    function linePath(t, xa, ya) {
+        var d = [], start = true;
+        for (var i = 0; i < t.x.length; i++) {
+            if (t.x[i] === null || t.y[i] === null) { start = true; continue; }
+            var px = xa.l2p(xa.d2l(t.x[i])), py = ya.l2p(ya.d2l(t.y[i]));
+            if (!isFinite(px) || !isFinite(py)) { start = true; continue; }
+            d.push((start ? "M" : "L") + px.toFixed(2) + "," + py.toFixed(2));
+            start = false;
+        }
+        return d.join("") || "M0,0";
     }
 
     // the traces into the plot: groups gone deleted, new ones added at their place, then
@@ -831,14 +969,13 @@
         if (!changes.length) { return; }
         hookPlot();
         changes.forEach(function (c) { E.plot.ops.push({seq: seq, change: c, bumped: false}); });
-        // after the viewers' frame: a WebGL plot's redraw can take longer than theirs
-        pmm.afterPaint(function () {
-            plotRender().then(function (complete) {
-                if (complete && typeof t0 === "number" && E.plotT0 === t0) {
-                    E.plotT0 = null;
-                    pmm.measure("edit-plot", t0);
-                }
-            });
+        // in the viewers' frame when the plot's scene can paint it at once (quickDraw), else
+        // after it (plotRender)
+        plotRender(function (complete) {
+            if (complete && typeof t0 === "number" && E.plotT0 === t0) {
+                E.plotT0 = null;
+                pmm.measure("edit-plot", t0);
+            }
         });
     }
 

@@ -636,6 +636,66 @@ def test_the_plot_shows_an_edit_before_the_server_answers(page: Any, editors: Pa
     page.wait_for_function("([s, n]) => (" + PLOT_COUNT + ")(s) === n", arg=[1, n1 - 1])
 
 
+# Plotly.restyle held (the page's own restyle of the plot does not run) until released
+HOLD_RESTYLE = """() => { window.__pmmHeld = []; window.__pmmRestyle = Plotly.restyle;
+    Plotly.restyle = function () { const a = arguments;
+        return new Promise((res, rej) => window.__pmmHeld.push(() => window.__pmmRestyle.apply(Plotly, a).then(res, rej))); }; }"""
+RELEASE_RESTYLE = """() => { Plotly.restyle = window.__pmmRestyle; const h = window.__pmmHeld;
+    window.__pmmHeld = []; h.forEach((f) => f()); return h.length; }"""
+
+
+def changed_pixels(a: bytes, b: bytes) -> int:
+    """How many pixels of two same-size screenshots differ (by more than 48 in a channel)."""
+    import io
+
+    from PIL import Image, ImageChops
+
+    ia, ib = Image.open(io.BytesIO(a)).convert("RGB"), Image.open(io.BytesIO(b)).convert("RGB")
+    assert ia.size == ib.size
+    diff = ImageChops.difference(ia, ib).convert("L").point(lambda v: 255 if v > 48 else 0)
+    return int(diff.histogram()[255])
+
+
+def test_the_plot_paints_an_edit_before_plotly_restyles_it_and_plotly_paints_the_same(
+    page: Any, editors: Path
+) -> None:
+    """The edit's points are painted by the plot's WebGL scene at once (quickDraw in
+    75-pmm-edit.js), before Plotly.restyle has run; Plotly's own drawing, when it runs,
+    is the same picture."""
+    new_map(editors, "quickdraw", seed=47)
+    login(page, "ed_alice")
+    open_map(page, "quickdraw")
+    held = HeldEdits(page)
+    (r1,) = clickable_rows(page, 1, 1)
+    run1 = feature(page, 1, r1)["run"]  # type: ignore[index]
+    select(page, 1, r1)
+    page.wait_for_function("() => pmm.edit.idle()")
+    # the selection's rings are drawn from Plotly's data: not part of this comparison
+    page.add_style_tag(content="svg.pmm-plot-selection { visibility: hidden; }")
+    plot = page.locator("#pmm-plot .js-plotly-plot")
+    shot0 = plot.screenshot()
+    page.evaluate(HOLD_RESTYLE)
+    shown = page.evaluate(MEASURES, "edit-plot")
+    press(page, "b")
+    page.wait_for_function(f"(n) => ({MEASURES})('edit-plot') > n", arg=shown)
+    # painted, while Plotly's data still has the point (its restyle is held)
+    assert plot_point(page, run1, 1) is not None
+    assert page.evaluate("() => window.__pmmHeld.length") == 1
+    shot1 = plot.screenshot()
+    assert page.evaluate(RELEASE_RESTYLE) == 1
+    page.wait_for_function(f"() => ({PLOT_POINT})([{run1}, 1]) === null")
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)))")
+    shot2 = plot.screenshot()
+    painted, after = changed_pixels(shot0, shot1), changed_pixels(shot1, shot2)
+    # the edit changed the picture (the point gone, its run's line and neighbours redrawn);
+    # Plotly's redraw of it is the same picture (pixel for pixel here; a few pixels of
+    # anti-aliasing allowed)
+    assert painted > 20, painted
+    assert after <= 10, (painted, after)
+    held.release()
+    wait_unsaved(page, 1)
+
+
 def test_note_and_user_type_dialogs_start_with_the_current_values(page: Any, editors: Path) -> None:
     new_map(editors, "dialogs", seed=46)
     login(page, "ed_alice")
