@@ -11,8 +11,9 @@
  * On every change of the view state that alters what a viewer shows, each layer gets its
  * new URL: ImageOverlay.setUrl, or for tiles TileLayer.setUrl(url, true) and every tile's
  * src set in place (so each tile keeps its pixels until the new ones have arrived: no
- * blank frame). A layer counts as showing a URL only once that URL has loaded; a failed
- * load is not recorded as shown and puts a notice on the viewer.
+ * blank frame). A layer counts as showing a URL only once that URL has loaded (an image
+ * the browser has in memory, preloaded or seen before, is loaded as its src is set); a
+ * failed load is not recorded as shown and puts a notice on the viewer.
  *
  * Timings (performance.measure, read by bench/bench_browser.py and visible in DevTools):
  *   pmm:<cause kind>  from the input event to just after the frame showing every new image
@@ -40,32 +41,59 @@
 
     function emit(ev) { listeners.forEach(function (fn) { fn(ev); }); }
 
+    // After-paint work, in ONE task after the next frame (requestAnimationFrame, then a
+    // task): first the timings of that frame (pmm.measure: so a timing ends as soon as its
+    // frame is painted, not after work queued behind it), then the selection's viewer work
+    // (pmm.afterSelectPaint), then everything else (pmm.afterPaint), each list in order.
+    var after = {measures: [], select: [], other: [], scheduled: false};
+
+    function runAll(list) {
+        list.forEach(function (fn) {
+            try {
+                fn();
+            } catch (e) {
+                if (typeof reportError === "function") { reportError(e); } else { console.error(e); }
+            }
+        });
+    }
+
+    function flushAfter() {
+        var q = after;
+        after = {measures: [], select: [], other: [], scheduled: false};
+        var now = performance.now();
+        runAll(q.measures.map(function (m) { return function () { m(now); }; }));
+        runAll(q.select);
+        runAll(q.other);
+    }
+
+    function scheduleAfter() {
+        if (after.scheduled) { return; }
+        after.scheduled = true;
+        requestAnimationFrame(function () { setTimeout(flushAfter, 0); });
+    }
+
     // run fn once the next frame has been painted
     pmm.afterPaint = function (fn) {
-        requestAnimationFrame(function () { setTimeout(fn, 0); });
+        after.other.push(fn);
+        scheduleAfter();
     };
 
     // A selection's work in the viewers (new planes, markers restyled, every viewer panned:
     // tens of ms with 9 tiled viewers) is done once the frame after the click is painted,
-    // so that first frame shows the plot's highlight (60-pmm-plot.js) at once; the viewers
-    // follow in the next frame (pmm:select is timed to that one). fn(): run then, in order.
-    var afterSelect = [];
+    // so that first frame shows the plot's highlight (60-pmm-plot.js) at once, and its
+    // timing ends there; the viewers follow in the next frame (pmm:select is timed to that
+    // one). fn(): run then, in order.
     pmm.afterSelectPaint = function (fn) {
-        if (!afterSelect.length) {
-            pmm.afterPaint(function () {
-                var q = afterSelect;
-                afterSelect = [];
-                q.forEach(function (f) { f(); });
-            });
-        }
-        afterSelect.push(fn);
+        after.select.push(fn);
+        scheduleAfter();
     };
 
     // a timing from `t0` (an input event's timeStamp, or 0: navigation start) to just after the next paint
     pmm.measure = function (name, t0, detail) {
-        pmm.afterPaint(function () {
-            performance.measure("pmm:" + name, {start: t0, end: performance.now(), detail: detail || null});
+        after.measures.push(function (end) {
+            performance.measure("pmm:" + name, {start: t0, end: end, detail: detail || null});
         });
+        scheduleAfter();
     };
 
     function absolute(url) { return new URL(url, document.baseURI).href; }
@@ -205,7 +233,8 @@
         } else {
             rec.layer = L.imageOverlay(url, bounds, {pane: PANE, interactive: false, className: "pmm-plane" + tintClass(spec)});
             rec.layer.on("load", function () {
-                if (rec.layer.getElement().src === absolute(rec.target)) { settled(rec, true); }
+                // (a plane already in memory counted as shown when its URL was set: retarget)
+                if (rec.shown !== rec.target && rec.layer.getElement().src === absolute(rec.target)) { settled(rec, true); }
             });
             rec.layer.on("error", function () {
                 if (rec.layer.getElement().src === absolute(rec.target)) { settled(rec, false); }
@@ -221,6 +250,11 @@
         }
     }
 
+    // An image whose URL the browser has in memory (preloaded: 40-pmm-preload.js, or shown
+    // before) is complete as soon as its src is set: the next frame paints it, so there is
+    // no load event to wait for (it still comes, a task later, behind whatever is queued).
+    function inMemory(img) { return !!img && img.complete && img.naturalWidth > 0; }
+
     // point a layer at `url`; true when that means waiting for a load
     function retarget(rec, url) {
         if (rec.target === url && (rec.shown === url || rec.failed !== url)) {
@@ -230,6 +264,10 @@
         rec.failed = null;
         if (!rec.tiled) {
             rec.layer.setUrl(url);
+            if (inMemory(rec.layer.getElement())) {
+                rec.shown = url;
+                return false;
+            }
             return true;
         }
         // tiles: the template for new tiles, and every tile in place to the new plane
@@ -241,8 +279,8 @@
             var t = rec.tiles[k];
             var src = window.L.Util.template(url, {x: t.coords.x, y: t.coords.y, z: t.coords.z + offset});
             if (t.el.src === absolute(src)) { return; }
-            rec.expect[k] = absolute(src);
             t.el.src = src;
+            if (!inMemory(t.el)) { rec.expect[k] = absolute(src); }
         });
         if (!Object.keys(rec.expect).length) {
             rec.expect = null;
@@ -299,7 +337,8 @@
     }
 
     // make or update a viewer's layers for the current state; returns the records to wait for
-    function build(s) {
+    // (a viewer whose new images were all in memory shows them at once: `instant`)
+    function build(s, instant) {
         var view = views[s];
         var meta = state.get().metas[s];
         if (!view || !meta) { return []; }
@@ -319,7 +358,12 @@
                 return;
             }
             if (rec.spec.tint !== spec.tint || rec.spec.channel !== spec.channel) { setTint(rec, spec); }
-            if (retarget(rec, url)) { wait.push(rec); }
+            var was = rec.shown;
+            if (retarget(rec, url)) {
+                wait.push(rec);
+            } else if (rec.shown !== was && instant) {
+                instant[s] = true;
+            }
         });
         view.recs.splice(specs.length).forEach(function (rec) { view.map.removeLayer(rec.layer); });
         notice(s);
@@ -347,10 +391,14 @@
     // every viewer to the current state; timed from cause.t0 when given
     function showAll(cause) {
         var pending = [];
-        state.get().sessions.forEach(function (s) { pending = pending.concat(build(s)); });
+        var instant = {};
+        state.get().sessions.forEach(function (s) { pending = pending.concat(build(s, instant)); });
         labels();
         round = {cause: cause || {}, pending: pending, failed: false};
         if (!pending.length) { finishRound(); }
+        Object.keys(instant).map(Number).forEach(function (s) {
+            if (viewShown(s)) { emit({type: "shown", session: s}); }
+        });
     }
 
     function checkOpen() {
