@@ -9,11 +9,12 @@
  * matrices and added on screen (mix-blend-mode: screen).
  *
  * On every change of the view state that alters what a viewer shows, each layer gets its
- * new URL: ImageOverlay.setUrl, or for tiles TileLayer.setUrl(url, true) and every tile's
- * src set in place (so each tile keeps its pixels until the new ones have arrived: no
- * blank frame). A layer counts as showing a URL only once that URL has loaded (an image
- * the browser has in memory, preloaded or seen before, is loaded as its src is set); a
- * failed load is not recorded as shown and puts a notice on the viewer.
+ * new URL: ImageOverlay.setUrl, or for tiles TileLayer.setUrl(url, true) and the src of
+ * every tile in view set in place (so each tile keeps its pixels until the new ones have
+ * arrived: no blank frame; the tiles kept out of view are dropped, to be made again when
+ * they come into view). A layer counts as showing a URL only once that URL has loaded
+ * (an image the browser has in memory, preloaded or seen before, is loaded as its src is
+ * set); a failed load is not recorded as shown and puts a notice on the viewer.
  *
  * Timings (performance.measure, read by bench/bench_browser.py and visible in DevTools):
  *   pmm:<cause kind>  from the input event to just after the frame showing every new image
@@ -198,6 +199,22 @@
 
     function tileKey(c) { return c.x + ":" + c.y + ":" + c.z; }
 
+    // The tiles of a tiled layer in view: a test coords -> bool for the map's current tile
+    // zoom and view (the layer also keeps tiles around the view, up to keepBuffer, and
+    // those of the previous zoom while the new ones load).
+    function tilesInView(rec) {
+        var map = rec.layer._map;
+        var o = rec.layer.options;
+        if (!map) { return function () { return true; }; }
+        var tz = Math.min(o.maxNativeZoom, Math.max(o.minZoom, Math.round(map.getZoom())));
+        var b = map.getBounds();
+        var nw = map.project(b.getNorthWest(), tz), se = map.project(b.getSouthEast(), tz);
+        var size = o.tileSize;
+        var x0 = Math.floor(Math.min(nw.x, se.x) / size), x1 = Math.floor((Math.max(nw.x, se.x) - 1) / size);
+        var y0 = Math.floor(Math.min(nw.y, se.y) / size), y1 = Math.floor((Math.max(nw.y, se.y) - 1) / size);
+        return function (c) { return c.z === tz && c.x >= x0 && c.x <= x1 && c.y >= y0 && c.y <= y1; };
+    }
+
     function makeLayer(s, meta, spec, url) {
         var L = window.L;
         var bounds = L.latLngBounds([[-meta.rows, 0], [0, meta.columns]]);
@@ -270,17 +287,27 @@
             }
             return true;
         }
-        // tiles: the template for new tiles, and every tile in place to the new plane
+        // tiles: the template for new tiles, and every tile in view in place to the new
+        // plane; the tiles kept out of view are dropped (Leaflet makes them again, from the
+        // new template, when they come into view): no requests for what is not seen, and
+        // no tile of an old plane shown on a pan
         rec.layer.setUrl(url, true);
         rec.expect = {};
         rec.tileFailed = false;
         var offset = rec.layer.options.zoomOffset || 0;
+        var seen = tilesInView(rec);
+        var drop = typeof rec.layer._removeTile === "function";
         Object.keys(rec.tiles).forEach(function (k) {
             var t = rec.tiles[k];
             var src = window.L.Util.template(url, {x: t.coords.x, y: t.coords.y, z: t.coords.z + offset});
             if (t.el.src === absolute(src)) { return; }
+            var shown = seen(t.coords);
+            if (!shown && drop) {
+                rec.layer._removeTile(k);      // its tileunload forgets it (makeLayer)
+                return;
+            }
             t.el.src = src;
-            if (!inMemory(t.el)) { rec.expect[k] = absolute(src); }
+            if (shown && !inMemory(t.el)) { rec.expect[k] = absolute(src); }
         });
         if (!Object.keys(rec.expect).length) {
             rec.expect = null;
@@ -499,12 +526,11 @@
             view.recs.forEach(function (rec) {
                 if (!rec.tiled) { out.push(rec.shown); return; }
                 if (!view.map.hasLayer(rec.layer)) { return; }
-                var o = rec.layer.options;
-                var zoom = Math.min(o.maxNativeZoom, Math.max(o.minZoom, Math.round(view.map.getZoom())));
-                var offset = o.zoomOffset || 0;
+                var offset = rec.layer.options.zoomOffset || 0;
+                var seen = tilesInView(rec);
                 Object.keys(rec.tiles).forEach(function (k) {
                     var t = rec.tiles[k];
-                    if (t.coords.z !== zoom) { return; }
+                    if (!seen(t.coords)) { return; }
                     out.push(window.L.Util.template(rec.shown || rec.target, {x: t.coords.x, y: t.coords.y, z: t.coords.z + offset}));
                 });
             });
