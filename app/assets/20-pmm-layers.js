@@ -9,10 +9,12 @@
  * matrices and added on screen (mix-blend-mode: screen).
  *
  * On every change of the view state that alters what a viewer shows, each layer gets its
- * new URL: ImageOverlay.setUrl, or for tiles TileLayer.setUrl(url, true) and every tile's
- * src set in place (so each tile keeps its pixels until the new ones have arrived: no
- * blank frame). A layer counts as showing a URL only once that URL has loaded; a failed
- * load is not recorded as shown and puts a notice on the viewer.
+ * new URL: ImageOverlay.setUrl, or for tiles TileLayer.setUrl(url, true) and the src of
+ * every tile in view set in place (so each tile keeps its pixels until the new ones have
+ * arrived: no blank frame; the tiles kept out of view are dropped, to be made again when
+ * they come into view). A layer counts as showing a URL only once that URL has loaded
+ * (an image the browser has in memory, preloaded or seen before, is loaded as its src is
+ * set); a failed load is not recorded as shown and puts a notice on the viewer.
  *
  * Timings (performance.measure, read by bench/bench_browser.py and visible in DevTools):
  *   pmm:<cause kind>  from the input event to just after the frame showing every new image
@@ -40,32 +42,59 @@
 
     function emit(ev) { listeners.forEach(function (fn) { fn(ev); }); }
 
+    // After-paint work, in ONE task after the next frame (requestAnimationFrame, then a
+    // task): first the timings of that frame (pmm.measure: so a timing ends as soon as its
+    // frame is painted, not after work queued behind it), then the selection's viewer work
+    // (pmm.afterSelectPaint), then everything else (pmm.afterPaint), each list in order.
+    var after = {measures: [], select: [], other: [], scheduled: false};
+
+    function runAll(list) {
+        list.forEach(function (fn) {
+            try {
+                fn();
+            } catch (e) {
+                if (typeof reportError === "function") { reportError(e); } else { console.error(e); }
+            }
+        });
+    }
+
+    function flushAfter() {
+        var q = after;
+        after = {measures: [], select: [], other: [], scheduled: false};
+        var now = performance.now();
+        runAll(q.measures.map(function (m) { return function () { m(now); }; }));
+        runAll(q.select);
+        runAll(q.other);
+    }
+
+    function scheduleAfter() {
+        if (after.scheduled) { return; }
+        after.scheduled = true;
+        requestAnimationFrame(function () { setTimeout(flushAfter, 0); });
+    }
+
     // run fn once the next frame has been painted
     pmm.afterPaint = function (fn) {
-        requestAnimationFrame(function () { setTimeout(fn, 0); });
+        after.other.push(fn);
+        scheduleAfter();
     };
 
     // A selection's work in the viewers (new planes, markers restyled, every viewer panned:
     // tens of ms with 9 tiled viewers) is done once the frame after the click is painted,
-    // so that first frame shows the plot's highlight (60-pmm-plot.js) at once; the viewers
-    // follow in the next frame (pmm:select is timed to that one). fn(): run then, in order.
-    var afterSelect = [];
+    // so that first frame shows the plot's highlight (60-pmm-plot.js) at once, and its
+    // timing ends there; the viewers follow in the next frame (pmm:select is timed to that
+    // one). fn(): run then, in order.
     pmm.afterSelectPaint = function (fn) {
-        if (!afterSelect.length) {
-            pmm.afterPaint(function () {
-                var q = afterSelect;
-                afterSelect = [];
-                q.forEach(function (f) { f(); });
-            });
-        }
-        afterSelect.push(fn);
+        after.select.push(fn);
+        scheduleAfter();
     };
 
     // a timing from `t0` (an input event's timeStamp, or 0: navigation start) to just after the next paint
     pmm.measure = function (name, t0, detail) {
-        pmm.afterPaint(function () {
-            performance.measure("pmm:" + name, {start: t0, end: performance.now(), detail: detail || null});
+        after.measures.push(function (end) {
+            performance.measure("pmm:" + name, {start: t0, end: end, detail: detail || null});
         });
+        scheduleAfter();
     };
 
     function absolute(url) { return new URL(url, document.baseURI).href; }
@@ -170,6 +199,22 @@
 
     function tileKey(c) { return c.x + ":" + c.y + ":" + c.z; }
 
+    // The tiles of a tiled layer in view: a test coords -> bool for the map's current tile
+    // zoom and view (the layer also keeps tiles around the view, up to keepBuffer, and
+    // those of the previous zoom while the new ones load).
+    function tilesInView(rec) {
+        var map = rec.layer._map;
+        var o = rec.layer.options;
+        if (!map) { return function () { return true; }; }
+        var tz = Math.min(o.maxNativeZoom, Math.max(o.minZoom, Math.round(map.getZoom())));
+        var b = map.getBounds();
+        var nw = map.project(b.getNorthWest(), tz), se = map.project(b.getSouthEast(), tz);
+        var size = o.tileSize;
+        var x0 = Math.floor(Math.min(nw.x, se.x) / size), x1 = Math.floor((Math.max(nw.x, se.x) - 1) / size);
+        var y0 = Math.floor(Math.min(nw.y, se.y) / size), y1 = Math.floor((Math.max(nw.y, se.y) - 1) / size);
+        return function (c) { return c.z === tz && c.x >= x0 && c.x <= x1 && c.y >= y0 && c.y <= y1; };
+    }
+
     function makeLayer(s, meta, spec, url) {
         var L = window.L;
         var bounds = L.latLngBounds([[-meta.rows, 0], [0, meta.columns]]);
@@ -205,7 +250,8 @@
         } else {
             rec.layer = L.imageOverlay(url, bounds, {pane: PANE, interactive: false, className: "pmm-plane" + tintClass(spec)});
             rec.layer.on("load", function () {
-                if (rec.layer.getElement().src === absolute(rec.target)) { settled(rec, true); }
+                // (a plane already in memory counted as shown when its URL was set: retarget)
+                if (rec.shown !== rec.target && rec.layer.getElement().src === absolute(rec.target)) { settled(rec, true); }
             });
             rec.layer.on("error", function () {
                 if (rec.layer.getElement().src === absolute(rec.target)) { settled(rec, false); }
@@ -221,6 +267,11 @@
         }
     }
 
+    // An image whose URL the browser has in memory (preloaded: 40-pmm-preload.js, or shown
+    // before) is complete as soon as its src is set: the next frame paints it, so there is
+    // no load event to wait for (it still comes, a task later, behind whatever is queued).
+    function inMemory(img) { return !!img && img.complete && img.naturalWidth > 0; }
+
     // point a layer at `url`; true when that means waiting for a load
     function retarget(rec, url) {
         if (rec.target === url && (rec.shown === url || rec.failed !== url)) {
@@ -230,19 +281,33 @@
         rec.failed = null;
         if (!rec.tiled) {
             rec.layer.setUrl(url);
+            if (inMemory(rec.layer.getElement())) {
+                rec.shown = url;
+                return false;
+            }
             return true;
         }
-        // tiles: the template for new tiles, and every tile in place to the new plane
+        // tiles: the template for new tiles, and every tile in view in place to the new
+        // plane; the tiles kept out of view are dropped (Leaflet makes them again, from the
+        // new template, when they come into view): no requests for what is not seen, and
+        // no tile of an old plane shown on a pan
         rec.layer.setUrl(url, true);
         rec.expect = {};
         rec.tileFailed = false;
         var offset = rec.layer.options.zoomOffset || 0;
+        var seen = tilesInView(rec);
+        var drop = typeof rec.layer._removeTile === "function";
         Object.keys(rec.tiles).forEach(function (k) {
             var t = rec.tiles[k];
             var src = window.L.Util.template(url, {x: t.coords.x, y: t.coords.y, z: t.coords.z + offset});
             if (t.el.src === absolute(src)) { return; }
-            rec.expect[k] = absolute(src);
+            var shown = seen(t.coords);
+            if (!shown && drop) {
+                rec.layer._removeTile(k);      // its tileunload forgets it (makeLayer)
+                return;
+            }
             t.el.src = src;
+            if (shown && !inMemory(t.el)) { rec.expect[k] = absolute(src); }
         });
         if (!Object.keys(rec.expect).length) {
             rec.expect = null;
@@ -299,7 +364,8 @@
     }
 
     // make or update a viewer's layers for the current state; returns the records to wait for
-    function build(s) {
+    // (a viewer whose new images were all in memory shows them at once: `instant`)
+    function build(s, instant) {
         var view = views[s];
         var meta = state.get().metas[s];
         if (!view || !meta) { return []; }
@@ -319,7 +385,12 @@
                 return;
             }
             if (rec.spec.tint !== spec.tint || rec.spec.channel !== spec.channel) { setTint(rec, spec); }
-            if (retarget(rec, url)) { wait.push(rec); }
+            var was = rec.shown;
+            if (retarget(rec, url)) {
+                wait.push(rec);
+            } else if (rec.shown !== was && instant) {
+                instant[s] = true;
+            }
         });
         view.recs.splice(specs.length).forEach(function (rec) { view.map.removeLayer(rec.layer); });
         notice(s);
@@ -347,10 +418,14 @@
     // every viewer to the current state; timed from cause.t0 when given
     function showAll(cause) {
         var pending = [];
-        state.get().sessions.forEach(function (s) { pending = pending.concat(build(s)); });
+        var instant = {};
+        state.get().sessions.forEach(function (s) { pending = pending.concat(build(s, instant)); });
         labels();
         round = {cause: cause || {}, pending: pending, failed: false};
         if (!pending.length) { finishRound(); }
+        Object.keys(instant).map(Number).forEach(function (s) {
+            if (viewShown(s)) { emit({type: "shown", session: s}); }
+        });
     }
 
     function checkOpen() {
@@ -451,12 +526,11 @@
             view.recs.forEach(function (rec) {
                 if (!rec.tiled) { out.push(rec.shown); return; }
                 if (!view.map.hasLayer(rec.layer)) { return; }
-                var o = rec.layer.options;
-                var zoom = Math.min(o.maxNativeZoom, Math.max(o.minZoom, Math.round(view.map.getZoom())));
-                var offset = o.zoomOffset || 0;
+                var offset = rec.layer.options.zoomOffset || 0;
+                var seen = tilesInView(rec);
                 Object.keys(rec.tiles).forEach(function (k) {
                     var t = rec.tiles[k];
-                    if (t.coords.z !== zoom) { return; }
+                    if (!seen(t.coords)) { return; }
                     out.push(window.L.Util.template(rec.shown || rec.target, {x: t.coords.x, y: t.coords.y, z: t.coords.z + offset}));
                 });
             });

@@ -1,9 +1,10 @@
 /*
  * PyMapManager map viewer, 4 of 7: preloading.
  *
- * Once a viewer shows the state's images (pmm.layers "shown"), the planes around it are
- * fetched and decoded at low priority: three ahead in the direction of the last step and
- * one behind (two and two for tiled viewers: those are the tiles in view). The decoded
+ * Once a viewer shows the state's images (pmm.layers "shown"), in the task after the frame
+ * that shows them, the planes around it are fetched and decoded at low priority: three
+ * ahead in the direction of the last step and one behind (two and two for tiled viewers:
+ * those are the tiles in view). The decoded
  * images are kept (the most recent 240 URLs), so the browser keeps their pixels ready and
  * the next step only points the layers at them (20-pmm-layers.js). A failed preload is
  * dropped, so it is asked for again later.
@@ -58,8 +59,19 @@
         }
     }
 
+    // after the frame that shows the viewer's images (and its timing): the preloads' image
+    // requests and decodes do not delay that frame
+    var due = {};
     pmm.layers.on(function (ev) {
-        if (ev.type === "shown") { around(ev.session); }
+        if (ev.type !== "shown") { return; }
+        if (!Object.keys(due).length) {
+            pmm.afterPaint(function () {
+                var sessions = Object.keys(due).map(Number);
+                due = {};
+                sessions.forEach(around);
+            });
+        }
+        due[ev.session] = true;
     });
 
     pmm.preload = {

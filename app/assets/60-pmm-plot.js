@@ -13,7 +13,9 @@
  * (plotly_afterplot). pmm:plot-highlight times it from the click.
  *
  * Plotly covers the page while the button is down, so the mouseup (the input event timed
- * from) is caught on the document; plotly_click is hooked on first use.
+ * from) is caught on the document; plotly_click is hooked on first use, and the graph's
+ * other plotly_click listeners (dcc.Graph's clickData) are moved to after the highlight's
+ * frame (checked again on every mousedown on the plot).
  */
 (function () {
     "use strict";
@@ -95,17 +97,39 @@
         if (typeof t0 === "number") { pmm.measure("plot-highlight", t0); }
     }
 
+    // The other plotly_click listeners (dcc.Graph's: its clickData prop, a Dash dispatch
+    // and re-render) run once the highlight's frame is painted, not before it.
+    function deferOtherClicks(gd) {
+        var ee = gd._ev;
+        if (!ee || typeof ee.listeners !== "function" || typeof ee.removeListener !== "function") { return; }
+        ee.listeners("plotly_click").forEach(function (fn) {
+            if (fn._pmmOwn || fn._pmmDeferred) { return; }
+            var later = function () {
+                var self = this, args = arguments;
+                pmm.afterPaint(function () { fn.apply(self, args); });
+            };
+            later._pmmDeferred = true;
+            ee.removeListener("plotly_click", fn);
+            ee.on("plotly_click", later);
+        });
+    }
+
+    function onPlotClick(ev) {
+        var pt = ev && ev.points && ev.points[0];
+        if (!pt || !pt.customdata || typeof pt.customdata[0] !== "number") { return; }
+        var t0 = plotInput !== null ? plotInput : performance.now();
+        plotInput = null;
+        state.select(pt.customdata[0], {source: "plot", session: pt.customdata[1]}, {kind: "select", t0: t0});
+    }
+    onPlotClick._pmmOwn = true;
+
     function hookPlot() {
         var gd = plotDiv();
-        if (!gd || gd._pmmHooked || !gd.on) { return; }
+        if (!gd || !gd.on) { return; }
+        deferOtherClicks(gd);
+        if (gd._pmmHooked) { return; }
         gd._pmmHooked = true;
-        gd.on("plotly_click", function (ev) {
-            var pt = ev && ev.points && ev.points[0];
-            if (!pt || !pt.customdata || typeof pt.customdata[0] !== "number") { return; }
-            var t0 = plotInput !== null ? plotInput : performance.now();
-            plotInput = null;
-            state.select(pt.customdata[0], {source: "plot", session: pt.customdata[1]}, {kind: "select", t0: t0});
-        });
+        gd.on("plotly_click", onPlotClick);
         // a new figure, a resize, zoom and pan
         gd.on("plotly_afterplot", function () { highlight(null); });
         gd.on("plotly_relayouting", function () { highlight(null); });

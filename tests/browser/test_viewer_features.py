@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -143,3 +145,65 @@ def _failed_image(page: Any) -> None:
         "() => !document.querySelector('.pmm-image-failed') && pmm.layers.shown(0)"
     )
     page.wait_for_function("() => performance.getEntriesByName('pmm:slice').length === 1")
+
+
+# ---- tiled viewers (planes over 1024 pixels): a slice change in place, pans to the plane's tiles
+
+JS_TILES = """() => [...document.querySelectorAll('.pmm-viewer[data-session]')].map(v => {
+  const box = v.querySelector('.leaflet-container').getBoundingClientRect();
+  return [...v.querySelectorAll('.leaflet-pmmImages-pane img.leaflet-tile')].map(t => {
+    const r = t.getBoundingClientRect();
+    const inView = r.right > box.left && r.left < box.right && r.bottom > box.top && r.top < box.bottom;
+    return {plane: Number(new URL(t.src).searchParams.get('plane')), inView, loaded: t.complete && t.naturalWidth > 0};
+  });
+})"""
+
+
+@pytest.fixture(scope="module")
+def tiled_map(data_dir: Any) -> Iterator[str]:
+    """A map with planes served as tiles, in the session's data folder for this module only
+    (the other modules' catalog checks list the folder's maps)."""
+    from pymapmanager.synthetic.maps import generate_map
+
+    folder = data_dir / "public" / "tiled"
+    generate_map(data_dir / "public", name="tiled", sessions=2, channels=1, shape=(6, 1100, 1100), seed=3)
+    yield "/map/public/tiled"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _tiles_at(page: Any, z: int) -> list[list[dict[str, Any]]]:
+    """Wait until every tile in view of every viewer shows plane z, loaded; the tiles."""
+    page.wait_for_function(
+        f"(z) => {{ const v = ({JS_TILES})(); return v.length === 2 && v.every(t => t.some(x => x.inView)"
+        " && t.filter(x => x.inView).every(x => x.plane === z && x.loaded)); }",
+        arg=z,
+    )
+    return page.evaluate(JS_TILES)
+
+
+def test_a_tiled_viewer_steps_in_place_and_pans_to_tiles_of_its_plane(page: Any, tiled_map: str) -> None:
+    page.goto(tiled_map + "?s=0,1&z=2")
+    page.wait_for_function("() => performance.getEntriesByName('pmm:open').length > 0", timeout=30_000)
+    # zoom in beyond the planes' own pixels
+    page.evaluate("() => pmm.layers.map(0).setZoom(1, {animate: false})")
+    page.wait_for_function("() => pmm.layers.map(1).getZoom() === 1")
+    _tiles_at(page, 2)
+    page.evaluate("() => pmm.layers.map(0).panBy([700, 500], {animate: false})")
+    page.wait_for_timeout(300)
+    _tiles_at(page, 2)
+    page.keyboard.press("ArrowDown")
+    tiles = _tiles_at(page, 3)
+    n = page.evaluate("() => performance.getEntriesByName('pmm:slice').length")
+    assert n >= 1
+    # no tile of the old plane is left (in view it was set in place, out of view dropped)
+    assert all(t["plane"] == 3 for viewer in tiles for t in viewer)
+    # a pan back brings tiles made from the new plane
+    page.evaluate("() => pmm.layers.map(0).panBy([-700, -500], {animate: false})")
+    page.wait_for_timeout(300)
+    tiles = _tiles_at(page, 3)
+    assert all(t["plane"] == 3 for viewer in tiles for t in viewer)
+    # the way back: plane 2 was shown before (in memory), shown in place too
+    page.keyboard.press("ArrowUp")
+    tiles = _tiles_at(page, 2)
+    assert all(t["plane"] == 2 for viewer in tiles for t in viewer)
+    assert page.evaluate("() => performance.getEntriesByName('pmm:slice').length") > n
