@@ -160,6 +160,30 @@
         }, function () { /* the page went away */ });
     }
 
+    // the plot and the grids are drawn after the first paint (app/components/deferred.py):
+    // each is hooked once its lazy chunk has made it (the selection may be older: the
+    // plot's highlight is drawn and the selected run's row synced then)
+    var PLOT_DIV = "#" + IDS.PLOT + " .js-plotly-plot";
+    window.addEventListener("pmm-deferred-shown", function () {
+        var tries = 0;
+        var waiting = GRIDS.concat([PLOT_DIV]);
+        (function again() {
+            waiting = waiting.filter(function (id) {
+                if (id === PLOT_DIV) {
+                    var gd = document.querySelector(PLOT_DIV);
+                    if (!gd || !gd.on || !gd._fullLayout) { return true; }
+                    pmm.plot.hook();
+                    pmm.plot.highlight(null);
+                    return false;
+                }
+                if (!document.getElementById(id)) { return true; }
+                hookGrid(id);
+                return false;
+            });
+            if (waiting.length && ++tries < 100) { setTimeout(again, 100); }
+        })();
+    });
+
     pmm.tables = {
         /** Whether grid `id`'s selection was last changed by this code (or new rows), not a click. */
         notByUser: function (id) { return NOT_USER.test(selectedBy[id] || ""); }
