@@ -117,7 +117,7 @@ def _toolbar(view: ViewState) -> html.Div:
                         className="pmm-contrast",
                         children=[
                             # Plotly (the histogram, the plot) is loaded once the viewers are painted
-                            Deferred(dcc.Graph(id=ids.HISTOGRAM, config={"staticPlot": True, "displayModeBar": False}, className="pmm-histogram", figure=EMPTY_HISTOGRAM), style={"minHeight": "44px"}),
+                            Deferred(dcc.Graph(id=ids.HISTOGRAM, config={"staticPlot": True, "displayModeBar": False}, className="pmm-histogram", figure=EMPTY_HISTOGRAM), id=ids.DEFER_HISTOGRAM, style={"minHeight": "44px"}),
                             dcc.RangeSlider(id=ids.CONTRAST, min=0, max=1, value=[0, 1], allowCross=False, updatemode="mouseup", disabled=True, marks=None, tooltip={"placement": "bottom", "always_visible": False}),
                         ],
                     ),
@@ -185,6 +185,7 @@ def _plot_card() -> dbc.Card:
                             config={"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]},
                             figure={"data": [], "layout": {"template": "plotly_white"}},
                         ),
+                        id=ids.DEFER_PLOT,
                         style={"minHeight": "420px"},
                     ),
                     html.Div(id=ids.PLOT_INFO, className="text-muted small px-2"),

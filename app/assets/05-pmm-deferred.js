@@ -4,8 +4,10 @@
  * the performance measure `after` has been recorded (the map page's pmm:open: every viewer
  * shows its first image with its spines) or `timeout` ms after the container was drawn.
  * Until then Dash keeps the children's props in its layout (their callbacks update them
- * as usual); they are drawn with the latest ones. Once drawn, the window gets the event
- * "pmm-deferred-shown".
+ * as usual). Showing them is a change of the container's own Dash prop `shown` (setProps):
+ * Dash then draws the children from its layout as it is now (children elements kept from
+ * the first render would show the props they had then). Once drawn, the window gets the
+ * event "pmm-deferred-shown".
  */
 (function () {
     "use strict";
@@ -18,20 +20,21 @@
     function Deferred(props) {
         var React = window.React;
         var after = props.after || "pmm:open";
-        var s = React.useState(function () { return recorded(after); });
-        var shown = s[0], setShown = s[1];
+        var shown = !!props.shown;
+        var setProps = props.setProps;
         React.useEffect(function () {
             if (shown) { return undefined; }
             var done = false;
             var observer = null;
+            var timer = null;
             function show() {
                 if (done) { return; }
                 done = true;
                 if (observer) { observer.disconnect(); }
                 clearTimeout(timer);
-                setShown(true);
+                if (setProps) { setProps({shown: true}); }
             }
-            var timer = setTimeout(show, props.timeout == null ? 6000 : props.timeout);
+            timer = setTimeout(show, props.timeout == null ? 6000 : props.timeout);
             try {
                 observer = new PerformanceObserver(function (list) {
                     if (list.getEntries().some(function (e) { return e.name === after; })) { show(); }
@@ -47,7 +50,7 @@
                 if (observer) { observer.disconnect(); }
             };
         }, [shown, after]);
-        // once drawn: say so (70-pmm-dash.js hooks the grids that came with it)
+        // once drawn: say so (70-pmm-dash.js hooks the plot and grids that came with it)
         React.useEffect(function () {
             if (shown) { window.dispatchEvent(new CustomEvent("pmm-deferred-shown", {detail: {id: props.id}})); }
         }, [shown]);

@@ -7,7 +7,8 @@ the first planes: inside a :class:`Deferred` they are in the page's layout from 
 them, and Dash loads their scripts, only once the performance measure ``after`` has been
 recorded (the viewers' ``pmm:open``: every viewer shows its first image with its spines),
 or ``timeout`` ms after the container was drawn, whichever comes first (a viewer whose
-image failed to load never records ``pmm:open``). The browser side is ``Deferred`` in
+image failed to load never records ``pmm:open``); the browser then sets ``shown``, and
+Dash draws the children with their props as they are then. The browser side is ``Deferred`` in
 ``app/assets/05-pmm-deferred.js``; until then the container is an empty ``div`` with the
 given class (give it the children's height so nothing moves when they come).
 """
@@ -29,7 +30,9 @@ class Deferred(Component):
     children : component or list of components
         What to draw once the page's first paint is done.
     id : str, optional
-        The wrapping ``div``'s id.
+        The wrapping ``div``'s id (from :mod:`app.ids`).
+    shown : bool
+        Whether the children are drawn; set by the browser (default False: not yet).
     after : str
         The name of the performance measure to wait for (default ``"pmm:open"``).
     timeout : int
@@ -47,16 +50,17 @@ class Deferred(Component):
         self,
         children: Any = None,
         id: str | None = None,
+        shown: bool = False,
         after: str = "pmm:open",
         timeout: int = 6000,
         className: str | None = None,
         style: dict[str, Any] | None = None,
     ) -> None:
-        self._prop_names = ["children", "id", "after", "timeout", "className", "style"]
+        self._prop_names = ["children", "id", "shown", "after", "timeout", "className", "style"]
         self._valid_wildcard_attributes: list[str] = []
         self.available_properties = list(self._prop_names)
         self.available_wildcard_properties: list[str] = []
-        props: dict[str, Any] = {"after": after, "timeout": timeout}
+        props: dict[str, Any] = {"shown": shown, "after": after, "timeout": timeout}
         if id is not None:
             props["id"] = id
         if className is not None:

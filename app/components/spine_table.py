@@ -200,6 +200,7 @@ def tables_card() -> dbc.Card:
                 # the grids (AG Grid's chunk) and the dynamics figure (Plotly) are drawn once
                 # the viewers are painted (their rows and figure are filled meanwhile)
                 children=Deferred(
+                    id=ids.DEFER_TABLES,
                     style={"minHeight": "470px"},
                     children=dbc.Tabs(
                         id=ids.MAP_TABS,
