@@ -116,8 +116,8 @@ JS_PLOT_POINTS = """() => {
 #: where the open's time went, from the page's own timings (navigation, resources, measures),
 #: ms from navigation start: the page's HTML, its scripts run (DOMContentLoaded), the page's
 #: layout (the first callback answer), the callback requests sent before the first image was
-#: asked for, the first image requested, the last of the first images loaded (those asked
-#: for before pmm:open), pmm:open; and (after it) the plot drawn, the spine table's rows.
+#: asked for, the first image requested, the last image loaded before pmm:open, pmm:open;
+#: and (after it) the plot drawn, the spine table's rows.
 JS_OPEN_PHASES = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const open = performance.getEntriesByName('pmm:open')[0];
@@ -131,7 +131,7 @@ JS_OPEN_PHASES = """() => {
     layout: cbs.length ? Math.min(...cbs.map(e => e.responseEnd)) : null,
     callbacks_before_images: first === null ? null : cbs.filter(e => e.startTime < first).length,
     images_requested: first,
-    images_loaded: imgs.length ? Math.max(...imgs.map(e => e.responseEnd)) : null,
+    images_loaded: imgs.some(e => e.responseEnd <= end) ? Math.max(...imgs.filter(e => e.responseEnd <= end).map(e => e.responseEnd)) : null,
     open: end,
   };
 }"""
