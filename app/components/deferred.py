@@ -9,7 +9,7 @@ recorded (the viewers' ``pmm:open``: every viewer shows its first image with its
 or ``timeout`` ms after the container was drawn, whichever comes first (a viewer whose
 image failed to load never records ``pmm:open``); the browser then sets ``shown``, and
 Dash draws the children with their props as they are then. The browser side is ``Deferred`` in
-``app/assets/05-pmm-deferred.js``; until then the container is an empty ``div`` with the
+``app/assets/pmm_deferred.js``; until then the container is an empty ``div`` with the
 given class (give it the children's height so nothing moves when they come).
 """
 
