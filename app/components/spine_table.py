@@ -197,10 +197,13 @@ def tables_card() -> dbc.Card:
             ),
             dbc.CardBody(
                 className="p-2",
-                # the grids (AG Grid's chunk) and the dynamics figure (Plotly) are drawn once
-                # the viewers are painted (their rows and figure are filled meanwhile)
+                # the grids (AG Grid's chunk) and the dynamics figure are drawn once the plot
+                # is, itself drawn after the viewers' first planes (their rows and figure
+                # are filled meanwhile; 70-pmm-dash.js records pmm:plot-shown)
                 children=Deferred(
                     id=ids.DEFER_TABLES,
+                    after="pmm:plot-shown",
+                    timeout=10_000,
                     style={"minHeight": "470px"},
                     children=dbc.Tabs(
                         id=ids.MAP_TABS,
