@@ -72,6 +72,10 @@ VIEW_SINK = "pmm-view-sink"
 KEY_HELP = "pmm-key-help"
 
 PLOT = "pmm-plot"
+#: app.components.deferred.Deferred containers: drawn once the first planes are painted
+DEFER_PLOT = "pmm-defer-plot"
+DEFER_HISTOGRAM = "pmm-defer-histogram"
+DEFER_TABLES = "pmm-defer-tables"
 PLOT_X = "pmm-plot-x"
 PLOT_Y = "pmm-plot-y"
 PLOT_COLOR = "pmm-plot-color"

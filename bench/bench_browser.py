@@ -29,7 +29,12 @@ the frame that shows the result (``requestAnimationFrame`` then a task):
     *Cold*: a new server process with an empty cache (``DATA_DIR/.cache`` removed: the
     map is parsed and every image rendered on demand) and a new browser context (empty
     HTTP cache); the operating system's file cache is warm. *Warm*: the same server again,
-    a new browser context.
+    a new browser context. Printed with it, the median of each step of the open (ms from
+    navigation start, from the page's navigation and resource timings): the HTML, the
+    scripts run, the page's layout (first callback answer), the first image requested, the
+    first images loaded, ``pmm:open``; then the plot drawn and the spine table's rows in
+    (they are drawn after the first planes), and how many callback requests were sent
+    before the first image was asked for.
 
 Baseline, measured in the same run on the same page: a slice change to a plane that was
 not preloaded (PageDown / PageUp: 5 planes, beyond the 3 preloaded ahead; first visit of
@@ -107,6 +112,33 @@ JS_PLOT_POINTS = """() => {
   }
   return out;
 }"""
+
+#: where the open's time went, from the page's own timings (navigation, resources, measures),
+#: ms from navigation start: the page's HTML, its scripts run (DOMContentLoaded), the page's
+#: layout (the first callback answer), the callback requests sent before the first image was
+#: asked for, the first image requested, the last image loaded before pmm:open, pmm:open;
+#: and (after it) the plot drawn, the spine table's rows.
+JS_OPEN_PHASES = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const open = performance.getEntriesByName('pmm:open')[0];
+  const end = open.startTime + open.duration;
+  const res = performance.getEntriesByType('resource');
+  const cbs = res.filter(e => e.name.includes('/_dash-update-component'));
+  const imgs = res.filter(e => /\\/api\\/v1\\/maps\\/.*\\/sessions\\//.test(e.name) && e.startTime < end);
+  const first = imgs.length ? Math.min(...imgs.map(e => e.startTime)) : null;
+  return {
+    html: nav.responseEnd, scripts: nav.domContentLoadedEventEnd,
+    layout: cbs.length ? Math.min(...cbs.map(e => e.responseEnd)) : null,
+    callbacks_before_images: first === null ? null : cbs.filter(e => e.startTime < first).length,
+    images_requested: first,
+    images_loaded: imgs.some(e => e.responseEnd <= end) ? Math.max(...imgs.filter(e => e.responseEnd <= end).map(e => e.responseEnd)) : null,
+    open: end,
+  };
+}"""
+JS_PLOT_DRAWN = """() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+  return !!gd && !!gd._fullData && gd._fullData.length > 1; }"""
+JS_ROWS_IN = "() => document.querySelectorAll('#pmm-table-grid .ag-row').length > 0"
+OPEN_PHASES = ("html", "scripts", "layout", "images_requested", "images_loaded", "open", "plot", "table")
 
 JS_COUNT = "(name) => performance.getEntriesByName('pmm:' + name).length"
 JS_LAST = "(name) => { const e = performance.getEntriesByName('pmm:' + name); return e.length ? e[e.length - 1].duration : null; }"
@@ -228,13 +260,26 @@ def new_page(browser: Any, base: str) -> tuple[Any, Any]:
     return ctx, page
 
 
-def open_map(browser: Any, base: str, name: str, n: int) -> tuple[Any, Any, float | None]:
-    """Open a map in a new browser context; the page and its pmm:open time."""
+def open_map(
+    browser: Any, base: str, name: str, n: int, phases: dict[str, list[float]] | None = None
+) -> tuple[Any, Any, float | None]:
+    """Open a map in a new browser context; the page and its pmm:open time. ``phases``:
+    where the open's time went (:data:`JS_OPEN_PHASES`) and when the plot and the spine
+    table came after it are appended there."""
     ctx, page = new_page(browser, base)
     page.goto(f"{base}/map/public/{name}?s={','.join(str(s) for s in range(n))}")
     got = wait(page, "() => performance.getEntriesByName('pmm:open').length > 0", None, 60_000)
     wait(page, JS_SPINES_IN, n, 30_000)
     t = page.evaluate(JS_LAST, "open") if got else None
+    if got and phases is not None:
+        for k, v in page.evaluate(JS_OPEN_PHASES).items():
+            if v is not None:
+                phases.setdefault(k, []).append(float(v))
+        # the plot and the table are drawn after the first planes: when they were there
+        # (polled, so to within ~20 ms)
+        for k, js in (("plot", JS_PLOT_DRAWN), ("table", JS_ROWS_IN)):
+            page.wait_for_function(js, polling=20, timeout=30_000)
+            phases.setdefault(k, []).append(float(page.evaluate("() => performance.now()")))
     return ctx, page, t
 
 
@@ -324,7 +369,8 @@ def hot_paths(page: Any, steps: int, clicks: int, out: dict[str, list[float]]) -
 
 def run_map(
     browser: Any, server: Server, name: str, n: int, args: argparse.Namespace
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
+    """The timings of map ``name``, and where its opens' time went (cold, warm)."""
     keys = (
         "open-cold",
         "open-warm",
@@ -336,14 +382,15 @@ def run_map(
         "plot-highlight",
     )
     out: dict[str, list[float]] = {k: [] for k in keys}
+    phases: dict[str, dict[str, list[float]]] = {"cold": {}, "warm": {}}
     for _ in range(args.cold):
         server.start(cold=True)
-        ctx, _page, t = open_map(browser, server.base, name, n)
+        ctx, _page, t = open_map(browser, server.base, name, n, phases["cold"])
         if t is not None:
             out["open-cold"].append(t)
         ctx.close()
     for i in range(args.warm):
-        ctx, page, t = open_map(browser, server.base, name, n)
+        ctx, page, t = open_map(browser, server.base, name, n, phases["warm"])
         if t is not None:
             out["open-warm"].append(t)
         if i == args.warm - 1:
@@ -353,7 +400,24 @@ def run_map(
             page.screenshot(path=str(SCREENSHOTS / f"{name}-selected.png"))
         ctx.close()
     print(f"  {name}: done", flush=True)
-    return out
+    return out, phases
+
+
+def report_phases(phases: dict[str, dict[str, list[float]]]) -> list[str]:
+    """Where the opens' time went: the median of each step, ms from navigation start."""
+    lines = []
+    for kind in ("cold", "warm"):
+        ph = phases.get(kind) or {}
+        if not ph.get("open"):
+            continue
+        steps = "  ".join(
+            f"{k.replace('_', ' ')} {statistics.median(ph[k]):.0f}" for k in OPEN_PHASES if ph.get(k)
+        )
+        rounds = ph.get("callbacks_before_images") or []
+        lines.append(f"    {kind} (median ms from navigation start): {steps}")
+        if rounds:
+            lines.append(f"      callback requests sent before the first image was asked for: {statistics.median(rounds):.0f}")
+    return lines
 
 
 def main() -> int:
@@ -373,11 +437,12 @@ def main() -> int:
     chromium = os.environ.get("PMM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     server = Server()
     results: dict[str, dict[str, list[float]]] = {}
+    phases_of: dict[str, dict[str, dict[str, list[float]]]] = {}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
             for name in args.maps.split(","):
-                results[name] = run_map(browser, server, name, shown[name], args)
+                results[name], phases_of[name] = run_map(browser, server, name, shown[name], args)
             browser.close()
     finally:
         server.stop()
@@ -393,6 +458,8 @@ def main() -> int:
             report("open, cold (new server, empty cache)", res["open-cold"], BUDGETS["open-cold"])
         )
         print(report("open, warm", res["open-warm"], BUDGETS["open-warm"]))
+        for line in report_phases(phases_of[name]):
+            print(line)
         print(report("slice change -> new pixels, all", res["slice-all"], BUDGETS["slice"]))
         print(report("  planes shown before (way back up)", res["slice"]))
         print(report("  first visit (server renders)", res["slice-first"]))

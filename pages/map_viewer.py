@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
+from app.components.deferred import Deferred
 from app.components.edit import edit_bar, edit_stores
 from app.components.prefs import prefs_panel, request_prefs
 from app.components.spine_table import tables_card
@@ -115,7 +116,8 @@ def _toolbar(view: ViewState) -> html.Div:
                     html.Div(
                         className="pmm-contrast",
                         children=[
-                            dcc.Graph(id=ids.HISTOGRAM, config={"staticPlot": True, "displayModeBar": False}, className="pmm-histogram", figure=EMPTY_HISTOGRAM),
+                            # Plotly (the histogram, the plot) is loaded once the viewers are painted
+                            Deferred(dcc.Graph(id=ids.HISTOGRAM, config={"staticPlot": True, "displayModeBar": False}, className="pmm-histogram", figure=EMPTY_HISTOGRAM), id=ids.DEFER_HISTOGRAM, style={"minHeight": "44px"}),
                             dcc.RangeSlider(id=ids.CONTRAST, min=0, max=1, value=[0, 1], allowCross=False, updatemode="mouseup", disabled=True, marks=None, tooltip={"placement": "bottom", "always_visible": False}),
                         ],
                     ),
@@ -176,11 +178,15 @@ def _plot_card() -> dbc.Card:
             dbc.CardBody(
                 className="p-1",
                 children=[
-                    dcc.Graph(
-                        id=ids.PLOT,
-                        className="pmm-plot",
-                        config={"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]},
-                        figure={"data": [], "layout": {"template": "plotly_white"}},
+                    Deferred(
+                        dcc.Graph(
+                            id=ids.PLOT,
+                            className="pmm-plot",
+                            config={"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]},
+                            figure={"data": [], "layout": {"template": "plotly_white"}},
+                        ),
+                        id=ids.DEFER_PLOT,
+                        style={"minHeight": "420px"},
                     ),
                     html.Div(id=ids.PLOT_INFO, className="text-muted small px-2"),
                 ],

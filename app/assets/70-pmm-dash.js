@@ -160,6 +160,37 @@
         }, function () { /* the page went away */ });
     }
 
+    // the plot and the grids are drawn after the first paint (app/components/deferred.py):
+    // each is hooked once its lazy chunk has made it (the selection may be older: the
+    // plot's highlight is drawn and the selected run's row synced then)
+    // (the plot, once drawn, records pmm:plot-shown: the tables wait for it, so Plotly and AG
+    // Grid are not loaded and run at the same time)
+    var PLOT_DIV = "#" + IDS.PLOT + " .js-plotly-plot";
+    var plotShown = false;
+    window.addEventListener("pmm-deferred-shown", function () {
+        var tries = 0;
+        var waiting = GRIDS.concat([PLOT_DIV]);
+        (function again() {
+            waiting = waiting.filter(function (id) {
+                if (id === PLOT_DIV) {
+                    var gd = document.querySelector(PLOT_DIV);
+                    if (!gd || !gd.on || !gd._fullLayout) { return true; }
+                    pmm.plot.hook();
+                    pmm.plot.highlight(null);
+                    if (!plotShown) {
+                        plotShown = true;
+                        pmm.measure("plot-shown", 0);
+                    }
+                    return false;
+                }
+                if (!document.getElementById(id)) { return true; }
+                hookGrid(id);
+                return false;
+            });
+            if (waiting.length && ++tries < 100) { setTimeout(again, 100); }
+        })();
+    });
+
     pmm.tables = {
         /** Whether grid `id`'s selection was last changed by this code (or new rows), not a click. */
         notByUser: function (id) { return NOT_USER.test(selectedBy[id] || ""); }

@@ -17,6 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from .. import ids
+from .deferred import Deferred
 
 __all__ = [
     "dynamics_columns",
@@ -196,14 +197,23 @@ def tables_card() -> dbc.Card:
             ),
             dbc.CardBody(
                 className="p-2",
-                children=dbc.Tabs(
-                    id=ids.MAP_TABS,
-                    active_tab="spines",
-                    children=[
-                        dbc.Tab(spines, label="Spine table", tab_id="spines"),
-                        dbc.Tab(runs, label="Runs × sessions", tab_id="runs"),
-                        dbc.Tab(dyn, label="Dynamics", tab_id="dynamics"),
-                    ],
+                # the grids (AG Grid's chunk) and the dynamics figure are drawn once the plot
+                # is, itself drawn after the viewers' first planes (their rows and figure
+                # are filled meanwhile; 70-pmm-dash.js records pmm:plot-shown)
+                children=Deferred(
+                    id=ids.DEFER_TABLES,
+                    after="pmm:plot-shown",
+                    timeout=10_000,
+                    style={"minHeight": "470px"},
+                    children=dbc.Tabs(
+                        id=ids.MAP_TABS,
+                        active_tab="spines",
+                        children=[
+                            dbc.Tab(spines, label="Spine table", tab_id="spines"),
+                            dbc.Tab(runs, label="Runs × sessions", tab_id="runs"),
+                            dbc.Tab(dyn, label="Dynamics", tab_id="dynamics"),
+                        ],
+                    ),
                 ),
             ),
         ],

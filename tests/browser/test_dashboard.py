@@ -85,7 +85,10 @@ JS_RUN_WITH_GAP = """() => {
 def open_map(page: Any, query: str = "", n: int = 6, name: str = "demo") -> None:
     page.goto(f"/map/public/{name}{query}")
     page.wait_for_function(JS_IMAGES_READY, arg=n)
-    page.wait_for_function("() => document.querySelectorAll('#pmm-plot .scatterlayer, #pmm-plot .gl-container').length > 0")
+    # the plot and the tables are drawn after the viewers' first planes: wait for the plot's
+    # points and the spine table's rows too
+    page.wait_for_function("() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot'); return !!gd && !!gd._fullData && gd._fullData.length > 1 && document.querySelectorAll('#pmm-plot .scatterlayer, #pmm-plot .gl-container').length > 0; }")
+    page.wait_for_function("() => document.querySelectorAll('#pmm-table-grid .ag-row').length > 0")
     page.wait_for_function(JS_SPINES_IN)
 
 

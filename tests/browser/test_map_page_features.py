@@ -227,3 +227,36 @@ def test_dynamics_panel(page: Any, nine_url: str) -> None:
     headers = page.locator("#pmm-dyn-grid .ag-header-cell-text").all_inner_texts()
     for h in ("added", "subtracted", "persistent", "% added", "per µm"):
         assert h in headers, headers
+
+
+# when each deferred part first appeared (performance.now()), recorded from the first byte
+JS_RECORD_APPEARANCE = """
+window.__pmmSeen = {};
+new MutationObserver(() => {
+  const seen = window.__pmmSeen, now = performance.now();
+  const parts = {plot: '#pmm-plot .js-plotly-plot', histogram: '#pmm-histogram .js-plotly-plot',
+                 grid: '#pmm-table-grid', viewer: '.pmm-viewer .leaflet-container'};
+  for (const [k, sel] of Object.entries(parts)) {
+    if (!(k in seen) && document.querySelector(sel)) { seen[k] = now; }
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
+def test_the_plot_and_the_tables_come_after_the_first_planes_and_show_the_url_state(page: Any, nine_url: str) -> None:
+    page.context.add_init_script(JS_RECORD_APPEARANCE)
+    open_nine(page, nine_url, "?run=7")
+    opened = page.evaluate("() => { const m = performance.getEntriesByName('pmm:open'); return m.length ? m[0].startTime + m[0].duration : null; }")
+    assert opened is not None
+    page.wait_for_function("() => ['plot', 'histogram', 'grid'].every(k => k in window.__pmmSeen)")
+    seen = page.evaluate("() => window.__pmmSeen")
+    # the viewers were on the page before; Plotly and AG Grid only once the first planes were painted
+    assert seen["viewer"] < opened
+    assert min(seen["plot"], seen["histogram"], seen["grid"]) >= opened
+    # and they show what the page shows: the plot's points with the URL's run highlighted,
+    # the table's rows with that run's row selected, the contrast histogram
+    page.wait_for_function("() => document.querySelector('#pmm-plot .js-plotly-plot')._fullData.length > 1")
+    page.wait_for_function("() => { const s = document.querySelector('#pmm-plot svg.pmm-plot-selection'); return s && s.childElementCount > 0; }")
+    assert selected_run(page) == 7
+    page.wait_for_function("() => !!document.querySelector('#pmm-table-grid .ag-row-selected[row-id=\"7\"]')")
+    page.wait_for_function("() => document.querySelector('#pmm-histogram .js-plotly-plot')._fullData.length > 0")
