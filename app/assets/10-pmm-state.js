@@ -186,7 +186,9 @@
                 s.runSource = "";
                 s.runSession = null;
                 s.direction = 1;
-                s.runs = {};
+                // s.runs stays: it is the index of the spine markers on the page, kept by their
+                // own add/remove events (30-pmm-spines.js), and the first viewers' markers can
+                // be added before the page's first view callback resets the state
                 s.pending = {};
                 s.requested = {};
                 s.keepPlanes = false;

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,14 @@ def test_the_job_says_what_happened(client: FlaskClient, auth: Auth, src_map: Pa
     job = r.get_json()
     assert job["id"].startswith("job-") and job["uploads"] == [uid] and job["owner"] == "alice"
     assert job["status_url"] == f"/api/v1/uploads/alice/jobs/{job['id']}" and job["result"] is None
+    # the first job's verdict (it runs in a thread: on a loaded machine a second job started
+    # now could finish first, and then the first one would be the one refused)
+    deadline = time.monotonic() + 60
+    while (done := client.get(job["status_url"], headers=h).get_json())["state"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, done
+        time.sleep(0.05)
     status, _ = import_job(client, h, "alice", [_uploaded(client, h, zip_folder(src_map))])
-    assert status == 409  # the first job made alice/m1 meanwhile: the second one's name is taken
+    assert status == 409  # the first job made alice/m1: the second one's name is taken
     # the first job's verdict stays readable
     done = client.get(job["status_url"], headers=h).get_json()
     assert done["state"] == "done" and done["result"]["id"] == "alice/m1" and done["error"] is None
