@@ -91,11 +91,23 @@ def test_pool_page_in_chromium(browser: Any, pool_url: str, tmp_path: Path) -> N
             "(n) => document.querySelectorAll('.pmm-pool-group-name').length === n - 1", arg=rows
         )
     page.wait_for_function("() => document.querySelectorAll('.pmm-pool-group-name').length === 2")
-    page.wait_for_function("""() => {
-        const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
-        return gd && gd.layout.xaxis.ticktext &&
-            gd.layout.xaxis.ticktext.map(t => t.split('<br>')[0]).join() === 'baseline,treatment';
-    }""")  # fmt: skip
+    try:
+        page.wait_for_function("""() => {
+            const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+            return gd && gd.layout.xaxis.ticktext &&
+                gd.layout.xaxis.ticktext.map(t => t.split('<br>')[0]).join() === 'baseline,treatment';
+        }""")  # fmt: skip
+    except Exception as e:  # say what the page showed instead
+        shown = page.evaluate("""() => {
+            const gd = document.querySelector('#pmm-pool-figure .js-plotly-plot');
+            const vals = sel => [...document.querySelectorAll(sel)].map(e => e.value);
+            return {ticks: gd && gd.layout.xaxis.ticktext, names: vals('.pmm-pool-group-name'),
+                    patterns: vals('.pmm-pool-group-pattern'),
+                    matches: [...document.querySelectorAll('.pmm-pool-group-match')].map(e => e.textContent),
+                    messages: (document.getElementById('pmm-pool-messages') || {}).textContent,
+                    progress: (document.getElementById('pmm-pool-progress-box') || {style: {}}).style.display};
+        }""")  # fmt: skip
+        raise AssertionError(f"the figure never showed the groups baseline, treatment: {shown}; errors {errors}") from e
 
     # normalise by ratio to baseline: only the render runs; the planted 1.5x shows
     page.locator("#pmm-pool-mode label", has_text="ratio").click()
