@@ -19,6 +19,7 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, no_update
 
 from app import ids
+from app.components.deferred import when_shown
 from app.components.spine_table import dynamics_columns, runs_columns, spine_columns
 from app.figures.dynamics import dynamics_figure
 from app.figures.mapplot import empty_figure
@@ -308,8 +309,11 @@ def register(app: dash.Dash) -> None:
         Output(ids.TABLE_STATS, "value"),
         Input(ids.SESSIONS, "value"),
         Input(ids.MAP_REF, "data"),
+        # the tables are filled once they are shown (after the plot): the server answers
+        # the first planes and the plot first
+        Input(ids.DEFER_TABLES, "shown"),
         State(ids.TABLE_SESSION, "value"),
-    )(table_setup)
+    )(when_shown(table_setup, 2))
     app.callback(
         Output(ids.TABLE_GRID, "rowData"),
         Output(ids.TABLE_GRID, "columnDefs"),
@@ -331,9 +335,10 @@ def register(app: dash.Dash) -> None:
         Input(ids.PLOT_ROI, "value"),
         Input(ids.PLOT_BAD, "value"),
         Input(ids.EDIT_VERSION, "data"),
+        Input(ids.DEFER_TABLES, "shown"),
         State(ids.MAP_REF, "data"),
         prevent_initial_call=True,
-    )(_runs_view_outputs)
+    )(when_shown(_runs_view_outputs, 6))
     # a selection's session, the grids' selected row and their scrolling: in the browser only
     app.clientside_callback(
         FOLLOW_SELECTION_SESSION,
@@ -357,9 +362,10 @@ def register(app: dash.Dash) -> None:
         Input(ids.PLOT_ROI, "value"),
         Input(ids.PLOT_BAD, "value"),
         Input(ids.PLOT_SEGMENT, "value"),
+        Input(ids.DEFER_TABLES, "shown"),
         State(ids.MAP_REF, "data"),
         prevent_initial_call=True,
-    )(dynamics_view)
+    )(when_shown(dynamics_view, 3))
     app.callback(
         Output(ids.TABLE_PICK, "data"),
         Output(ids.GOTO_RUN_MSG, "children"),

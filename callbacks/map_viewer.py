@@ -18,6 +18,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from app import ids
+from app.components.deferred import when_shown
 from app.components.viewer import session_viewer
 from app.figures.colors import DYNAMICS_COLORS, NO_DYNAMICS_COLOR
 from app.figures.mapplot import empty_figure, map_plot
@@ -469,9 +470,11 @@ def register(app: dash.Dash) -> None:
     app.callback(
         Output(ids.CONTRAST_INFO, "data"),
         Input(ids.SESSIONS, "value"),
+        # computed once the histogram is shown (after the first planes)
+        Input(ids.DEFER_HISTOGRAM, "shown"),
         State(ids.MAP_REF, "data"),
         prevent_initial_call=True,
-    )(stack_contrast)
+    )(when_shown(stack_contrast, 1))
     app.callback(
         Output(ids.PLOT, "figure"),
         Output(ids.PLOT_INFO, "children"),
@@ -483,10 +486,12 @@ def register(app: dash.Dash) -> None:
         Input(ids.PLOT_BAD, "value"),
         Input(ids.PREF_PLOT_SIZE, "value"),
         Input(ids.EDIT_VERSION, "data"),
+        # computed once the plot is shown: the server answers the first planes first
+        Input(ids.DEFER_PLOT, "shown"),
         State(ids.MAP_REF, "data"),
         State(ids.SELECTION, "data"),
         prevent_initial_call=True,
-    )(_plot_figure_outputs)
+    )(when_shown(_plot_figure_outputs, 8))
     app.callback(
         Output(ids.RUN_STRIP, "children"),
         Output(ids.RUN_INFO, "children"),

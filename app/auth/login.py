@@ -329,8 +329,11 @@ def init_security(server: Flask, settings: Settings, script_hashes: Callable[[],
     @server.after_request
     def _headers(resp: Response) -> Response:
         h = resp.headers
-        if not csp_cache:
-            csp_cache.append(_csp(script_hashes()))
+        # a page: its inline scripts as they are now (Dash adds some when it serves its first
+        # page, e.g. the pages' title script: a policy computed before, by an API request,
+        # blocked it and broke the first page after a start); other answers reuse the last
+        if not csp_cache or resp.mimetype == "text/html":
+            csp_cache[:] = [_csp(script_hashes())]
         h.setdefault("Content-Security-Policy", csp_cache[0])
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("X-Frame-Options", "SAMEORIGIN")

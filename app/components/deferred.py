@@ -15,11 +15,29 @@ given class (give it the children's height so nothing moves when they come).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
 
-__all__ = ["Deferred"]
+__all__ = ["Deferred", "when_shown"]
+
+
+def when_shown(fn: Callable[..., Any], at: int) -> Callable[..., Any]:
+    """``fn`` as a callback that also takes a :class:`Deferred`'s ``shown`` as its argument
+    number ``at`` (an extra ``Input``): it computes nothing until the container is shown
+    (the first planes are on screen), so the server answers the images first, then runs
+    ``fn`` without that argument."""
+
+    def run(*args: Any) -> Any:
+        if not args[at]:
+            raise PreventUpdate
+        return fn(*args[:at], *args[at + 1 :])
+
+    run.__name__ = getattr(fn, "__name__", "callback")
+    run.__doc__ = fn.__doc__
+    return run
 
 
 class Deferred(Component):

@@ -193,3 +193,28 @@ def test_proxy_headers_only_when_configured(tmp_path: Path) -> None:
         cookie = c.get_cookie("pmm_session")
         assert cookie is not None and cookie.secure == secure, n
     assert os.environ.get("PROXY_FIX") is None
+
+
+def test_the_first_page_after_a_start_allows_every_inline_script(tmp_path: Path, auth_template: Path) -> None:
+    """An API request first (a health check), then the first page: its policy lists the hash
+    of every inline script the page holds (Dash adds some when it serves its first page)."""
+    import base64
+    import hashlib
+    import re
+    import shutil
+
+    shutil.copytree(auth_template, tmp_path / "d")
+    app = create_app(Settings(data_dir=tmp_path / "d", secret_key="k", create_demo=False, testing=True))
+    c = app.server.test_client()
+    assert c.get("/api/v1/status").status_code == 200
+    r = c.get("/map/public/pub")
+    html = r.get_data(as_text=True)
+    html = re.sub(r"<!--.*?-->", "", html, flags=re.S)  # (Internet Explorer's note: never run)
+    tags = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    # run in the page: no src, not data (Dash's config is JSON)
+    inline = [body for attrs, body in tags if "src=" not in attrs and "application/json" not in attrs and body.strip()]
+    assert len(inline) >= 2, tags
+    csp = r.headers["Content-Security-Policy"]
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp, script[:120]

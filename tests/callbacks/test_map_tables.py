@@ -30,7 +30,7 @@ def nine(data_dir: Path) -> Map:
 def _setup(call: DashCaller, name: str, sessions: list[int], current: int | None = None) -> list[Any]:
     return call(
         [(ids.TABLE_SESSION, "options"), (ids.TABLE_SESSION, "value"), (ids.TABLE_STATS, "options"), (ids.TABLE_STATS, "value")],
-        [(ids.SESSIONS, "value", sessions), (ids.MAP_REF, "data", _ref(name))],
+        [(ids.SESSIONS, "value", sessions), (ids.MAP_REF, "data", _ref(name)), (ids.DEFER_TABLES, "shown", True)],
         [(ids.TABLE_SESSION, "value", current)],
         changed=[f"{ids.MAP_REF}.data"],
     )
@@ -44,6 +44,14 @@ def test_table_setup_offers_every_session_and_the_statistics(call: DashCaller, n
     offered = [o["value"] for o in stat_opts]
     assert "days" not in offered and "session" not in offered and "pDist" in offered
     assert stats and set(stats) <= set(offered) and "pDist" in stats
+    # nothing is computed while the tables are not shown yet (the first planes come first)
+    got = call(
+        [(ids.TABLE_SESSION, "options"), (ids.TABLE_SESSION, "value"), (ids.TABLE_STATS, "options"), (ids.TABLE_STATS, "value")],
+        [(ids.SESSIONS, "value", [3, 4, 5]), (ids.MAP_REF, "data", _ref("nine")), (ids.DEFER_TABLES, "shown", False)],
+        [(ids.TABLE_SESSION, "value", None)],
+        changed=[f"{ids.MAP_REF}.data"],
+    )
+    assert got == [NO_UPDATE] * 4
     # a session chosen already is kept
     _, value, _, _ = _setup(call, "nine", [3, 4, 5], current=7)
     assert value is NO_UPDATE
@@ -101,6 +109,7 @@ def _runs(call: DashCaller, y: str = "ubssSum_int2", segment: int = -1, bad: boo
             (ids.PLOT_ROI, "value", "spineROI"),
             (ids.PLOT_BAD, "value", bad),
             (ids.EDIT_VERSION, "data", None),
+            (ids.DEFER_TABLES, "shown", True),
         ],
         [(ids.MAP_REF, "data", _ref("nine"))],
     )
@@ -125,7 +134,7 @@ def test_runs_by_sessions_of_the_plotted_statistic(call: DashCaller, nine: Map) 
 def test_dynamics_panel_per_session_and_segment(call: DashCaller, nine: Map) -> None:
     fig, rows, cols = call(
         [(ids.DYN_FIGURE, "figure"), (ids.DYN_GRID, "rowData"), (ids.DYN_GRID, "columnDefs")],
-        [(ids.PLOT_ROI, "value", "spineROI"), (ids.PLOT_BAD, "value", False), (ids.PLOT_SEGMENT, "value", -1)],
+        [(ids.PLOT_ROI, "value", "spineROI"), (ids.PLOT_BAD, "value", False), (ids.PLOT_SEGMENT, "value", -1), (ids.DEFER_TABLES, "shown", True)],
         [(ids.MAP_REF, "data", _ref("nine"))],
     )
     df = dynamics_summary(nine, roi="spineROI")

@@ -280,16 +280,16 @@ def test_viewers_of_a_map_without_images(call: DashCaller) -> None:
 
 
 def test_stack_contrast_per_channel(call: DashCaller) -> None:
-    (info,) = call([(ids.CONTRAST_INFO, "data")], [(ids.SESSIONS, "value", [1, 2])], [(ids.MAP_REF, "data", _ref())])
+    (info,) = call([(ids.CONTRAST_INFO, "data")], [(ids.SESSIONS, "value", [1, 2]), (ids.DEFER_HISTOGRAM, "shown", True)], [(ids.MAP_REF, "data", _ref())])
     assert sorted(info) == ["1", "2"]
     c = info["1"]
     assert c["lo"] <= c["hi"] and c["min"] <= c["lo"] and c["hi"] <= c["max"]
     assert len(c["histogram"]["counts"]) + 1 == len(c["histogram"]["edges"])
-    (none,) = call([(ids.CONTRAST_INFO, "data")], [(ids.SESSIONS, "value", [0])], [(ids.MAP_REF, "data", _ref("noimg"))])
+    (none,) = call([(ids.CONTRAST_INFO, "data")], [(ids.SESSIONS, "value", [0]), (ids.DEFER_HISTOGRAM, "shown", True)], [(ids.MAP_REF, "data", _ref("noimg"))])
     assert none == {}
 
 
-def _plot(call: DashCaller, x: str = "days", y: str = "ubssSum_int2", color: str = "dynamics", segment: int = -1, bad: bool = False, run: int | None = None) -> tuple[Any, Any]:
+def _plot(call: DashCaller, x: str = "days", y: str = "ubssSum_int2", color: str = "dynamics", segment: int = -1, bad: bool = False, run: int | None = None, shown: bool = True) -> tuple[Any, Any]:
     fig, info = call(
         [(ids.PLOT, "figure"), (ids.PLOT_INFO, "children")],
         [
@@ -301,6 +301,7 @@ def _plot(call: DashCaller, x: str = "days", y: str = "ubssSum_int2", color: str
             (ids.PLOT_BAD, "value", bad),
             (ids.PREF_PLOT_SIZE, "value", 8),
             (ids.EDIT_VERSION, "data", None),
+            (ids.DEFER_PLOT, "shown", shown),
         ],
         [(ids.MAP_REF, "data", _ref()), (ids.SELECTION, "data", {"run": run})],
     )
@@ -308,6 +309,8 @@ def _plot(call: DashCaller, x: str = "days", y: str = "ubssSum_int2", color: str
 
 
 def test_plot_runs_joined_and_coloured_by_dynamics(call: DashCaller) -> None:
+    # nothing is computed while the plot is not shown yet (the first planes come first)
+    assert _plot(call, shown=False) == (NO_UPDATE, NO_UPDATE)
     fig, info = _plot(call)
     data = fig["data"]
     assert data[0]["mode"] == "lines" and None in data[0]["x"]
