@@ -114,6 +114,10 @@
         map.getContainer()._pmmMap = map;
         map.createPane(PANE).style.zIndex = 250;   // above the tile pane, under the annotations
         map.on("move zoomend", function () { onMapMove(map); });
+        // where a move starts from: the first move of a drag (or a zoom) is followed by the
+        // linked viewers only if the map's centre before it is known
+        map.on("movestart zoomstart", function () { if (!map._pmmPrev) { rememberCentre(map); } });
+        rememberCentre(map);
         map.on("unload", function () {
             if (views[s] === view) { delete views[s]; }
         });
@@ -457,6 +461,13 @@
     // ------------------------------------------------------------------ linked pan and zoom
 
     var syncing = false;
+    function rememberCentre(map) {
+        // (not before the map's first view is set: no centre yet)
+        if (!map._loaded || !map._pixelOrigin) { return; }
+        var c = map.getCenter();
+        map._pmmPrev = {lat: c.lat, lng: c.lng};
+    }
+
     function onMapMove(map) {
         var c = map.getCenter();
         var prev = map._pmmPrev;

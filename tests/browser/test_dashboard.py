@@ -189,12 +189,15 @@ def test_linked_viewers_pan_and_zoom_together(page: Any) -> None:
     page.mouse.up()
     page.evaluate(JS_SETTLED)  # the drag's inertia has ended
     # the linked viewers follow the dragged one (their moves can land a frame later)
-    page.wait_for_function(
-        f"""(before) => {{ const after = ({JS_VIEWERS})();
-            const d = after.map((a, i) => [a.lat - before[i].lat, a.lng - before[i].lng]);
-            return Math.abs(d[0][1]) > 5 && d.every(x => Math.abs(x[0] - d[0][0]) < 0.5 && Math.abs(x[1] - d[0][1]) < 0.5); }}""",
-        arg=before,
-    )
+    try:
+        page.wait_for_function(
+            f"""(before) => {{ const after = ({JS_VIEWERS})();
+                const d = after.map((a, i) => [a.lat - before[i].lat, a.lng - before[i].lng]);
+                return Math.abs(d[0][1]) > 5 && d.every(x => Math.abs(x[0] - d[0][0]) < 0.5 && Math.abs(x[1] - d[0][1]) < 0.5); }}""",
+            arg=before,
+        )
+    except Exception as e:
+        raise AssertionError(f"drag at {(x, y)} in {box}: before {before}, after {page.evaluate(JS_VIEWERS)}") from e
     after = page.evaluate(JS_VIEWERS)
     moved = [(a["lat"] - b["lat"], a["lng"] - b["lng"]) for a, b in zip(after, before, strict=True)]
     assert abs(moved[0][1]) > 5
