@@ -541,7 +541,84 @@
         return out;
     }
 
+    /*
+     * The points of one colour group whose picture an edit changes, from the trace drawn
+     * (was) to the new one (t), points known by their customdata [run, session]: a point
+     * gone, added, moved or drawn with another symbol, where it was and where it is,
+     * [[x, y], ...] (data values). Both traces' points are in the order of their run, then
+     * session (plotTraces, and the server's figure): null when they are not (the points
+     * that stay might be drawn in another order, where they overlap the picture differs:
+     * every point is to be drawn again).
+     */
+    function changedPoints(was, t) {
+        var wc = was.customdata, tc = t.customdata;
+        var ws = was.marker && was.marker.symbol, ts = t.marker && t.marker.symbol;
+        if (!wc || !tc || !Array.isArray(ws) || !Array.isArray(ts) || wc.length !== was.x.length ||
+            tc.length !== t.x.length) {
+            return null;
+        }
+        var ok = function (c) { return c && isNum(c[0]) && isNum(c[1]); };
+        var cmp = function (p, q) { return p[0] - q[0] || p[1] - q[1]; };
+        var out = [], i = 0, j = 0, nw = wc.length, nt = tc.length;
+        while (i < nw || j < nt) {
+            if (i < nw && (!ok(wc[i]) || (i > 0 && cmp(wc[i - 1], wc[i]) >= 0))) { return null; }
+            if (j < nt && (!ok(tc[j]) || (j > 0 && cmp(tc[j - 1], tc[j]) >= 0))) { return null; }
+            var c = i >= nw ? 1 : j >= nt ? -1 : cmp(wc[i], tc[j]);
+            if (c < 0) {
+                out.push([was.x[i], was.y[i]]);   // gone
+                i++;
+            } else if (c > 0) {
+                out.push([t.x[j], t.y[j]]);       // added
+                j++;
+            } else {
+                if (was.x[i] !== t.x[j] || was.y[i] !== t.y[j] || ws[i] !== ts[j]) {
+                    out.push([was.x[i], was.y[i]], [t.x[j], t.y[j]]);
+                }
+                i++;
+                j++;
+            }
+        }
+        return out;
+    }
+
+    /*
+     * Boxes [x, y, width, height] (a canvas's pixels, y up as WebGL's) that cover points
+     * ({x, y} the same pixels) drawn `r` pixels around them, within w x h: overlapping or
+     * near boxes merged while one box costs less than two (a box costs its area and
+     * `pass`: a pass over every point); null when that is not much less than the whole.
+     */
+    function dirtyBoxes(points, r, w, h, pass) {
+        var boxes = [];
+        points.forEach(function (p) {
+            if (!isFinite(p.x) || !isFinite(p.y)) { return; }
+            var x0 = Math.max(0, Math.floor(p.x - r)), y0 = Math.max(0, Math.floor(p.y - r));
+            var x1 = Math.min(w, Math.ceil(p.x + r)), y1 = Math.min(h, Math.ceil(p.y + r));
+            if (x1 > x0 && y1 > y0) { boxes.push([x0, y0, x1, y1]); }
+        });
+        var area = function (b) { return (b[2] - b[0]) * (b[3] - b[1]); };
+        var merged = true;
+        while (merged) {
+            merged = false;
+            for (var i = 0; i < boxes.length && !merged; i++) {
+                for (var j = i + 1; j < boxes.length && !merged; j++) {
+                    var a = boxes[i], b = boxes[j];
+                    var u = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
+                    if (area(u) <= area(a) + area(b) + pass) {
+                        boxes[i] = u;
+                        boxes.splice(j, 1);
+                        merged = true;
+                    }
+                }
+            }
+        }
+        var cost = 0;
+        boxes.forEach(function (b) { cost += area(b) + pass; });
+        if (cost >= 0.6 * w * h) { return null; }
+        return boxes.map(function (b) { return [b[0], b[1], b[2] - b[0], b[3] - b[1]]; });
+    }
+
     return {
+        changedPoints: changedPoints, dirtyBoxes: dirtyBoxes,
         nearestSegment: nearestSegment, nearestSpineSegment: nearestSpineSegment, voxel: voxel,
         featuresOf: featuresOf, connectCommand: connectCommand, disconnectCommand: disconnectCommand,
         age: age, unsavedText: unsavedText, othersText: othersText, objectsText: objectsText,
@@ -843,6 +920,9 @@
      * their colours and the symbols' shapes known from what it draws); false, and nothing
      * done, otherwise. Plotly.restyle follows (plotRender), which makes hover, click and
      * zoom see the new points and draws the same picture again.
+     *
+     * Only the pixels around the points the edit changes are drawn again (repaint): in
+     * software-rendered WebGL the scene's whole redraw is most of the key's frame.
      */
     function quickDraw(gd, traces) {
         var fl = gd._fullLayout;
@@ -863,6 +943,8 @@
         var opts = scene.markerOptions.slice();
         // undefined: the group is left as it is (dense: regl-scatter2d maps over it, holes and all)
         var update = opts.map(function () { return undefined; });
+        // the changed points' data values, by group (null: the whole scene is drawn again)
+        var changed = [];
         for (var i = 1; i < traces.length; i++) {
             var t = traces[i], was = gd.data[i], cd = gd.calcdata[i][0];
             var k = cd && cd.t ? cd.t.index : -1;
@@ -872,9 +954,15 @@
                 return false;
             }
             if (samePoints(t, was)) { continue; }
+            if (changed) {
+                var pts = X.changedPoints(was, t);
+                changed = pts ? changed.concat(pts.map(function (p) { return [k, p[0], p[1]]; })) : null;
+            }
             var n = t.x.length, pos = new Float64Array(2 * n);
+            // snap: the group's count, as Plotly gives it (more points than `snap` and
+            // regl-scatter2d draws the group in its level-of-detail order, not Plotly's)
             var o = Object.assign({}, old, {positions: pos, symbols: new Array(n), markers: new Array(n),
-                colors: new Array(n), borderColors: new Array(n), angles: new Array(n)});
+                colors: new Array(n), borderColors: new Array(n), angles: new Array(n), snap: n});
             for (var q = 0; q < n; q++) {
                 var sym = t.marker.symbol[q];
                 if (!Object.prototype.hasOwnProperty.call(sdf, sym)) { return false; }
@@ -889,21 +977,92 @@
             opts[k] = o;
             // one colour for the group (every point of a trace has its colour): regl-scatter2d
             // then skips converting a colour a point
-            update[k] = {positions: pos, markers: o.markers, snap: old.snap,
+            update[k] = {positions: pos, markers: o.markers, snap: n,
                 color: old.colors[0], borderColor: old.borderColors[0]};
         }
         var trace0 = gd.querySelector(".scatterlayer .trace");
         var lines = trace0 ? trace0.querySelectorAll("path.js-line") : [];
+        // the canvas shows gd.data unless this drew over it since Plotly last did
+        var boxes = changed && scene._pmmQuick !== scene.markerOptions ? repaintBoxes(fl, scene, changed, xa, ya) : null;
         scene.scatter2d.update(update);
         scene.markerOptions = opts;
-        // as Plotly does before a redraw (its canvases keep their drawing buffer)
-        if (fl._glcanvas && typeof fl._glcanvas.each === "function") {
-            fl._glcanvas.each(function (d) { if (d && d.regl) { d.regl.clear({color: true, depth: true}); } });
+        scene._pmmQuick = opts;
+        if (!boxes || !repaint(scene, boxes)) {
+            // as Plotly does before a redraw (its canvases keep their drawing buffer)
+            if (fl._glcanvas && typeof fl._glcanvas.each === "function") {
+                fl._glcanvas.each(function (d) { if (d && d.regl) { d.regl.clear({color: true, depth: true}); } });
+            }
+            scene.draw();
         }
-        scene.draw();
+        // the GPU process starts on the drawing now, while this thread goes on to the frame
+        var gl = scene.scatter2d.regl && scene.scatter2d.regl._gl;
+        if (gl && typeof gl.flush === "function") { gl.flush(); }
         // Plotly may draw the run lines as several paths: all of them in the first
         for (var p = 0; p < lines.length; p++) {
-            lines[p].setAttribute("d", p === 0 ? linePath(traces[0], xa, ya) : "M0,0");
+            var d = p === 0 ? linePath(traces[0], xa, ya) : "M0,0";
+            if (lines[p].getAttribute("d") !== d) { lines[p].setAttribute("d", d); }
+        }
+        return true;
+    }
+
+    /*
+     * The scene's pixels to draw again for points [group, x, y] (data values) that changed:
+     * boxes of its canvas (X.dirtyBoxes), or null (draw it all). A point is drawn within
+     * its group's viewport, at its range, in sprites of the group's size and border (the
+     * canvas's pixels: `size` CSS pixels times the canvas's pixel ratio), with a margin.
+     */
+    function repaintBoxes(fl, scene, changed, xa, ya) {
+        var s2 = scene.scatter2d, regl = s2.regl, gl = regl && regl._gl;
+        var canvas = gl && gl.canvas;
+        // the canvas's pixels a CSS pixel (not its clientWidth: no layout in the key's frame)
+        var ratio = canvas && fl.width > 0 ? canvas.width / fl.width : 0;
+        if (!ratio || !s2.groups || scene.fill2d || scene.line2d || scene.error2d ||
+            scene.select2d || (scene.glText && scene.glText.length)) {
+            return null;
+        }
+        var w = canvas.width, h = canvas.height;
+        var pts = [], size = 0;
+        for (var i = 0; i < changed.length; i++) {
+            var g = s2.groups[changed[i][0]], vp = g && g.viewport, rg = g && g.range;
+            if (!vp || !rg || rg.length !== 4 || rg[2] === rg[0] || rg[3] === rg[1]) { return null; }
+            var sz = Array.isArray(g.size) ? Math.max.apply(null, g.size) : g.size;
+            var bs = Array.isArray(g.borderSize) ? Math.max.apply(null, g.borderSize) : g.borderSize;
+            if (!isFinite(sz) || !isFinite(bs || 0)) { return null; }
+            size = Math.max(size, sz + 2 * (bs || 0));
+            var lx = xa.d2l(changed[i][1]), ly = ya.d2l(changed[i][2]);
+            pts.push({x: vp.x + (lx - rg[0]) / (rg[2] - rg[0]) * vp.width,
+                y: vp.y + (ly - rg[1]) / (rg[3] - rg[1]) * vp.height});
+        }
+        // a pass over every point costs about as much as drawing a tenth of the canvas
+        return X.dirtyBoxes(pts, size * ratio + 4, w, h, 0.1 * w * h);
+    }
+
+    // clear and draw the scene again in each box only (the scene's own clip narrowed to the
+    // box, regl's state put back after); false when it cannot
+    function repaint(scene, boxes) {
+        var regl = scene.scatter2d.regl, gl = regl && regl._gl;
+        if (!gl || typeof regl._refresh !== "function" || Object.prototype.hasOwnProperty.call(gl, "scissor")) {
+            return false;
+        }
+        var scissor = gl.scissor, box = null;
+        gl.scissor = function (x, y, w, h) {
+            var x0 = Math.max(x, box[0]), y0 = Math.max(y, box[1]);
+            var x1 = Math.min(x + w, box[0] + box[2]), y1 = Math.min(y + h, box[1] + box[3]);
+            scissor.call(gl, x0, y0, Math.max(0, x1 - x0), Math.max(0, y1 - y0));
+        };
+        try {
+            boxes.forEach(function (b) {
+                box = b;
+                gl.enable(gl.SCISSOR_TEST);
+                scissor.call(gl, b[0], b[1], b[2], b[3]);
+                gl.clearColor(0, 0, 0, 0);
+                gl.clearDepth(1);
+                gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
+                scene.draw();
+            });
+        } finally {
+            delete gl.scissor;
+            regl._refresh();
         }
         return true;
     }
@@ -998,7 +1157,15 @@
             E.serverT0 = null;
             if (E.plotT0 !== null) { pmm.measure("edit-plot", E.plotT0); E.plotT0 = null; }
         }
-        if (P.ops.length) { plotRender(); }
+        if (P.ops.length) {
+            plotRender();
+        } else {
+            // the model of the next edit made now (a copy of every point), not in its key's frame
+            pmm.afterPaint(function () {
+                var now = plotOpts();
+                if (P.base && now && !P.ops.length) { modelFor(P, now); }
+            });
+        }
     }
 
     function markerOf(s, row) {

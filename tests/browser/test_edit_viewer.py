@@ -696,6 +696,61 @@ def test_the_plot_paints_an_edit_before_plotly_restyles_it_and_plotly_paints_the
     wait_unsaved(page, 1)
 
 
+# the plot's WebGL canvas (its drawing buffer is kept): its pixels, to compare
+CANVAS_READ = """() => { const gd = document.querySelector('#pmm-plot .js-plotly-plot');
+    const gl = gd._fullLayout._plots.xy._scene.scatter2d.regl._gl;
+    const px = new Uint8Array(gl.drawingBufferWidth * gl.drawingBufferHeight * 4);
+    gl.readPixels(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight, gl.RGBA, gl.UNSIGNED_BYTE, px);
+    (window.__pmmPixels = window.__pmmPixels || []).push(px); return window.__pmmPixels.length - 1; }"""
+CANVAS_DIFF = """([i, j]) => { const a = window.__pmmPixels[i], b = window.__pmmPixels[j];
+    let n = 0; for (let q = 0; q < a.length; q++) { if (a[q] !== b[q]) { n++; } } return n; }"""
+# the whole scene drawn again, as Plotly draws it
+CANVAS_REDRAW = """() => { const fl = document.querySelector('#pmm-plot .js-plotly-plot')._fullLayout;
+    fl._glcanvas.each((d) => { if (d && d.regl) { d.regl.clear({color: true, depth: true}); } });
+    fl._plots.xy._scene.draw(); }"""
+# the boxes quickDraw drew again (PmmEditLogic.dirtyBoxes' answers)
+SPY_BOXES = """() => { const f = PmmEditLogic.dirtyBoxes; window.__pmmBoxes = [];
+    PmmEditLogic.dirtyBoxes = function () { const r = f.apply(this, arguments); window.__pmmBoxes.push(r); return r; }; }"""
+
+
+def test_the_plot_draws_an_edit_again_only_around_its_points_and_that_is_the_whole_picture(
+    page: Any, editors: Path
+) -> None:
+    """quickDraw clears and draws the plot's scene again only in boxes around the points
+    the edit changes (the rest of the canvas is kept); the canvas is then, pixel for pixel,
+    the whole scene drawn again, and Plotly's own drawing. b takes the point out of its
+    group (a group smaller), b again puts it back (a group larger)."""
+    new_map(editors, "repaint", seed=48)
+    login(page, "ed_alice")
+    open_map(page, "repaint")
+    held = HeldEdits(page)
+    (r1,) = clickable_rows(page, 1, 1)
+    run1 = feature(page, 1, r1)["run"]  # type: ignore[index]
+    select(page, 1, r1)
+    page.wait_for_function("() => pmm.edit.idle()")
+    page.evaluate(SPY_BOXES)
+    for n, gone in ((1, True), (2, False)):
+        page.evaluate(HOLD_RESTYLE)
+        shown = page.evaluate(MEASURES, "edit-plot")
+        press(page, "b")
+        page.wait_for_function(f"(n) => ({MEASURES})('edit-plot') > n", arg=shown)
+        boxes = page.evaluate("() => window.__pmmBoxes.pop()")
+        assert boxes and 0 < len(boxes) <= 4, boxes
+        quick = page.evaluate(CANVAS_READ)
+        page.evaluate(CANVAS_REDRAW)
+        whole = page.evaluate(CANVAS_READ)
+        assert page.evaluate(CANVAS_DIFF, [quick, whole]) == 0
+        assert page.evaluate(RELEASE_RESTYLE) == 1
+        test = "=== null" if gone else "!== null"
+        page.wait_for_function(f"() => ({PLOT_POINT})([{run1}, 1]) {test}")
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)))")
+        plotly = page.evaluate(CANVAS_READ)
+        assert page.evaluate(CANVAS_DIFF, [whole, plotly]) == 0
+        held.release()
+        wait_unsaved(page, n)
+        page.wait_for_function("() => pmm.edit.idle()")
+
+
 def test_note_and_user_type_dialogs_start_with_the_current_values(page: Any, editors: Path) -> None:
     new_map(editors, "dialogs", seed=46)
     login(page, "ed_alice")

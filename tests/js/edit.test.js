@@ -317,3 +317,35 @@ test("plot: disconnect cuts a run into a new one and numbers the runs from it on
     assert.deepEqual(r.done, [true]);
     assert.deepEqual(drawn(r.traces), drawn(FIGS.disconnected));
 });
+
+test("changed points of a colour group: gone, added, moved, another symbol; null when out of order", () => {
+    const tr = (pts) => ({
+        x: pts.map((p) => p[2]), y: pts.map((p) => p[3]),
+        customdata: pts.map((p) => [p[0], p[1]]),
+        marker: {symbol: pts.map((p) => p[4] || "circle")}
+    });
+    const was = tr([[1, 0, 10, 1], [1, 1, 11, 1], [2, 0, 20, 2], [3, 0, 30, 3]]);
+    // the same points: nothing to draw again
+    assert.deepEqual(X.changedPoints(was, tr([[1, 0, 10, 1], [1, 1, 11, 1], [2, 0, 20, 2], [3, 0, 30, 3]])), []);
+    // run 1 session 1 gone, run 2 moved, run 3 a cross, run 4 added
+    const now = tr([[1, 0, 10, 1], [2, 0, 21, 2], [3, 0, 30, 3, "x"], [4, 0, 40, 4]]);
+    assert.deepEqual(X.changedPoints(was, now), [[11, 1], [20, 2], [21, 2], [30, 3], [30, 3], [40, 4]]);
+    // not in run, session order (or a point twice): every point is drawn again
+    assert.equal(X.changedPoints(was, tr([[2, 0, 20, 2], [1, 0, 10, 1]])), null);
+    assert.equal(X.changedPoints(tr([[1, 0, 10, 1], [1, 0, 10, 1]]), was), null);
+    assert.equal(X.changedPoints(was, Object.assign(tr([[1, 0, 10, 1]]), {customdata: [["a", 0]]})), null);
+});
+
+test("dirty boxes: one a changed point, near ones merged, null when most of the canvas", () => {
+    // y up as WebGL's; clipped to the canvas
+    assert.deepEqual(X.dirtyBoxes([{x: 50, y: 50}], 10, 200, 100, 0), [[40, 40, 20, 20]]);
+    assert.deepEqual(X.dirtyBoxes([{x: 5, y: 95}], 10, 200, 100, 0), [[0, 85, 15, 15]]);
+    // far apart: two boxes; overlapping: one
+    assert.deepEqual(X.dirtyBoxes([{x: 20, y: 20}, {x: 150, y: 80}], 5, 200, 100, 0), [[15, 15, 10, 10], [145, 75, 10, 10]]);
+    assert.deepEqual(X.dirtyBoxes([{x: 20, y: 20}, {x: 26, y: 20}], 5, 200, 100, 0), [[15, 15, 16, 10]]);
+    // a pass costs more than the pixels between them: one box
+    assert.deepEqual(X.dirtyBoxes([{x: 20, y: 20}, {x: 60, y: 20}], 5, 200, 100, 1000), [[15, 15, 50, 10]]);
+    // points not drawn (NaN) need nothing; most of the canvas: null (draw it all)
+    assert.deepEqual(X.dirtyBoxes([{x: NaN, y: 3}], 5, 200, 100, 0), []);
+    assert.equal(X.dirtyBoxes([{x: 100, y: 50}], 80, 200, 100, 0), null);
+});
