@@ -79,7 +79,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
 
     import callbacks
     import pages
+    from app.components.deferred import make_lazy
 
+    make_lazy()
     pages.register(app)
     app.layout = pages.shell()
     callbacks.register(app)

@@ -12,6 +12,34 @@
 (function () {
     "use strict";
 
+    // scripts loaded on demand (a component library left out of the page's HTML,
+    // app/components/deferred.py): one promise per URL, resolved once the script has run
+    // (or failed: the children are drawn anyway and Dash says what it cannot find)
+    var loading = {};
+    function load(url) {
+        if (!loading[url]) {
+            loading[url] = new Promise(function (resolve) {
+                var el = document.createElement("script");
+                el.src = url;
+                el.onload = function () { resolve(true); };
+                el.onerror = function () {
+                    if (window.console) { console.error("pmm: could not load " + url); }
+                    resolve(false);
+                };
+                document.head.appendChild(el);
+            });
+        }
+        return loading[url];
+    }
+
+    // until its bundle is loaded, a lazy library is a stand-in: Dash looks up the
+    // component of every element of a layout (its props), drawn or not; the stand-in's
+    // components draw nothing (the Deferred draws them only once the real one is there)
+    function standIn() { return null; }
+    if (!window.dash_ag_grid) {
+        window.dash_ag_grid = {AgGrid: standIn, _pmmStandIn: true};
+    }
+
     function recorded(name) {
         return typeof performance !== "undefined" && performance.getEntriesByName &&
             performance.getEntriesByName(name).length > 0;
@@ -25,6 +53,7 @@
         React.useEffect(function () {
             if (shown) { return undefined; }
             var done = false;
+            var alive = true;
             var observer = null;
             var timer = null;
             function show() {
@@ -32,7 +61,9 @@
                 done = true;
                 if (observer) { observer.disconnect(); }
                 clearTimeout(timer);
-                if (setProps) { setProps({shown: true}); }
+                Promise.all((props.scripts || []).map(load)).then(function () {
+                    if (alive && setProps) { setProps({shown: true}); }
+                });
             }
             timer = setTimeout(show, props.timeout == null ? 6000 : props.timeout);
             try {
@@ -46,6 +77,7 @@
             if (recorded(after)) { show(); }
             return function () {
                 done = true;
+                alive = false;
                 clearTimeout(timer);
                 if (observer) { observer.disconnect(); }
             };

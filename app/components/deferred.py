@@ -21,7 +21,43 @@ from typing import Any
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
-__all__ = ["Deferred", "when_shown"]
+__all__ = ["Deferred", "LAZY_SCRIPTS", "lazy_script_urls", "make_lazy", "when_shown"]
+
+#: component libraries whose main bundle is not in every page's HTML: a :class:`Deferred`
+#: loads it (``scripts``) before drawing the children that need it. AG Grid's main bundle
+#: (1.3 MB) was evaluated before anything was drawn, on every page, for the map page's
+#: tables only (drawn after the plot). Until it is loaded, ``app/assets/pmm_deferred.js``
+#: gives Dash a stand-in of the library (Dash looks up every component of a layout).
+LAZY_SCRIPTS: dict[str, str] = {"dash_ag_grid": "dash_ag_grid.min.js"}
+
+
+def make_lazy() -> None:
+    """Leave :data:`LAZY_SCRIPTS` out of the pages' HTML (Dash still serves them, as its
+    ``dynamic`` resources); called once by the app factory."""
+    import importlib
+
+    for namespace, rel in LAZY_SCRIPTS.items():
+        for res in importlib.import_module(namespace)._js_dist:
+            if res.get("relative_package_path") == rel and not res.get("async"):
+                res["dynamic"] = True
+
+
+def lazy_script_urls(*namespaces: str) -> list[str]:
+    """The fingerprinted URLs (long-cached, as Dash's own) of these libraries' main bundles."""
+    import importlib
+    import os
+
+    import dash
+    from dash.fingerprint import build_fingerprint
+
+    urls = []
+    for namespace in namespaces:
+        rel = LAZY_SCRIPTS[namespace]
+        module = importlib.import_module(namespace)
+        modified = int(os.stat(os.path.join(os.path.dirname(module.__file__ or ""), rel)).st_mtime)
+        fingerprint = build_fingerprint(rel, module.__version__, modified)
+        urls.append(dash.get_relative_path(f"/_dash-component-suites/{namespace}/{fingerprint}"))
+    return urls
 
 
 def when_shown(fn: Callable[..., Any], at: int) -> Callable[..., Any]:
@@ -55,6 +91,8 @@ class Deferred(Component):
         The name of the performance measure to wait for (default ``"pmm:open"``).
     timeout : int
         Milliseconds after which the children are drawn anyway (default 6000).
+    scripts : list of str
+        Scripts to load before the children are drawn (:func:`lazy_script_urls`).
     className, style
         Of the wrapping ``div``.
     """
@@ -71,14 +109,17 @@ class Deferred(Component):
         shown: bool = False,
         after: str = "pmm:open",
         timeout: int = 6000,
+        scripts: list[str] | None = None,
         className: str | None = None,
         style: dict[str, Any] | None = None,
     ) -> None:
-        self._prop_names = ["children", "id", "shown", "after", "timeout", "className", "style"]
+        self._prop_names = ["children", "id", "shown", "after", "timeout", "scripts", "className", "style"]
         self._valid_wildcard_attributes: list[str] = []
         self.available_properties = list(self._prop_names)
         self.available_wildcard_properties: list[str] = []
         props: dict[str, Any] = {"shown": shown, "after": after, "timeout": timeout}
+        if scripts:
+            props["scripts"] = list(scripts)
         if id is not None:
             props["id"] = id
         if className is not None:

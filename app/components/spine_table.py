@@ -17,7 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from .. import ids
-from .deferred import Deferred
+from .deferred import Deferred, lazy_script_urls
 
 __all__ = [
     "dynamics_columns",
@@ -204,6 +204,8 @@ def tables_card() -> dbc.Card:
                     id=ids.DEFER_TABLES,
                     after="pmm:plot-shown",
                     timeout=10_000,
+                    # AG Grid's main bundle is not in the page's HTML (app.components.deferred)
+                    scripts=lazy_script_urls("dash_ag_grid"),
                     style={"minHeight": "470px"},
                     children=dbc.Tabs(
                         id=ids.MAP_TABS,
