@@ -472,17 +472,26 @@
         var c = map.getCenter();
         var prev = map._pmmPrev;
         map._pmmPrev = {lat: c.lat, lng: c.lng};
-        if (syncing || !state.get().link || !prev) { return; }
+        if (syncing) { return; }
+        map._pmmDebt = null;   // a viewer moved by itself is where it is
+        if (!state.get().link || !prev) { return; }
         var dlat = c.lat - prev.lat, dlng = c.lng - prev.lng, zoom = map.getZoom();
         syncing = true;
         try {
             Object.keys(views).forEach(function (s) {
                 var other = views[s].map;
                 if (other === map) { return; }
+                // a linked viewer held at its image's edge (maxBounds) while the dragged one
+                // goes past it (and bounces back) keeps what it could not follow, and makes
+                // it up on the next moves: it ends where the dragged one's moves put it
+                var debt = other._pmmDebt || {lat: 0, lng: 0};
                 var oc = other.getCenter();
-                other.setView([oc.lat + dlat, oc.lng + dlng], zoom, {animate: false});
+                var tlat = oc.lat + dlat + debt.lat, tlng = oc.lng + dlng + debt.lng;
+                other.setView([tlat, tlng], zoom, {animate: false});
                 var nc = other.getCenter();
                 other._pmmPrev = {lat: nc.lat, lng: nc.lng};
+                var owed = {lat: tlat - nc.lat, lng: tlng - nc.lng};
+                other._pmmDebt = Math.abs(owed.lat) > 1e-9 || Math.abs(owed.lng) > 1e-9 ? owed : null;
             });
         } finally {
             syncing = false;
@@ -519,6 +528,7 @@
             }
             var c = map.getCenter();
             map._pmmPrev = {lat: c.lat, lng: c.lng};
+            map._pmmDebt = null;
         } finally {
             syncing = false;
         }
