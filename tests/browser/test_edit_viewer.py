@@ -656,20 +656,27 @@ def changed_pixels(a: bytes, b: bytes) -> int:
     return int(diff.histogram()[255])
 
 
+def _one_spine_selected(page: Any, editors: Path, name: str, seed: int) -> tuple[HeldEdits, int]:
+    """A new map opened by an editor, the server's answers to edits held, one spine of
+    session 1 selected: the held edits and the spine's run."""
+    new_map(editors, name, seed=seed)
+    login(page, "ed_alice")
+    open_map(page, name)
+    held = HeldEdits(page)
+    (r1,) = clickable_rows(page, 1, 1)
+    run1 = feature(page, 1, r1)["run"]  # type: ignore[index]
+    select(page, 1, r1)
+    page.wait_for_function("() => pmm.edit.idle()")
+    return held, int(run1)
+
+
 def test_the_plot_paints_an_edit_before_plotly_restyles_it_and_plotly_paints_the_same(
     page: Any, editors: Path
 ) -> None:
     """The edit's points are painted by the plot's WebGL scene at once (quickDraw in
     75-pmm-edit.js), before Plotly.restyle has run; Plotly's own drawing, when it runs,
     is the same picture."""
-    new_map(editors, "quickdraw", seed=47)
-    login(page, "ed_alice")
-    open_map(page, "quickdraw")
-    held = HeldEdits(page)
-    (r1,) = clickable_rows(page, 1, 1)
-    run1 = feature(page, 1, r1)["run"]  # type: ignore[index]
-    select(page, 1, r1)
-    page.wait_for_function("() => pmm.edit.idle()")
+    held, run1 = _one_spine_selected(page, editors, "quickdraw", seed=47)
     # the selection's rings are drawn from Plotly's data: not part of this comparison
     page.add_style_tag(content="svg.pmm-plot-selection { visibility: hidden; }")
     plot = page.locator("#pmm-plot .js-plotly-plot")
@@ -720,14 +727,7 @@ def test_the_plot_draws_an_edit_again_only_around_its_points_and_that_is_the_who
     the edit changes (the rest of the canvas is kept); the canvas is then, pixel for pixel,
     the whole scene drawn again, and Plotly's own drawing. b takes the point out of its
     group (a group smaller), b again puts it back (a group larger)."""
-    new_map(editors, "repaint", seed=48)
-    login(page, "ed_alice")
-    open_map(page, "repaint")
-    held = HeldEdits(page)
-    (r1,) = clickable_rows(page, 1, 1)
-    run1 = feature(page, 1, r1)["run"]  # type: ignore[index]
-    select(page, 1, r1)
-    page.wait_for_function("() => pmm.edit.idle()")
+    held, run1 = _one_spine_selected(page, editors, "repaint", seed=48)
     page.evaluate(SPY_BOXES)
     for n, gone in ((1, True), (2, False)):
         page.evaluate(HOLD_RESTYLE)
