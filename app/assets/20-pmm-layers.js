@@ -526,8 +526,7 @@
             } else {
                 map.setView(latlng, zoom, {animate: false});
             }
-            var c = map.getCenter();
-            map._pmmPrev = {lat: c.lat, lng: c.lng};
+            rememberCentre(map);
             map._pmmDebt = null;
         } finally {
             syncing = false;
