@@ -77,13 +77,22 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         background_callback_manager=_background_manager(settings),
     )
 
+    # the layout and callbacks are asked for while the scripts load (Dash's renderer asks
+    # once they have run, and is given these answers): the first page (in the layout,
+    # pages.shell) is made on the server meanwhile
+    preload = "".join(
+        f'<link rel="preload" href="{settings.url_prefix}{part}" as="fetch" crossorigin="anonymous">'
+        for part in ("_dash-layout", "_dash-dependencies")
+    )
+    app.index_string = app.index_string.replace("{%metas%}", "{%metas%}\n        " + preload, 1)
+
     import callbacks
     import pages
     from app.components.deferred import make_lazy
 
     make_lazy()
     pages.register(app)
-    app.layout = pages.shell()
+    app.layout = pages.shell  # a function: each layout request makes the page it is for
     callbacks.register(app)
     dash_app.append(app)
     log.info("app created: data in %s, cache %s", settings.data_dir, "redis" if settings.redis_url else "filesystem")

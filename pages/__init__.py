@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
 from dash import dcc, html
+from dash._pages import PAGE_REGISTRY, _parse_query_string, _path_to_page
 
 from app import ids
 from app.auth import must_log_in
@@ -17,6 +20,8 @@ from app.auth.login import safe_next
 from . import catalog, groups, login, map_viewer, my_maps, not_found, pooling
 
 __all__ = ["register", "shell"]
+
+log = logging.getLogger(__name__)
 
 
 def _login_first(path: str, layout: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,8 +79,61 @@ def register(app: dash.Dash) -> None:
     dash.register_page("not_found_404", path="/404", name="Not found", layout=not_found.layout)
 
 
+def _render(pathname: str, search: str) -> tuple[Any, str]:
+    """The layout and title of the page at ``pathname`` + ``search``, as Dash's pages router
+    makes them (its ``update`` callback in ``dash.Dash.enable_pages``)."""
+    page, path_variables = _path_to_page(dash.strip_relative_path(pathname))
+    if page == {}:
+        page = next((p for m, p in PAGE_REGISTRY.items() if m.split(".")[-1] == "not_found_404"), {})
+    layout = page.get("layout", "")
+    title = page.get("title", "")
+    if callable(layout):
+        layout = layout(**{**(path_variables or {}), **_parse_query_string(search)})
+    if callable(title):
+        title = title(**(path_variables or {}))
+    return layout, title
+
+
+def _page_container() -> Any:
+    """Dash's page container; when the browser asks for the app's layout, with the page it is
+    on already in it.
+
+    Dash's router makes a page in a callback once the page's ``dcc.Location`` has told it the
+    address: a round trip after the layout. The layout request's ``Referer`` is the page's
+    address (``Referrer-Policy: same-origin``, ``app.auth.login``), so the page is made here
+    instead. The location is given the same path and query, so it does not call the router
+    again; should they not be the browser's (a proxy rewriting the address, a referrer
+    stripped on the way), ``pmm_pages.js`` asks the router for the page after all
+    (``data-pmm-page``: what was made here).
+    """
+    if not flask.has_request_context():
+        return dash.page_container
+    req = flask.request
+    referrer = req.referrer
+    if not referrer or not req.path.endswith("/_dash-layout"):
+        return dash.page_container
+    ref = urlsplit(referrer)
+    if ref.netloc != req.host:
+        return dash.page_container
+    search = f"?{ref.query}" if ref.query else ""
+    try:
+        content, title = _render(ref.path, search)
+    except Exception:  # the router will make it, and say what went wrong
+        log.exception("could not make the page %s%s with the layout", ref.path, search)
+        return dash.page_container
+    return html.Div(
+        [
+            dcc.Location(id="_pages_location", refresh="callback-nav", pathname=ref.path, search=search),
+            html.Div(content, id="_pages_content", disable_n_clicks=True, **{"data-pmm-page": ref.path + search}),
+            dcc.Store(id="_pages_store", data={"title": title}),
+            html.Div(id="_pages_dummy", disable_n_clicks=True),
+        ]
+    )
+
+
 def shell() -> html.Div:
-    """The frame around every page: a navigation bar and the page container."""
+    """The frame around every page: a navigation bar and the page container (with the page
+    the browser is on, :func:`_page_container`)."""
     nav = dbc.Navbar(
         dbc.Container(
             [
@@ -95,4 +153,4 @@ def shell() -> html.Div:
         dark=True,
         className="pmm-navbar py-1",
     )
-    return html.Div([dcc.Location(id=ids.LOCATION), nav, html.Main(dash.page_container, className="pmm-main")])
+    return html.Div([dcc.Location(id=ids.LOCATION), nav, html.Main(_page_container(), className="pmm-main")])

@@ -1,8 +1,11 @@
 """The map viewer: one image viewer per session side by side, a linked plot and a run strip.
 
 ``/map/<owner>/<name>?s=0,1,2&z=5&ch=1&ov=1&proj=max&k=2&run=12&roi=spineROI&link=0`` —
-every query parameter is optional (see :class:`app.state.ViewState`). The layout is cheap:
-stores and empty containers; ``callbacks.map_viewer`` fills them.
+every query parameter is optional (see :class:`app.state.ViewState`). The page comes with
+the map open (:func:`app.components.map_setup.page_setup`: every control's options and first
+value, the first viewers), so the browser paints the first planes without a round trip
+after the page's own; ``callbacks.map_viewer`` makes the plot, the run strip and the viewers
+of other sessions.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dash import dcc, html
 from app import ids
 from app.components.deferred import Deferred
 from app.components.edit import edit_bar, edit_stores
+from app.components.map_setup import page_setup
 from app.components.prefs import prefs_panel, request_prefs
 from app.components.spine_table import tables_card
 from app.services.maps import data_version, map_ref
@@ -243,7 +247,7 @@ def layout(owner: str | None = None, name: str | None = None, **query: Any) -> h
     view = ViewState.from_query(query)
     prefs = request_prefs()
     key = MapKey(owner or "", name or "")
-    return html.Div(
+    page = html.Div(
         className="container-fluid pmm-mapview py-2",
         children=[
             dcc.Store(id=ids.MAP_REF, data=key.to_store()),
@@ -283,3 +287,6 @@ def layout(owner: str | None = None, name: str | None = None, **query: Any) -> h
             ),
         ],
     )
+    if owner is None or name is None:
+        return page  # the skeleton (Dash's validation layout)
+    return page_setup(key.to_store(), view.to_store(), prefs.to_store()).apply(page)

@@ -7,16 +7,17 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import numpy as np
 from dash import html
 
 from app import ids
+from app.components.map_setup import PageSetup, page_setup
 from app.figures.colors import dynamics_colors_for_js
-from app.state import DisplayPrefs, ViewState
+from app.state import PREFS_COOKIE, DisplayPrefs, ViewState
 from callbacks import map_viewer as map_viewer_callbacks
-from callbacks.map_viewer import PageSetup
 from pages import map_viewer
 from pymapmanager import Map, load_map, map_values
 from tests.callbacks.conftest import NO_UPDATE, DashCaller
@@ -26,15 +27,28 @@ def _ref(name: str = "demo") -> dict[str, str]:
     return {"owner": "public", "name": name, "version": ""}
 
 
-def _load(call: DashCaller, name: str = "demo", initial: dict[str, Any] | None = None, prefs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Open a map as the page does: every output of ``page_setup`` by ``id.property``."""
-    outputs = call.outputs_of((ids.MAP_TITLE, "children"))
-    values = call(
-        outputs,
-        [(ids.MAP_REF, "data", _ref(name))],
-        [(ids.INITIAL_VIEW, "data", initial or {}), (ids.PREFS, "data", prefs or {})],
-    )
-    return {f"{o[0]}.{o[1].split('@')[0]}": v for o, v in zip(outputs, values, strict=True)}
+def _load(call: DashCaller, name: str = "demo", query: dict[str, str] | None = None, prefs: DisplayPrefs | None = None) -> dict[str, Any]:
+    """Open a map's page as the browser does when moving to it (Dash's pages router): what
+    the page's setup set, by ``id.property``."""
+    if prefs is not None:
+        call.client.set_cookie(PREFS_COOKIE, prefs.to_cookie())
+    try:
+        content, _store = call(
+            [("_pages_content", "children"), ("_pages_store", "data")],
+            [("_pages_location", "pathname", f"/map/public/{name}"), ("_pages_location", "search", "?" + urlencode(query or {}))],
+        )
+    finally:
+        call.client.delete_cookie(PREFS_COOKIE)
+    return _setup_values(content)
+
+
+def _setup_values(page: Any) -> dict[str, Any]:
+    """What a page's layout says of every property the page's setup sets (None: unset)."""
+    out = {}
+    for component, prop in PageSetup.targets():
+        (found,) = _find(page, lambda c, component=component: c["props"].get("id") == component)
+        out[f"{component}.{prop}"] = found["props"].get(prop)
+    return out
 
 
 def _map(data_dir: Path, name: str) -> Map:
@@ -68,16 +82,25 @@ def _by_id_type(tree: Any, kind: str) -> list[dict[str, Any]]:
     return _find(tree, lambda c: isinstance(c["props"].get("id"), dict) and c["props"]["id"].get("type") == kind)
 
 
+def _json(component: Any) -> Any:
+    """A Dash component as the browser gets it (JSON)."""
+    return json.loads(json.dumps(component.to_plotly_json(), default=lambda o: o.to_plotly_json()))
+
+
 def _text(component: Any) -> str:
     return json.dumps(component)
 
 
-def test_page_setup_is_one_typed_object_whose_fields_are_the_outputs() -> None:
+def test_page_setup_is_one_typed_object_whose_fields_are_what_it_sets(app: dash.Dash) -> None:
     names = [f.name for f in dataclasses.fields(PageSetup)]
-    outputs = PageSetup.outputs()
-    assert len(outputs) == len(names) == len(PageSetup().values())
+    targets = PageSetup.targets()
+    assert len(targets) == len(names) == len(PageSetup().values())
     assert all(v is dash.no_update for v in PageSetup().values())
-    assert (outputs[0].component_id, outputs[0].component_property) == (ids.MAP_TITLE, "children")
+    assert targets[0] == (ids.MAP_TITLE, "children")
+    # every one is on the page's skeleton, once (apply sets them on it)
+    skeleton = _json(map_viewer.layout())
+    for component, _prop in targets:
+        assert len(_find(skeleton, lambda c, component=component: c["props"].get("id") == component)) == 1, component
     assert not hasattr(map_viewer_callbacks, "load_map")  # no second load_map beside the library's
 
 
@@ -99,9 +122,9 @@ def test_page_setup_fills_the_controls(call: DashCaller, data_dir: Path) -> None
     assert v["pmm-plot-roi.value"] == "spineROI"
     # no plane asked for: none is sent, each viewer opens at its ViewerMeta.default_z
     assert v["pmm-slice.data"] == {"z": {}}
-    v = _load(call, initial={"sessions": [2, 3]})
+    v = _load(call, query={"s": "2,3"})
     assert v["pmm-slice.data"] == {"z": {}}
-    assert v["pmm-selection.data"] is NO_UPDATE
+    assert v["pmm-selection.data"] == {"run": None, "session": None, "source": "init"}
 
 
 def test_session_labels_show_whole_days(call: DashCaller, data_dir: Path) -> None:
@@ -116,7 +139,7 @@ def test_session_labels_show_whole_days(call: DashCaller, data_dir: Path) -> Non
 
 
 def test_page_setup_follows_the_url(call: DashCaller, data_dir: Path) -> None:
-    v = _load(call, initial={"sessions": [1, 3], "z": [2, 4], "channel": 2, "roi": "spineROI"})
+    v = _load(call, query={"s": "1,3", "z": "2,4", "ch": "2", "roi": "spineROI"})
     assert v["pmm-sessions.value"] == [1, 3]
     assert v["pmm-channel.value"] == 2
     assert v["pmm-slice.data"] == {"z": {"1": 2, "3": 4}}
@@ -125,8 +148,7 @@ def test_page_setup_follows_the_url(call: DashCaller, data_dir: Path) -> None:
 
 def test_out_of_range_url_values_are_replaced_and_named(call: DashCaller, data_dir: Path) -> None:
     m = _map(data_dir, "demo")
-    view = ViewState.from_query({"s": "1,99", "z": "99999", "ch": "9", "run": "100000", "roi": "dendriteROI"})
-    v = _load(call, initial=view.to_store())
+    v = _load(call, query={"s": "1,99", "z": "99999", "ch": "9", "run": "100000", "roi": "dendriteROI"})
     assert v["pmm-sessions.value"] == [1]
     assert v["pmm-slice.data"] == {"z": {"1": _median_z(m, 1)}}
     assert v["pmm-channel.value"] == 1
@@ -140,9 +162,10 @@ def test_out_of_range_url_values_are_replaced_and_named(call: DashCaller, data_d
 
 
 def test_unreadable_url_values_are_named(call: DashCaller) -> None:
-    view = ViewState.from_query({"ch": "-1", "proj": "bogus", "z": "abc", "k": "0", "link": "maybe", "zoom": "3"})
+    query = {"ch": "-1", "proj": "bogus", "z": "abc", "k": "0", "link": "maybe", "zoom": "3"}
+    view = ViewState.from_query(query)
     assert view.channel is None and view.projection == "none" and view.z == () and view.k == 2 and view.link
-    v = _load(call, initial=view.to_store())
+    v = _load(call, query=query)
     notice = _text(v["pmm-map-notice.children"])
     for bit in ("ch=-1", "proj=bogus", "z=abc", "k=0", "link=maybe", "zoom=3"):
         assert bit in notice, bit
@@ -150,18 +173,22 @@ def test_unreadable_url_values_are_named(call: DashCaller) -> None:
 
 
 def test_load_map_default_channel_preference(call: DashCaller) -> None:
-    v = _load(call, prefs={"default_channel": 2})
+    v = _load(call, prefs=DisplayPrefs(default_channel=2))
     assert v["pmm-channel.value"] == 2
-    v = _load(call, initial={"channel": 1}, prefs={"default_channel": 2})
+    v = _load(call, query={"ch": "1"}, prefs=DisplayPrefs(default_channel=2))
     assert v["pmm-channel.value"] == 1
 
 
-def test_unknown_map_hides_the_page_and_links_back(call: DashCaller) -> None:
-    v = _load(call, name="nosuchmap")
+def test_a_map_that_cannot_be_opened_hides_the_page_and_links_back(app: dash.Dash) -> None:
+    # (the page's address is checked first: an unknown map gets the not-found page, below;
+    # this is a map gone or broken between that check and its setup)
+    with app.server.test_request_context("/map/public/nosuchmap"):
+        setup = page_setup({"owner": "public", "name": "nosuchmap"}, {}, {})
+        v = _setup_values(_json(setup.apply(map_viewer.layout())))
     error = _text(v["pmm-map-error.children"])
     assert "nosuchmap" in error and '"href": "/"' in error
     assert v["pmm-map-body.style"] == {"display": "none"}
-    assert v["pmm-sessions.value"] is NO_UPDATE
+    assert setup.sessions is dash.no_update and v["pmm-sessions.value"] == []
 
 
 def test_a_map_without_tracing_says_so(call: DashCaller) -> None:
@@ -171,7 +198,12 @@ def test_a_map_without_tracing_says_so(call: DashCaller) -> None:
     assert "tracing" not in _text(_load(call, name="demo")["pmm-map-notice.children"])
 
 
-def test_unknown_map_page_is_a_not_found_page(app: dash.Dash) -> None:
+def test_unknown_map_page_is_a_not_found_page(app: dash.Dash, call: DashCaller) -> None:
+    content, store = call(
+        [("_pages_content", "children"), ("_pages_store", "data")],
+        [("_pages_location", "pathname", "/map/public/nosuchmap"), ("_pages_location", "search", "")],
+    )
+    assert "Map not found" in _text(content) and ids.SESSIONS not in _text(content)
     with app.server.test_request_context("/map/public/nosuchmap"):
         page = map_viewer.layout(owner="public", name="nosuchmap")
     text = json.dumps(page.to_plotly_json(), default=lambda o: o.to_plotly_json())
@@ -198,7 +230,7 @@ def _viewers(
 
 
 def test_the_page_setup_brings_the_first_viewers_and_they_are_not_made_twice(call: DashCaller) -> None:
-    v = _load(call, initial={"sessions": [1, 3]})
+    v = _load(call, query={"s": "1,3"})
     grid = v[f"{ids.VIEWER_GRID}.children"]
     assert [f["props"]["id"]["index"] for f in _by_id_type(grid, ids.VIEWER)] == [1, 3]
     metas = [m["props"]["data"] for m in _by_id_type(grid, ids.VIEWER_META)]
@@ -421,15 +453,54 @@ def test_first_page_load_builds_the_validation_layout(client: Any) -> None:
     assert ids.VIEWER_GRID in outputs and ids.RUN_STRIP in outputs
 
 
+def _page_container(layout: Any) -> dict[str, Any]:
+    """The page container's parts in the app's layout, by id."""
+    return {c["props"]["id"]: c for c in _find(layout, lambda c: str(c["props"].get("id", "")).startswith("_pages_"))}
+
+
+def test_the_layout_comes_with_the_page_the_browser_is_on(client: Any, call: DashCaller) -> None:
+    search = "?s=1,3&z=2&ch=2"
+    got = client.get("/_dash-layout", headers={"Referer": f"http://localhost/map/public/demo{search}"})
+    parts = _page_container(got.get_json())
+    # the location knows the address already: it does not ask the router for the page again
+    assert parts["_pages_location"]["props"]["pathname"] == "/map/public/demo"
+    assert parts["_pages_location"]["props"]["search"] == search
+    assert parts["_pages_content"]["props"]["data-pmm-page"] == f"/map/public/demo{search}"
+    assert parts["_pages_store"]["props"]["data"] == {"title": "demo · PyMapManager"}
+    # the map is open, the first viewers are in it: what the router makes for that address
+    page = parts["_pages_content"]["props"]["children"]
+    v = _setup_values(page)
+    assert v["pmm-sessions.value"] == [1, 3] and v["pmm-channel.value"] == 2
+    assert v["pmm-slice.data"] == {"z": {"1": 2, "3": 2}}
+    assert [f["props"]["id"]["index"] for f in _by_id_type(page, ids.VIEWER)] == [1, 3]
+    routed, _store = call(
+        [("_pages_content", "children"), ("_pages_store", "data")],
+        [("_pages_location", "pathname", "/map/public/demo"), ("_pages_location", "search", search)],
+    )
+    assert _setup_values(routed) == v
+    # other pages too: the catalog, the not-found page
+    got = client.get("/_dash-layout", headers={"Referer": "http://localhost/"})
+    assert _page_container(got.get_json())["_pages_store"]["props"]["data"] == {"title": "Maps · PyMapManager"}
+    got = client.get("/_dash-layout", headers={"Referer": "http://localhost/no/such/page"})
+    assert "_pages_location" in _page_container(got.get_json())
+
+
+def test_without_the_address_the_router_makes_the_page(client: Any) -> None:
+    for headers in ({}, {"Referer": "http://elsewhere.example/map/public/demo"}):
+        parts = _page_container(client.get("/_dash-layout", headers=headers).get_json())
+        assert "pathname" not in parts["_pages_location"]["props"]
+        assert parts["_pages_content"]["props"].get("children") is None
+
+
 def test_default_plane_is_where_the_spines_are_not_the_middle(call: DashCaller, data_dir: Path) -> None:
     m = _map(data_dir, "nine")
     median = _median_z(m, 3)
     assert median != 40 // 2  # the generated stack has its spines off the middle plane
-    v = _load(call, name="nine", initial={"sessions": [3, 4]})
+    v = _load(call, name="nine", query={"s": "3,4"})
     # the viewers are told where their spines are (the browser opens them there)...
     assert v["pmm-slice.data"] == {"z": {}}
     metas = _by_id_type(_viewers(call, [3, 4], name="nine"), ids.VIEWER_META)
     assert [meta["props"]["data"]["default_z"] for meta in metas] == [median, _median_z(m, 4)]
     # ...unless the URL says
-    v = _load(call, name="nine", initial={"sessions": [3, 4], "z": [5]})
+    v = _load(call, name="nine", query={"s": "3,4", "z": "5"})
     assert v["pmm-slice.data"] == {"z": {"3": 5, "4": 5}}
