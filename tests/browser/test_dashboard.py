@@ -403,3 +403,62 @@ def test_map_without_images_opens_on_an_empty_labelled_canvas(page: Any) -> None
     start = int(page.locator(".pmm-viewer-slice").first.inner_text().split()[1])
     page.keyboard.press("ArrowDown")
     page.wait_for_function("(z) => document.querySelector('.pmm-viewer-slice').textContent === `z ${z} / 9`", arg=start + 1)
+
+
+def _router_calls(page: Any) -> list[str]:
+    """The bodies of the page's calls of Dash's pages router (kept as they are made)."""
+    calls: list[str] = []
+
+    def on_request(r: Any) -> None:
+        body = r.post_data or ""
+        if "_dash-update-component" in r.url and "_pages_content" in body:
+            calls.append(body)
+
+    page.on("request", on_request)
+    return calls
+
+
+def test_the_first_page_comes_with_the_layout_not_after_it(page: Any, base_url: str) -> None:
+    """The map page is made in the app's layout request: no router call after it, and the
+    layout and callbacks are asked for once each, while the scripts load (preloaded)."""
+    calls = _router_calls(page)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "_dash-layout" in r.url or "_dash-dependencies" in r.url else None)
+    page.goto("/map/public/demo?s=1,2&z=3")
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    page.wait_for_function(JS_SPINES_IN)
+    assert calls == []
+    assert sorted(u.rsplit("/", 1)[1] for u in asked) == ["_dash-dependencies", "_dash-layout"]
+    starts = page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter(e => /_dash-(layout|dependencies)$/.test(e.name)).map(e => e.initiatorType)""")
+    assert starts == ["link", "link"]
+    assert page.evaluate("() => pmm.state.get().sessions") == [1, 2]
+    assert page.evaluate("() => pmm.state.get().z") in ({"1": 3, "2": 3}, {1: 3, 2: 3})
+    assert page.title() == "demo · PyMapManager"
+    # moving to another page and back is the router's work, as before
+    page.click("a.nav-link:has-text('Pool maps')")
+    page.wait_for_selector("#pmm-pool-maps", timeout=20_000)
+    assert len(calls) == 1
+    page.go_back()
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    assert len(calls) == 2 and "/map/public/demo?s=1,2&z=3" in page.url
+
+
+def test_a_first_page_made_for_another_address_is_made_again(page: Any, base_url: str) -> None:
+    """Should the layout request's Referer not be the page's address (a proxy, a stripped
+    referrer), the page made with the layout is replaced by the router's."""
+    calls = _router_calls(page)
+
+    def other_referer(route: Any) -> None:
+        # (made outside the browser: Chromium keeps its own Referer on a continued request)
+        got = route.fetch(headers={**route.request.headers, "referer": f"{base_url}/pool"})
+        assert "pmm-pool-maps" in got.text()
+        route.fulfill(response=got)
+
+    page.route("**/_dash-layout", other_referer)
+    page.goto("/map/public/demo?s=0,3")
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    assert len(calls) == 1 and "/map/public/demo" in calls[0]
+    assert page.evaluate("() => pmm.state.get().sessions") == [0, 3]
+    assert "/map/public/demo?s=0,3" in page.url
+    page.wait_for_function("() => document.title === 'demo · PyMapManager'")
