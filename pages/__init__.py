@@ -121,10 +121,11 @@ def _page_container() -> Any:
     except Exception:  # the router will make it, and say what went wrong
         log.exception("could not make the page %s%s with the layout", ref.path, search)
         return dash.page_container
+    made: dict[str, Any] = {"data-pmm-page": ref.path + search}
     return html.Div(
         [
             dcc.Location(id="_pages_location", refresh="callback-nav", pathname=ref.path, search=search),
-            html.Div(content, id="_pages_content", disable_n_clicks=True, **{"data-pmm-page": ref.path + search}),
+            html.Div(content, id="_pages_content", disable_n_clicks=True, **made),
             dcc.Store(id="_pages_store", data={"title": title}),
             html.Div(id="_pages_dummy", disable_n_clicks=True),
         ]

@@ -7,7 +7,7 @@ sessions control, ``callbacks.map_viewer``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import dash
 import dash_bootstrap_components as dbc
@@ -28,6 +28,8 @@ from app.services.viewer import (
 )
 from app.state import DisplayPrefs, MapKey, Selection, SliceState, ViewState
 from pymapmanager.errors import MapManagerError
+
+L = TypeVar("L", bound=Component)
 
 __all__ = ["DEFAULT_SHOWN", "PageSetup", "build_viewers", "error_alert", "page_setup", "ref_version"]
 
@@ -103,7 +105,7 @@ class PageSetup:
         """The fields' values, in field order."""
         return tuple(getattr(self, f.name) for f in fields(self))
 
-    def apply(self, layout: Component) -> Component:
+    def apply(self, layout: L) -> L:
         """Set every field that is not ``no_update`` on its component in ``layout`` (the
         page's skeleton), so the page comes with the map opened: no round trip after it."""
         by_id = {c.id: c for c in layout._traverse() if isinstance(getattr(c, "id", None), str)}
