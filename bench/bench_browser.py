@@ -31,7 +31,7 @@ the frame that shows the result (``requestAnimationFrame`` then a task):
     HTTP cache); the operating system's file cache is warm. *Warm*: the same server again,
     a new browser context. Printed with it, the median of each step of the open (ms from
     navigation start, from the page's navigation and resource timings): the HTML, the
-    scripts run, the page's layout (first callback answer), the first image requested, the
+    scripts run, the app's layout in (it holds the first page), the first image requested, the
     first images loaded, ``pmm:open``; then the plot drawn and the spine table's rows in
     (they are drawn after the first planes), and how many callback requests were sent
     before the first image was asked for.
@@ -114,9 +114,9 @@ JS_PLOT_POINTS = """() => {
 }"""
 
 #: where the open's time went, from the page's own timings (navigation, resources, measures),
-#: ms from navigation start: the page's HTML, its scripts run (DOMContentLoaded), the page's
-#: layout (the first callback answer), the callback requests sent before the first image was
-#: asked for, the first image requested, the last image loaded before pmm:open, pmm:open;
+#: ms from navigation start: the page's HTML, its scripts run (DOMContentLoaded), the app's
+#: layout in (preloaded while the scripts load; it holds the first page), the callback
+#: requests sent before the first image was asked for, the first image requested, the last image loaded before pmm:open, pmm:open;
 #: and (after it) the plot drawn, the spine table's rows.
 JS_OPEN_PHASES = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -128,7 +128,7 @@ JS_OPEN_PHASES = """() => {
   const first = imgs.length ? Math.min(...imgs.map(e => e.startTime)) : null;
   return {
     html: nav.responseEnd, scripts: nav.domContentLoadedEventEnd,
-    layout: cbs.length ? Math.min(...cbs.map(e => e.responseEnd)) : null,
+    layout: (res.find(e => e.name.endsWith("/_dash-layout")) || {}).responseEnd ?? null,
     callbacks_before_images: first === null ? null : cbs.filter(e => e.startTime < first).length,
     images_requested: first,
     images_loaded: imgs.some(e => e.responseEnd <= end) ? Math.max(...imgs.filter(e => e.responseEnd <= end).map(e => e.responseEnd)) : null,
