@@ -85,6 +85,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         for part in ("_dash-layout", "_dash-dependencies")
     )
     app.index_string = app.index_string.replace("{%metas%}", "{%metas%}\n        " + preload, 1)
+    _without_polyfill(app)
 
     import callbacks
     import pages
@@ -97,3 +98,16 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     dash_app.append(app)
     log.info("app created: data in %s, cache %s", settings.data_dir, "redis" if settings.redis_url else "filesystem")
     return app
+
+
+def _without_polyfill(app: dash.Dash) -> None:
+    """Leave Dash's Babel polyfill (core-js 2 and regenerator, 100 KB; it costs 50-120 ms of
+    script evaluation on every first open) out of the page: the browsers Dash supports have
+    what it adds, except the ``regeneratorRuntime`` global its bundles call, which
+    ``assets/vendor/regenerator-runtime`` (npm's regenerator-runtime) defines."""
+    make = app._generate_scripts_html
+
+    def scripts() -> str:
+        return "\n".join(line for line in make().split("\n") if "/deps/polyfill@" not in line)
+
+    app._generate_scripts_html = scripts  # type: ignore[method-assign]

@@ -462,3 +462,21 @@ def test_a_first_page_made_for_another_address_is_made_again(page: Any, base_url
     assert page.evaluate("() => pmm.state.get().sessions") == [0, 3]
     assert "/map/public/demo?s=0,3" in page.url
     page.wait_for_function("() => document.title === 'demo · PyMapManager'")
+
+
+def test_the_page_runs_without_dash_babel_polyfill(page: Any) -> None:
+    """Dash's Babel polyfill is left out of the page (app.factory._without_polyfill): the
+    ``regeneratorRuntime`` global its bundles' lazy components call comes from the vendored
+    regenerator-runtime, and the lazy components (dcc's dropdowns and sliders, whose chunks
+    load through that code) are drawn and answer."""
+    page.goto("/map/public/demo?s=0,1")
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    srcs = page.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
+    assert not [s for s in srcs if "polyfill" in s]
+    assert [s for s in srcs if "/vendor/regenerator-runtime/runtime.js" in s]
+    assert page.evaluate("() => typeof regeneratorRuntime.mark") == "function"
+    page.wait_for_selector("#pmm-contrast [role=slider]", timeout=20_000)
+    dropdown = page.locator("button.dash-dropdown:visible").first
+    dropdown.wait_for(timeout=20_000)
+    dropdown.click()
+    page.wait_for_selector(".dash-dropdown-content .dash-options-list-option", timeout=10_000)
