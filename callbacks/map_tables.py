@@ -313,6 +313,8 @@ def register(app: dash.Dash) -> None:
         # the first planes and the plot first
         Input(ids.DEFER_TABLES, "shown"),
         State(ids.TABLE_SESSION, "value"),
+        # nothing to do before they are shown (the container says so when it draws them)
+        prevent_initial_call=True,
     )(when_shown(table_setup, 2))
     app.callback(
         Output(ids.TABLE_GRID, "rowData"),

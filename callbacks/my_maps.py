@@ -19,7 +19,8 @@ from flask import current_app
 from app import ids
 from app.auth import LoginRequiredError, current_identity, require_login
 from app.auth import users as accounts
-from app.auth.login import csrf_token, limiter_of
+from app.auth.login import limiter_of
+from app.components.nav import nav_user
 from app.db import session
 from app.extensions import settings_of
 from app.services import access
@@ -55,31 +56,6 @@ def _size(n: int | None) -> str:
 
 
 # --------------------------------------------------------------------------- navigation bar
-
-
-def nav_user(_pathname: str | None) -> Any:
-    """The navigation bar's user area: Log in, or the user's name, My maps and Log out."""
-    ident = current_identity()
-    if not ident.authenticated:
-        return dcc.Link("Log in", href=_url("/login"), className="nav-link text-light")
-    logout = html.Form(
-        action=_url("/auth/logout"),
-        method="POST",
-        className="d-inline",
-        children=[
-            dbc.Input(type="hidden", name="csrf_token", value=csrf_token()),
-            html.Button("Log out", type="submit", className="btn btn-link nav-link text-light p-0"),
-        ],
-    )
-    return html.Div(
-        className="d-flex align-items-center gap-3",
-        children=[
-            dcc.Link("My maps", href=_url("/my-maps"), className="nav-link text-light"),
-            dcc.Link("Groups", href=_url("/groups"), className="nav-link text-light") if ident.is_admin else None,
-            html.Span(f"{ident.name}{' (admin)' if ident.is_admin else ''}", className="navbar-text small"),
-            logout,
-        ],
-    )
 
 
 # --------------------------------------------------------------------------- the page
@@ -310,7 +286,10 @@ def create_token(_n: Any, label: str | None, password: str | None, refresh: int 
 
 def register(app: dash.Dash) -> None:
     """Bind the navigation bar's and the My maps page's callbacks."""
-    app.callback(Output(ids.NAV_USER, "children"), Input(ids.LOCATION, "pathname"))(nav_user)
+    # the layout has it for the first page (pages.shell); made again on each move to another
+    # page. The pages' location, not LOCATION: it comes with the first page's address
+    # (pages._page_container), so it does not "change" to it when drawn (LOCATION does)
+    app.callback(Output(ids.NAV_USER, "children"), Input("_pages_location", "pathname"), prevent_initial_call=True)(nav_user)
     app.callback(
         Output(ids.MYMAPS_OWNER, "options"), Output(ids.MYMAPS_OWNER, "value"), Input(ids.LOCATION, "pathname")
     )(owner_choices)

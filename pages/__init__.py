@@ -16,6 +16,7 @@ from dash._pages import PAGE_REGISTRY, _parse_query_string, _path_to_page
 from app import ids
 from app.auth import must_log_in
 from app.auth.login import safe_next
+from app.components.nav import nav_user
 
 from . import catalog, groups, login, map_viewer, my_maps, not_found, pooling
 
@@ -94,6 +95,21 @@ def _render(pathname: str, search: str) -> tuple[Any, str]:
     return layout, title
 
 
+def _referred() -> tuple[str, str] | None:
+    """The path and query (``?...`` or "") of the page whose app layout this request asks
+    for (its ``Referer``, same host only), or None (not a layout request, no referrer)."""
+    if not flask.has_request_context():
+        return None
+    req = flask.request
+    referrer = req.referrer
+    if not referrer or not req.path.endswith("/_dash-layout"):
+        return None
+    ref = urlsplit(referrer)
+    if ref.netloc != req.host:
+        return None
+    return ref.path, f"?{ref.query}" if ref.query else ""
+
+
 def _page_container() -> Any:
     """Dash's page container; when the browser asks for the app's layout, with the page it is
     on already in it.
@@ -106,25 +122,19 @@ def _page_container() -> Any:
     stripped on the way), ``pmm_pages.js`` asks the router for the page after all
     (``data-pmm-page``: what was made here).
     """
-    if not flask.has_request_context():
+    at = _referred()
+    if at is None:
         return dash.page_container
-    req = flask.request
-    referrer = req.referrer
-    if not referrer or not req.path.endswith("/_dash-layout"):
-        return dash.page_container
-    ref = urlsplit(referrer)
-    if ref.netloc != req.host:
-        return dash.page_container
-    search = f"?{ref.query}" if ref.query else ""
+    path, search = at
     try:
-        content, title = _render(ref.path, search)
+        content, title = _render(path, search)
     except Exception:  # the router will make it, and say what went wrong
-        log.exception("could not make the page %s%s with the layout", ref.path, search)
+        log.exception("could not make the page %s%s with the layout", path, search)
         return dash.page_container
-    made: dict[str, Any] = {"data-pmm-page": ref.path + search}
+    made: dict[str, Any] = {"data-pmm-page": path + search}
     return html.Div(
         [
-            dcc.Location(id="_pages_location", refresh="callback-nav", pathname=ref.path, search=search),
+            dcc.Location(id="_pages_location", refresh="callback-nav", pathname=path, search=search),
             html.Div(content, id="_pages_content", disable_n_clicks=True, **made),
             dcc.Store(id="_pages_store", data={"title": title}),
             html.Div(id="_pages_dummy", disable_n_clicks=True),
@@ -145,7 +155,8 @@ def shell() -> html.Div:
                 ),
                 html.Span("dendritic spines across imaging sessions", className="navbar-text small d-none d-md-inline"),
                 dcc.Link("Pool maps", href=dash.get_relative_path("/pool"), className="nav-link text-light ms-auto"),
-                html.Div(id=ids.NAV_USER, className="ms-3"),  # log in / user name, My maps, log out
+                # log in / user name, My maps, log out (again on each move: callbacks.my_maps)
+                html.Div(nav_user() if flask.has_request_context() else None, id=ids.NAV_USER, className="ms-3"),
             ],
             fluid=True,
         ),

@@ -18,7 +18,7 @@ from .. import ids
 from ..auth import can_edit, current_user_name
 from ..extensions import settings_of
 
-__all__ = ["api_base", "edit_bar", "edit_config", "edit_stores"]
+__all__ = ["HIDDEN", "NO_EDIT_CONFIG", "api_base", "edit_bar", "edit_config", "edit_stores"]
 
 HIDDEN: dict[str, Any] = {"display": "none"}
 
@@ -26,6 +26,10 @@ HIDDEN: dict[str, Any] = {"display": "none"}
 def api_base(owner: str, name: str) -> str:
     """The map's REST base URL (``<prefix>api/v1/maps/<owner>/<name>``)."""
     return f"{settings_of(current_app).url_prefix}api/v1/maps/{owner}/{name}"
+
+
+#: EDIT_CONFIG's data when this request may not edit the map (the browser's edit mode is off)
+NO_EDIT_CONFIG: dict[str, Any] = {}
 
 
 def edit_config(owner: str, name: str) -> dict[str, Any] | None:
@@ -36,8 +40,15 @@ def edit_config(owner: str, name: str) -> dict[str, Any] | None:
 
 
 def edit_stores() -> list[Any]:
-    """The edit mode's stores (always in the page: the plot and run strip callbacks take EDIT_VERSION)."""
-    return [dcc.Store(id=ids.EDIT_CONFIG, data=None), dcc.Store(id=ids.EDIT_VERSION, data=None)]
+    """The edit mode's stores (always in the page: the plot and run strip callbacks take EDIT_VERSION).
+
+    Neither starts as null: dcc.Store sets a null ``data`` to ``undefined`` when it mounts, a
+    change that would run every callback taking it (the plot, the tables, the run strip) on
+    every open. EDIT_CONFIG is set by the page's setup (``app.components.map_setup``)."""
+    return [
+        dcc.Store(id=ids.EDIT_CONFIG, data=NO_EDIT_CONFIG),
+        dcc.Store(id=ids.EDIT_VERSION, data={"version": None, "edits": False}),
+    ]
 
 
 def _button(

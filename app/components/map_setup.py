@@ -15,6 +15,7 @@ from dash import dcc, html, no_update
 from dash.development.base_component import Component
 
 from app import ids
+from app.components.edit import HIDDEN, NO_EDIT_CONFIG, edit_config
 from app.components.viewer import session_viewer
 from app.services.edits import reading_version
 from app.services.maps import data_version, map_ref
@@ -95,6 +96,9 @@ class PageSetup:
     selection: Any = _to(ids.SELECTION, "data")
     # the first viewers come with the page's setup: no second round trip before them
     viewers: Any = _to(ids.VIEWER_GRID, "children")
+    # the edit mode's settings and toolbar: only for users who may edit the map
+    edit_config: Any = _to(ids.EDIT_CONFIG, "data")
+    edit_bar_style: Any = _to(ids.EDIT_BAR, "style")
 
     @classmethod
     def targets(cls) -> list[tuple[str, str]]:
@@ -242,6 +246,8 @@ def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
         bits.append("no images")
     if not traced:
         bits.append("no tracing")
+    key = MapKey.from_store(map_data)
+    cfg = edit_config(key.owner, key.name)
     return PageSetup(
         title=ov["name"],
         subtitle=" · ".join(bits),
@@ -264,6 +270,8 @@ def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
         include_bad=False,
         selection=selection,
         viewers=build_viewers(shown, roi, map_data, prefs_data),
+        edit_config=cfg or NO_EDIT_CONFIG,
+        edit_bar_style={} if cfg else HIDDEN,
     )
 
 

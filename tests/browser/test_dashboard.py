@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -480,3 +481,33 @@ def test_the_page_runs_without_dash_babel_polyfill(page: Any) -> None:
     dropdown.wait_for(timeout=20_000)
     dropdown.click()
     page.wait_for_selector(".dash-dropdown-content .dash-options-list-option", timeout=10_000)
+
+
+def test_opening_a_map_asks_the_server_nothing_the_page_already_has(page: Any) -> None:
+    """Before the first planes are on screen, the only callback asked is the run strip's:
+    the user area, the edit settings and the toolbar come with the layout, the tables wait
+    until they are shown, and no store or location "changes" as it is drawn (a null
+    ``dcc.Store`` is set to undefined when it mounts, which ran the plot, the tables and the
+    run strip on every open; a location without the page's address is set to it)."""
+    asked: list[tuple[str, list[str]]] = []
+
+    def on_request(r: Any) -> None:
+        if "_dash-update-component" in r.url:
+            body = json.loads(r.post_data or "{}")
+            asked.append((body.get("output", ""), body.get("changedPropIds", [])))
+
+    page.on("request", on_request)
+    page.goto("/map/public/demo?s=0,1,2")
+    page.wait_for_function("() => performance.getEntriesByName('pmm:open').length > 0", timeout=30_000)
+    # how many callback requests started before the open's frame (in the order they were sent)
+    n = page.evaluate("""() => { const o = performance.getEntriesByName('pmm:open')[0];
+      return performance.getEntriesByType('resource').filter(e => e.name.includes('/_dash-update-component')
+        && e.startTime <= o.startTime + o.duration).length; }""")
+    before = asked[:n]
+    assert [out for out, _ in before] == ["..pmm-run-strip.children...pmm-run-info.children.."], before
+    assert before[0][1] == [], before  # its initial call, not a store changing as it mounts
+    # the plot and the tables are still computed, once shown
+    page.wait_for_function(JS_SPINES_IN)
+    page.wait_for_selector("#pmm-plot .js-plotly-plot .scatterlayer, #pmm-plot .js-plotly-plot .gl-container", timeout=30_000)
+    outputs = [out for out, _ in asked]
+    assert any("pmm-plot.figure" in o for o in outputs), outputs

@@ -11,7 +11,7 @@ import pytest
 
 from app import ids
 from app.auth import users
-from app.components.edit import HIDDEN
+from app.components.edit import HIDDEN, NO_EDIT_CONFIG
 from app.config import Settings
 from app.db import session
 from app.factory import create_app
@@ -49,12 +49,37 @@ def edit_app(tmp_path: Path) -> dash.Dash:
 
 
 def _setup(app: dash.Dash, user: str | None, owner: str, name: str) -> list[object]:
+    """The edit settings and the toolbar's style the map page comes with for ``user``
+    (made by Dash's pages router, as when the browser moves to the page; the layout request
+    makes the same page, tests/callbacks/test_map_viewer.py)."""
     client = new_client(app)
     if user is not None:
         r = login(client, user, f"{user}-password-123")
         assert r.status_code == 303, r.headers
     caller = DashCaller(app, client)
-    return list(caller(OUTPUTS, [(ids.MAP_REF, "data", {"owner": owner, "name": name})]))
+    content, _store = caller(
+        [("_pages_content", "children"), ("_pages_store", "data")],
+        [("_pages_location", "pathname", f"/map/{owner}/{name}"), ("_pages_location", "search", "")],
+    )
+    found: dict[str, object] = {}
+    for cid, prop in OUTPUTS:
+        components = _find(content, cid)
+        assert len(components) <= 1, cid
+        found[cid] = components[0]["props"].get(prop) if components else None  # type: ignore[attr-defined]
+    return [found[cid] for cid, _ in OUTPUTS]
+
+
+def _find(tree: object, cid: str) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    if isinstance(tree, dict):
+        if isinstance(tree.get("props"), dict) and tree["props"].get("id") == cid:
+            out.append(tree)
+        for v in tree.values():
+            out.extend(_find(v, cid))
+    elif isinstance(tree, list):
+        for v in tree:
+            out.extend(_find(v, cid))
+    return out
 
 
 def test_the_owner_gets_the_toolbar_and_the_edit_settings(edit_app: dash.Dash) -> None:
@@ -68,7 +93,6 @@ def test_the_owner_gets_the_toolbar_and_the_edit_settings(edit_app: dash.Dash) -
     [
         (None, "public", "pub"),
         ("ro", "public", "pub"),
-        (None, "ed", "own"),
         ("ed", "public", "pub"),
     ],
 )
@@ -76,8 +100,14 @@ def test_readers_get_no_toolbar(
     edit_app: dash.Dash, user: str | None, owner: str, name: str
 ) -> None:
     cfg, style = _setup(edit_app, user, owner, name)
-    assert cfg is None
+    assert cfg == NO_EDIT_CONFIG
     assert style == HIDDEN
+
+
+def test_a_private_map_page_gives_others_no_edit_settings(edit_app: dash.Dash) -> None:
+    """A visitor gets no page of ``ed/own`` at all (the login prompt): no edit stores, no toolbar."""
+    cfg, style = _setup(edit_app, None, "ed", "own")
+    assert cfg is None and style is None
 
 
 def test_the_page_has_the_edit_stores_and_a_hidden_toolbar(edit_app: dash.Dash) -> None:
