@@ -18,6 +18,7 @@ from app.factory import create_app
 from callbacks.map_edit import editing
 from pymapmanager.synthetic.maps import generate_map
 from tests.auth.conftest import login, new_client
+from tests.support.components import find
 from tests.support.dash_caller import DashCaller
 
 ASSETS = Path(__file__).resolve().parents[2] / "app" / "assets"
@@ -63,23 +64,10 @@ def _setup(app: dash.Dash, user: str | None, owner: str, name: str) -> list[obje
     )
     found: dict[str, object] = {}
     for cid, prop in OUTPUTS:
-        components = _find(content, cid)
+        components = find(content, lambda c, cid=cid: c["props"].get("id") == cid)
         assert len(components) <= 1, cid
         found[cid] = components[0]["props"].get(prop) if components else None  # type: ignore[attr-defined]
     return [found[cid] for cid, _ in OUTPUTS]
-
-
-def _find(tree: object, cid: str) -> list[dict[str, object]]:
-    out: list[dict[str, object]] = []
-    if isinstance(tree, dict):
-        if isinstance(tree.get("props"), dict) and tree["props"].get("id") == cid:
-            out.append(tree)
-        for v in tree.values():
-            out.extend(_find(v, cid))
-    elif isinstance(tree, list):
-        for v in tree:
-            out.extend(_find(v, cid))
-    return out
 
 
 def test_the_owner_gets_the_toolbar_and_the_edit_settings(edit_app: dash.Dash) -> None:

@@ -21,6 +21,7 @@ from callbacks import map_viewer as map_viewer_callbacks
 from pages import map_viewer
 from pymapmanager import Map, load_map, map_values
 from tests.callbacks.conftest import NO_UPDATE, DashCaller
+from tests.support.components import find as _find
 
 
 def _ref(name: str = "demo") -> dict[str, str]:
@@ -58,20 +59,6 @@ def _map(data_dir: Path, name: str) -> Map:
 def _median_z(m: Map, session: int) -> int:
     z = np.asarray(m.column(session, "z"), dtype=float)[m.roi_type_mask(session, "spineROI")]
     return int(np.floor(np.median(z) + 0.5))
-
-
-def _find(tree: Any, pred: Any) -> list[dict[str, Any]]:
-    """Every component (as JSON) in ``tree`` for which ``pred(component)`` holds."""
-    out = []
-    if isinstance(tree, dict):
-        if "props" in tree and pred(tree):
-            out.append(tree)
-        for v in tree.values():
-            out.extend(_find(v, pred))
-    elif isinstance(tree, list):
-        for v in tree:
-            out.extend(_find(v, pred))
-    return out
 
 
 def _by_type(tree: Any, kind: str) -> list[dict[str, Any]]:
