@@ -256,7 +256,7 @@ def layout(owner: str | None = None, name: str | None = None, **query: Any) -> h
             dcc.Store(id=ids.SELECTION, data=Selection(view.run, None, "init").to_store()),
             dcc.Store(id=ids.PREFS, data=prefs.to_store()),
             dcc.Store(id=ids.CONTRAST_INFO, data={}),
-            dcc.Store(id=ids.TABLE_PICK, data=None),
+            dcc.Store(id=ids.TABLE_PICK),  # no data (not None: it would "change" when drawn)
             dcc.Download(id=ids.MAP_DOWNLOAD),
             dcc.Store(id=ids.VIEW_SINK),
             *edit_stores(),

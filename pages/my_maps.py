@@ -29,7 +29,7 @@ def layout(**_: Any) -> html.Div:
         className="container py-3 pmm-mymaps",
         children=[
             dcc.Store(id=ids.MYMAPS_REFRESH, data=0),
-            dcc.Store(id=ids.MYMAPS_SELECTED, data=None),
+            dcc.Store(id=ids.MYMAPS_SELECTED),  # no data (not None: it would "change" when drawn)
             html.Div(
                 className="d-flex align-items-center gap-3 mb-3",
                 children=[

@@ -318,9 +318,11 @@ def layout(**_: Any) -> html.Div:
         children=[
             dcc.Store(id=ids.POOL_CATALOG, data=[]),
             dcc.Store(id=ids.POOL_GROUPS, data=[]),
-            dcc.Store(id=ids.POOL_JOB, data=None),
-            dcc.Store(id=ids.POOL_READY, data=None),
-            dcc.Store(id=ids.POOL_RUN_URL, data=None),
+            # empty stores have no data at all (None would "change" to undefined when they
+            # mount and run their callbacks: here, a background pool job on every open)
+            dcc.Store(id=ids.POOL_JOB),
+            dcc.Store(id=ids.POOL_READY),
+            dcc.Store(id=ids.POOL_RUN_URL),
             html.Div(id=ids.POOL_SINK, style={"display": "none"}),
             html.Div(
                 className="d-flex align-items-baseline gap-3 mb-2",

@@ -56,7 +56,7 @@ def upload_widget() -> html.Div:
             html.Div(
                 className="card-body",
                 children=[
-                    dcc.Store(id=ids.UPLOAD_OWNER, data=None),
+                    dcc.Store(id=ids.UPLOAD_OWNER),
                     html.Div(id=ids.UPLOAD_DASHBOARD, className="pmm-upload-dashboard"),
                     html.Div(
                         className="d-flex align-items-center gap-3 mt-2",

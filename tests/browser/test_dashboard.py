@@ -484,7 +484,7 @@ def test_the_page_runs_without_dash_babel_polyfill(page: Any) -> None:
 
 
 def test_opening_a_map_asks_the_server_nothing_the_page_already_has(page: Any) -> None:
-    """Before the first planes are on screen, the only callback asked is the run strip's:
+    """Before the first planes are on screen, the only callback asked for is the run strip's:
     the user area, the edit settings and the toolbar come with the layout, the tables wait
     until they are shown, and no store or location "changes" as it is drawn (a null
     ``dcc.Store`` is set to undefined when it mounts, which ran the plot, the tables and the
@@ -504,8 +504,11 @@ def test_opening_a_map_asks_the_server_nothing_the_page_already_has(page: Any) -
       return performance.getEntriesByType('resource').filter(e => e.name.includes('/_dash-update-component')
         && e.startTime <= o.startTime + o.duration).length; }""")
     before = asked[:n]
-    assert [out for out, _ in before] == ["..pmm-run-strip.children...pmm-run-info.children.."], before
-    assert before[0][1] == [], before  # its initial call, not a store changing as it mounts
+    strip = "..pmm-run-strip.children...pmm-run-info.children.."
+    # the run strip's initial call, and (on a slow machine, before the planes are in) the
+    # view's own writing of the selection: no store or location changing as it mounts
+    assert before and before[0] == (strip, []), before
+    assert all(out == strip and changed in ([], ["pmm-selection.data"]) for out, changed in before), before
     # the plot and the tables are still computed, once shown
     page.wait_for_function(JS_SPINES_IN)
     page.wait_for_selector("#pmm-plot .js-plotly-plot .scatterlayer, #pmm-plot .js-plotly-plot .gl-container", timeout=30_000)
