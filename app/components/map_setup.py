@@ -246,8 +246,7 @@ def page_setup(map_data: Any, initial: Any, prefs_data: Any) -> PageSetup:
         bits.append("no images")
     if not traced:
         bits.append("no tracing")
-    key = MapKey.from_store(map_data)
-    cfg = edit_config(key.owner, key.name)
+    cfg = edit_config(ref.owner, ref.name)
     return PageSetup(
         title=ov["name"],
         subtitle=" · ".join(bits),
