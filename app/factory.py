@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
 
 import dash
-from flask import Flask
+from flask import Flask, has_request_context, request
 
 from .background import background_manager as _background_manager
 from .config import Settings
@@ -86,6 +87,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     )
     app.index_string = app.index_string.replace("{%metas%}", "{%metas%}\n        " + preload, 1)
     _without_polyfill(app)
+    _preload_chunks(app, settings.url_prefix)
 
     import callbacks
     import pages
@@ -98,6 +100,47 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     dash_app.append(app)
     log.info("app created: data in %s, cache %s", settings.data_dir, "redis" if settings.redis_url else "filesystem")
     return app
+
+
+#: Script chunks the component libraries load only once a component of theirs is drawn,
+#: which the map page draws before its first planes are shown: dash-leaflet's GeoJSON (the
+#: spines), dcc's dropdown and slider (the controls). Asked for when the component renders,
+#: each was a round trip after the layout (150-300 ms on a busy 2-core machine, on the way
+#: to the first planes); preloaded, they arrive with the other scripts.
+MAP_PAGE_CHUNKS = (
+    ("dash_leaflet", "async-GeoJSON.js"),
+    ("dash.dcc", "async-dropdown.js"),
+    ("dash.dcc", "async-slider.js"),
+)
+
+
+def _preload_chunks(app: dash.Dash, url_prefix: str) -> None:
+    """Preload :data:`MAP_PAGE_CHUNKS` on the map pages (only there: a preload the page
+    does not use is a console warning). A chunk its package does not ship (another
+    version) is left out."""
+    links = []
+    for package, chunk in MAP_PAGE_CHUNKS:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        if not any((Path(p) / chunk).is_file() for p in spec.submodule_search_locations):
+            continue
+        namespace = package.replace(".", "/")
+        href = f"{url_prefix}_dash-component-suites/{namespace}/{chunk}"
+        links.append(f'<link rel="preload" href="{href}" as="script">')
+    if not links:
+        return
+    head = "\n        ".join(links)
+    map_prefix = url_prefix + "map/"
+    interpolate = app.interpolate_index
+
+    def index(**kwargs: Any) -> str:
+        html = interpolate(**kwargs)
+        if has_request_context() and request.path.startswith(map_prefix):
+            html = html.replace("</head>", "    " + head + "\n    </head>", 1)
+        return html
+
+    app.interpolate_index = index  # type: ignore[method-assign,assignment]
 
 
 def _without_polyfill(app: dash.Dash) -> None:

@@ -407,6 +407,8 @@ def run_map(
         if t is not None:
             out["open-cold"].append(t)
         ctx.close()
+    if not args.cold:
+        server.start(cold=False)
     for i in range(args.warm):
         ctx, page, t = open_map(browser, server.base, name, n, phases["warm"])
         if t is not None:

@@ -14,8 +14,8 @@
  *
  * Plotly covers the page while the button is down, so the mouseup (the input event timed
  * from) is caught on the document; plotly_click is hooked on first use, and the graph's
- * other plotly_click listeners (dcc.Graph's clickData) are moved to after the highlight's
- * frame (checked again on every mousedown on the plot).
+ * other plotly_click listeners (dcc.Graph's clickData) are moved to after the selection's
+ * frames (checked again on every mousedown on the plot).
  */
 (function () {
     "use strict";
@@ -98,7 +98,8 @@
     }
 
     // The other plotly_click listeners (dcc.Graph's: its clickData prop, a Dash dispatch
-    // and re-render) run once the highlight's frame is painted, not before it.
+    // and a re-render of the graph, tens of ms on a big map) run once the selection's
+    // frames are painted (the highlight's, then the viewers'), not before them.
     function deferOtherClicks(gd) {
         var ee = gd._ev;
         if (!ee || typeof ee.listeners !== "function" || typeof ee.removeListener !== "function") { return; }
@@ -106,7 +107,7 @@
             if (fn._pmmOwn || fn._pmmDeferred) { return; }
             var later = function () {
                 var self = this, args = arguments;
-                pmm.afterPaint(function () { fn.apply(self, args); });
+                pmm.afterPaint(function () { pmm.afterPaint(function () { fn.apply(self, args); }); });
             };
             later._pmmDeferred = true;
             ee.removeListener("plotly_click", fn);

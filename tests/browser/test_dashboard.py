@@ -514,3 +514,53 @@ def test_opening_a_map_asks_the_server_nothing_the_page_already_has(page: Any) -
     page.wait_for_selector("#pmm-plot .js-plotly-plot .scatterlayer, #pmm-plot .js-plotly-plot .gl-container", timeout=30_000)
     outputs = [out for out, _ in asked]
     assert any("pmm-plot.figure" in o for o in outputs), outputs
+
+
+def test_the_map_page_preloads_the_chunks_its_first_planes_need(page: Any) -> None:
+    """dash-leaflet's GeoJSON chunk (the spines) and dcc's dropdown and slider chunks are
+    asked for with the page's scripts, not once their components are drawn (a round trip
+    after the layout, on the way to the first planes); each is fetched once; other pages
+    preload none (an unused preload is a console warning)."""
+    page.goto("/map/public/demo?s=0,1")
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    page.wait_for_function(JS_SPINES_IN)
+    page.wait_for_selector("#pmm-contrast [role=slider]", timeout=20_000)
+    timing = page.evaluate("""() => performance.getEntriesByType('resource').map(e =>
+        ({name: e.name, start: e.startTime, end: e.responseEnd}))""")
+    layout = [t for t in timing if t["name"].endswith("/_dash-layout")]
+    assert len(layout) == 1, layout
+    for chunk in ("dash_leaflet/async-GeoJSON.js", "dash/dcc/async-dropdown.js", "dash/dcc/async-slider.js"):
+        got = [t for t in timing if t["name"].split("?")[0].endswith("/_dash-component-suites/" + chunk)]
+        assert len(got) == 1, (chunk, got)
+        # asked for before the layout had arrived (drawing a component of it asks only after)
+        assert got[0]["start"] < layout[0]["end"], (chunk, got[0], layout[0])
+    page.goto("/")
+    page.locator(".pmm-card-wrap").first.wait_for()
+    assert page.evaluate("() => document.querySelectorAll('link[rel=preload][as=script]').length") == 0
+
+
+def test_a_plot_click_reaches_dash_after_the_viewers_are_drawn(page: Any) -> None:
+    """The plot's own Dash listener (dcc.Graph's clickData: a store update and a re-render
+    of the graph) runs after the selection's frames, the plot's highlight and then the
+    viewers moved to the run (pmm:select), not in the task that draws the viewers; it
+    still runs."""
+    open_map(page)
+    page.evaluate("""() => {
+      window.__clickDataAt = null;
+      const tick = () => {
+        const g = window.dash_component_api.getLayout('pmm-plot');
+        if (g && g.props && g.props.clickData) { window.__clickDataAt = performance.now(); return; }
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    }""")
+    pt = page.evaluate(JS_PLOT_POINT, [1, 3])
+    page.mouse.click(pt["x"], pt["y"])
+    page.wait_for_function("() => window.__clickDataAt !== null", timeout=10_000)
+    page.wait_for_function("() => performance.getEntriesByName('pmm:select').length > 0")
+    end = page.evaluate("() => { const e = performance.getEntriesByName('pmm:select')[0]; return e.startTime + e.duration; }")
+    at = page.evaluate("() => window.__clickDataAt")
+    assert at >= end, (at, end)
+    clicked = page.evaluate("() => window.dash_component_api.getLayout('pmm-plot').props.clickData.points[0].customdata")
+    assert clicked[0] == pt["run"], (clicked, pt)
+
