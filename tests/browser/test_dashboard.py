@@ -563,4 +563,3 @@ def test_a_plot_click_reaches_dash_after_the_viewers_are_drawn(page: Any) -> Non
     assert at >= end, (at, end)
     clicked = page.evaluate("() => window.dash_component_api.getLayout('pmm-plot').props.clickData.points[0].customdata")
     assert clicked[0] == pt["run"], (clicked, pt)
-
