@@ -21,6 +21,7 @@ throughput as a ratio of the normal phase. Nothing is asserted on timings.
 from __future__ import annotations
 
 import argparse
+import http.client
 import logging
 import os
 import random
@@ -56,6 +57,9 @@ class Phase:
     seconds: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
     errors: list[str] = field(default_factory=list)
+    #: answers cut off after their headers (the process writing them was killed): nginx
+    #: cannot send those again, so a client sees a short body
+    cut: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -112,9 +116,14 @@ def load_phase(base: str, phase: Phase, seconds: float, threads: int,
                     status = r.status
             except urllib.error.HTTPError as e:
                 status = e.code
-            except OSError as e:
+            except http.client.IncompleteRead as e:
                 with lock:
-                    phase.errors.append(f"{kind} {path}: {e}")
+                    phase.cut.append(f"{kind} {path}: {e!r}")
+                continue
+            except (OSError, http.client.HTTPException) as e:
+                # (HTTPException too: uncaught, it ended the thread, whose requests then stopped unseen)
+                with lock:
+                    phase.errors.append(f"{kind} {path}: {e!r}")
                 continue
             dt = time.perf_counter() - t0
             with lock:
@@ -274,13 +283,15 @@ def report(phases: list[Phase]) -> str:
     normal = next((p for p in phases if p.name == "normal"), None)
     for p in phases:
         ratio = f", {p.rate / normal.rate:.2f} x normal" if normal and normal.rate and p is not normal else ""
-        lines.append(f"{p.name}: {p.ok} answers in {p.seconds:.1f} s = {p.rate:.0f}/s{ratio}, {len(p.errors)} errors")
+        lines.append(f"{p.name}: {p.ok} answers in {p.seconds:.1f} s = {p.rate:.0f}/s{ratio}, {len(p.errors)} errors, "
+                     f"{len(p.cut)} cut off")
         for k in KINDS:
             xs = p.latencies[k]
             lines.append(f"    {k:8s} {len(xs) / p.seconds:6.1f}/s  p50 {1000 * _pct(xs, 0.5):6.1f} ms  "
                          f"p95 {1000 * _pct(xs, 0.95):6.1f} ms")  # fmt: skip
         lines += [f"    note: {n}" for n in p.notes]
         lines += [f"    error: {e}" for e in p.errors[:10]]
+        lines += [f"    cut off: {e}" for e in p.cut[:10]]
     return "\n".join(lines)
 
 
@@ -295,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     phases = run(a.seconds, a.threads, a.workers)
     log.info("%s", report(phases))
-    return 1 if any(p.errors for p in phases) else 0
+    # only a killed gunicorn worker may cut answers off (those it was writing)
+    return 1 if any(p.errors or (p.cut and p.name != "gunicorn") for p in phases) else 0
 
 
 if __name__ == "__main__":

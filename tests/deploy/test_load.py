@@ -1,8 +1,10 @@
 """A short run of ``bench/bench_load.py``: load through nginx (4 gunicorn workers, Redis, a
 Celery worker) while the cache Redis is killed and restarted, a gunicorn worker is killed and
 the Celery process running a pooling job is killed. Every request must be answered (no
-error, no hang) and the pool must end (run again, or reported failed); timings are only
-reported, never asserted."""
+error, no hang), except those the killed gunicorn worker had begun to answer: their body is
+cut off (nginx cannot send an answer again once its headers are out), at most one per client
+thread. The pool must end (run again, or reported failed); timings are only reported, never
+asserted."""
 
 from __future__ import annotations
 
@@ -16,18 +18,22 @@ from tests.deploy.stack import StackError
 
 pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
+THREADS = 6
+
 
 def test_load_through_nginx_with_faults(tmp_path: Path) -> None:
     try:
-        phases = run(seconds=4, threads=6, workers=4, workdir=tmp_path)
+        phases = run(seconds=4, threads=THREADS, workers=4, workdir=tmp_path)
     except StackError as e:
         _fail_or_skip(str(e))
         raise
     text = report(phases)
-    FIGURES["load (short run, 6 client threads)"] = "\n" + text
+    FIGURES[f"load (short run, {THREADS} client threads)"] = "\n" + text
     assert [p.name for p in phases] == ["normal", "redis", "gunicorn", "celery"]
     for p in phases:
         assert p.errors == [], text
+        # only the killed worker's own answers, one per client thread at the most
+        assert len(p.cut) <= (THREADS if p.name == "gunicorn" else 0), text
         assert all(p.latencies[k] for k in KINDS), text  # every kind answered in every phase
     gunicorn = phases[2]
     assert any("4 of 4 workers after" in n for n in gunicorn.notes), text
