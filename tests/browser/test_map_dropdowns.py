@@ -20,12 +20,18 @@ JS_FOCUS = """() => { const a = document.activeElement;
   return {search: a.matches('input.dash-dropdown-search'), value: a.value || ''}; }"""
 # the menu has put the focus where it wants it (a frame after opening)
 JS_MENU_FOCUSED = "() => !!document.activeElement.closest('.dash-dropdown-content')"
+# no callback of the page is waiting, running or being applied (Dash's own queues): a
+# dropdown whose options or value a late answer sets would be drawn again under the test
+JS_CALLBACKS_IDLE = """() => { const c = window.store && window.store.getState().callbacks;
+  return !!c && ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed', 'stored']
+    .every(k => Array.isArray(c[k]) && c[k].length === 0); }"""
 JS_OPTIONS = "() => [...document.querySelectorAll('.dash-dropdown-content .dash-options-list-option')].map(o => o.textContent.trim())"
 
 
 def _type_in_each(page: Any, letters: str = "se") -> list[str]:
     """Open every visible dropdown, type ``letters``; the ids whose search got them."""
     searched = []
+    page.wait_for_function(JS_CALLBACKS_IDLE, timeout=30_000)
     dropdowns = page.evaluate(JS_DROPDOWNS)
     assert dropdowns
     for dd in dropdowns:
