@@ -539,6 +539,27 @@ def test_the_map_page_preloads_the_chunks_its_first_planes_need(page: Any) -> No
     assert page.evaluate("() => document.querySelectorAll('link[rel=preload][as=script]').length") == 0
 
 
+def test_dash_no_op_resets_are_left_out_and_the_page_still_follows_a_click(page: Any) -> None:
+    """Dash dispatches a reset from each component it mounts, a no-op on a first mount
+    that still runs every mounted component's store selectors (app/assets/05-pmm-store.js):
+    the page's store leaves those out, and the run strip, made again by a callback after
+    a plot click, still shows the run."""
+    open_map(page)
+    store = page.evaluate("""() => { const s = (window.dash_stores || [])[0];
+      return s ? {quiet: s.pmmQuiet === true, same: s === window.store, skipped: s.pmmSkipped} : null; }""")
+    assert store is not None and store["quiet"] and store["same"], store
+    # one per component mounted: the map page has well over a hundred
+    mounted = page.evaluate("() => document.querySelectorAll('[id]').length")
+    assert store["skipped"] >= 100, (store, mounted)
+    pt = page.evaluate(JS_PLOT_POINT, [1, 4])
+    page.mouse.click(pt["x"], pt["y"])
+    page.wait_for_function("(run) => pmm.state.get().run === run", arg=pt["run"])
+    page.wait_for_function("() => document.querySelectorAll('.pmm-run-strip .pmm-strip-cell').length === 6")
+    page.wait_for_function("(run) => document.querySelector('#pmm-run-info').innerText.includes('run ' + run)", arg=pt["run"])
+    # the strip's cells were mounted again, their resets left out too
+    assert page.evaluate("() => window.dash_stores[0].pmmSkipped") > store["skipped"]
+
+
 def test_a_plot_click_reaches_dash_after_the_viewers_are_drawn(page: Any) -> None:
     """The plot's own Dash listener (dcc.Graph's clickData: a store update and a re-render
     of the graph) runs after the selection's frames, the plot's highlight and then the

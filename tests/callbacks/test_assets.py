@@ -16,6 +16,7 @@ from tests.conftest import IN_CI
 ASSETS = Path(__file__).resolve().parents[2] / "app" / "assets"
 #: the map viewer's scripts, in the order Dash serves them (alphabetical: numeric prefixes)
 VIEWER_SCRIPTS = [
+    "05-pmm-store.js",
     "10-pmm-state.js",
     "20-pmm-layers.js",
     "30-pmm-spines.js",
@@ -38,6 +39,8 @@ def test_viewer_scripts_are_served_in_their_order(app: dash.Dash) -> None:
     pos = [served.index(script) for script in VIEWER_SCRIPTS]
     assert pos == sorted(pos) and leaflet < pos[0], served
     assert sorted(p.name for p in ASSETS.glob("*-pmm-*.js")) == VIEWER_SCRIPTS
+    # the store's wrapper runs before Dash's renderer makes the store (the page's last script)
+    assert html.rindex("05-pmm-store.js") < html.index('id="_dash-renderer"'), html
 
 
 def test_clientside_ids_match_app_ids() -> None:
