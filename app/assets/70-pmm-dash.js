@@ -110,6 +110,9 @@
         api._pmmHooked = true;
         // new rows (a session, statistics, filters): the selected run's row again
         api.addEventListener("rowDataUpdated", function () { syncGrid(id, true); });
+        // the first rows: a grid's API can exist before its rows do (its first rows are not
+        // a rowDataUpdated), and a sync then finds no row to select
+        api.addEventListener("firstDataRendered", function () { syncGrid(id, true); });
         api.addEventListener("selectionChanged", function (e) { selectedBy[id] = String(e.source || ""); });
     }
 
