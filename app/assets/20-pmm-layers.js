@@ -43,7 +43,7 @@
     function emit(ev) { listeners.forEach(function (fn) { fn(ev); }); }
 
     // After-paint work, in ONE task after the next frame (requestAnimationFrame, then a
-    // task): first the timings of that frame (pmm.measure: so a timing ends as soon as its
+    // task: nextTask): first the timings of that frame (pmm.measure: so a timing ends as soon as its
     // frame is painted, not after work queued behind it), then the selection's viewer work
     // (pmm.afterSelectPaint), then everything else (pmm.afterPaint), each list in order.
     var after = {measures: [], select: [], other: [], scheduled: false};
@@ -67,10 +67,26 @@
         runAll(q.other);
     }
 
+    // The task right after a frame: with the Prioritized Task Scheduling API, at
+    // user-blocking priority, so it runs before the tasks queued meanwhile (images loaded,
+    // the server's answers and Dash's re-renders of them, tens to hundreds of ms on a big
+    // map), which a setTimeout would wait behind: a selection's viewers were drawn, and its
+    // timing ended, only after them. setTimeout where there is no scheduler.
+    function nextTask(fn) {
+        var sch = window.scheduler;
+        if (sch && typeof sch.postTask === "function") {
+            sch.postTask(fn, {priority: "user-blocking"}).catch(function (e) {
+                if (typeof reportError === "function") { reportError(e); } else { console.error(e); }
+            });
+        } else {
+            setTimeout(fn, 0);
+        }
+    }
+
     function scheduleAfter() {
         if (after.scheduled) { return; }
         after.scheduled = true;
-        requestAnimationFrame(function () { setTimeout(flushAfter, 0); });
+        requestAnimationFrame(function () { nextTask(flushAfter); });
     }
 
     // run fn once the next frame has been painted

@@ -584,3 +584,27 @@ def test_a_plot_click_reaches_dash_after_the_viewers_are_drawn(page: Any) -> Non
     assert at >= end, (at, end)
     clicked = page.evaluate("() => window.dash_component_api.getLayout('pmm-plot').props.clickData.points[0].customdata")
     assert clicked[0] == pt["run"], (clicked, pt)
+
+
+def test_after_paint_work_is_not_queued_behind_other_tasks(page: Any) -> None:
+    """The work done once a frame is painted (a selection's viewers after the plot's
+    highlight, the timings) runs in the next task at user-blocking priority, before the
+    tasks queued meanwhile (here a timer set while that frame was drawn; on a real page
+    images loaded and the server's answers), which a setTimeout would wait behind."""
+    page.goto("/map/public/demo?s=0,1")
+    page.wait_for_function(JS_IMAGES_READY, arg=2)
+    page.wait_for_timeout(500)
+    orders = page.evaluate("""async () => {
+      const out = [];
+      for (let i = 0; i < 3; i++) {
+        await new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)));
+        const log = [];
+        // this frame's callbacks: first one that queues a timer, then the after-paint task's
+        requestAnimationFrame(() => setTimeout(() => log.push('timer'), 0));
+        pmm.afterPaint(() => log.push('after-paint'));
+        await new Promise(r => setTimeout(r, 200));
+        out.push(log.join(','));
+      }
+      return out;
+    }""")
+    assert orders == ["after-paint,timer"] * 3, orders
