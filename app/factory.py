@@ -13,6 +13,7 @@ from flask import Flask, has_request_context, request
 from .background import background_manager as _background_manager
 from .config import Settings
 from .extensions import SETTINGS_KEY, init_cache, init_counters
+from .routes import MAP_PREFIX
 
 __all__ = ["create_app"]
 
@@ -131,7 +132,7 @@ def _preload_chunks(app: dash.Dash, url_prefix: str) -> None:
     if not links:
         return
     head = "\n        ".join(links)
-    map_prefix = url_prefix + "map/"
+    map_prefix = url_prefix + MAP_PREFIX.lstrip("/")
     interpolate = app.interpolate_index
 
     def index(**kwargs: Any) -> str:

@@ -23,6 +23,7 @@ from app.auth.login import limiter_of
 from app.components.nav import nav_user
 from app.db import session
 from app.extensions import settings_of
+from app.routes import map_path
 from app.services import access
 from app.services.maps import MapRef
 from pymapmanager.errors import MapManagerError
@@ -86,7 +87,7 @@ def _map_rows(entries: list[dict[str, Any]], selected: str | None) -> Any:
             html.Tr(
                 className="table-active" if e["id"] == selected else None,
                 children=[
-                    html.Td(dcc.Link(e["name"], href=_url(f"/map/{e['owner']}/{e['name']}"))),
+                    html.Td(dcc.Link(e["name"], href=_url(map_path(e["owner"], e["name"])))),
                     html.Td(_size(e["size"]), className="text-end"),
                     html.Td("–" if e["num_sessions"] is None else str(e["num_sessions"]), className="text-end"),
                     html.Td(vis),

@@ -13,7 +13,7 @@ import flask
 from dash import dcc, html
 from dash._pages import PAGE_REGISTRY, _parse_query_string, _path_to_page
 
-from app import ids
+from app import ids, routes
 from app.auth import must_log_in
 from app.auth.login import safe_next
 from app.components.nav import nav_user
@@ -65,10 +65,10 @@ def register(app: dash.Dash) -> None:
     )
     dash.register_page(
         "pages.map_viewer",
-        path_template="/map/<owner>/<name>",
+        path_template=routes.MAP_TEMPLATE,
         name="Map",
         title=map_viewer.title,
-        layout=_login_first("/map/<owner>/<name>", map_viewer.layout),
+        layout=_login_first(routes.MAP_TEMPLATE, map_viewer.layout),
     )
     dash.register_page("pages.pooling", path="/pool", name="Pool", title="Pool · PyMapManager",
                        layout=_login_first("/pool", pooling.layout))  # fmt: skip

@@ -9,6 +9,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from app.routes import map_path
+
 __all__ = ["conditions_of", "map_card", "matches", "session_conditions_of"]
 
 
@@ -59,7 +61,7 @@ def _stat(value: Any, label: str) -> html.Div:
 
 def map_card(entry: dict[str, Any]) -> html.Div:
     """A clickable card for one catalog entry (the whole card opens the map)."""
-    href = dash.get_relative_path(f"/map/{entry['owner']}/{entry['name']}")
+    href = dash.get_relative_path(map_path(entry["owner"], entry["name"]))
     thumb: Any
     if entry.get("thumbnail_url"):
         thumb = html.Img(src=entry["thumbnail_url"], className="pmm-thumb", alt=f"max projection of {entry['name']} session 0")
