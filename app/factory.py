@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 from pathlib import Path
@@ -69,7 +70,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         pages_folder="",
         assets_folder=str(Path(__file__).resolve().parent / "assets"),
         # vendored bundles load only on the pages that use them (upload, API docs)
-        assets_path_ignore=["^uppy$", "^swagger-ui$", "^apidocs$"],
+        assets_path_ignore=["^uppy$", "^swagger-ui$", "^apidocs$", "^plotly$"],
         url_base_pathname=settings.url_prefix,
         # Bootstrap's CSS is served from assets/ (no CDN: lab servers are often offline)
         suppress_callback_exceptions=False,
@@ -89,6 +90,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     app.index_string = app.index_string.replace("{%metas%}", "{%metas%}\n        " + preload, 1)
     _without_polyfill(app)
     _preload_chunks(app, settings.url_prefix)
+    _partial_plotly(app)
 
     import callbacks
     import pages
@@ -101,6 +103,26 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
     dash_app.append(app)
     log.info("app created: data in %s, cache %s", settings.data_dir, "redis" if settings.redis_url else "filesystem")
     return app
+
+
+#: The partial Plotly bundle (trace types scatter, scattergl and bar; built by
+#: tools/plotly-bundle/build.sh), under the app's assets
+PLOTLY_BUNDLE = ("vendor", "plotly", "plotly-pmm.min.js")
+
+
+def _partial_plotly(app: dash.Dash) -> None:
+    """Name :data:`PLOTLY_BUNDLE` in the pages' ``<meta name="pmm-plotly">``, with its
+    content hash (a new bundle is a new address), for ``assets/pmm_plotly.js``: Dash's
+    graphs then load it instead of plotly.py's full bundle. Without the file (it is in the
+    package) the meta tag is left out and the graphs load the full bundle."""
+    path = Path(app.config.assets_folder).joinpath(*PLOTLY_BUNDLE)
+    if not path.is_file():
+        log.warning("the partial Plotly bundle %s is missing: graphs load plotly.py's full bundle", path)
+        return
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    url = f"{app.config.requests_pathname_prefix}assets/{'/'.join(PLOTLY_BUNDLE)}?v={digest}"
+    meta = f'<meta name="pmm-plotly" content="{url}">'
+    app.index_string = app.index_string.replace("{%metas%}", "{%metas%}\n        " + meta, 1)
 
 
 #: Script chunks the component libraries load only once a component of theirs is drawn,

@@ -560,6 +560,31 @@ def test_dash_no_op_resets_are_left_out_and_the_page_still_follows_a_click(page:
     assert page.evaluate("() => window.dash_stores[0].pmmSkipped") > store["skipped"]
 
 
+def test_the_graphs_draw_with_the_partial_plotly_bundle(page: Any) -> None:
+    """Dash's graphs load the partial Plotly bundle (app/assets/vendor/plotly: scatter,
+    scattergl, bar; 1.4 MB), not plotly.py's full one (4.8 MB); the plot and the contrast
+    histogram are drawn with it."""
+    from plotly.offline import get_plotlyjs_version
+
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" or "trace type" in m.text else None)
+    open_map(page)
+    page.wait_for_function("""() => { const h = document.querySelector('#pmm-histogram .js-plotly-plot');
+      return !!h && !!h._fullData && h._fullData.length > 0; }""")
+    got = page.evaluate("""() => ({
+      version: Plotly.version, traces: Object.keys(Plotly.PlotSchema.get().traces).sort(),
+      loaded: performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('plotly')),
+      plot: document.querySelector('#pmm-plot .js-plotly-plot')._fullData.map(t => t.type),
+      histogram: document.querySelector('#pmm-histogram .js-plotly-plot')._fullData.map(t => t.type)})""")
+    assert got["version"] == get_plotlyjs_version()
+    assert got["traces"] == ["bar", "scatter", "scattergl"]
+    assert any("/assets/vendor/plotly/plotly-pmm.min.js?v=" in n for n in got["loaded"]), got["loaded"]
+    assert not any("plotly.min.js" in n for n in got["loaded"]), got["loaded"]
+    assert set(got["plot"]) == {"scatter", "scattergl"} and got["histogram"] == ["bar"], got
+    assert not errors, errors
+
+
 def test_a_plot_click_reaches_dash_after_the_viewers_are_drawn(page: Any) -> None:
     """The plot's own Dash listener (dcc.Graph's clickData: a store update and a re-render
     of the graph) runs after the selection's frames, the plot's highlight and then the

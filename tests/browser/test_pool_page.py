@@ -60,6 +60,9 @@ def test_pool_page_in_chromium(browser: Any, pool_url: str, tmp_path: Path) -> N
     }""")  # fmt: skip
     traces = _mean_traces(page)
     assert [t["name"] for t in traces] == ["control (3 maps)", "mc1 (1 maps)", "treatment (3 maps)"]
+    # drawn with the partial Plotly bundle (app/assets/vendor/plotly), not plotly.py's full one
+    loaded = page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('plotly'))")
+    assert any("plotly-pmm.min.js" in n for n in loaded) and not any("plotly.min.js" in n for n in loaded), loaded
     assert page.locator(".pmm-pool-group-name").count() == 4  # c, e1, e2, e3
     assert page.locator(".pmm-pool-group-name").first.input_value() == "c"
     # the first statistic is one every chosen map has; the one the pool is built for says
