@@ -112,7 +112,7 @@ PLOTLY_BUNDLE = ("vendor", "plotly", "plotly-pmm.min.js")
 
 def _partial_plotly(app: dash.Dash) -> None:
     """Name :data:`PLOTLY_BUNDLE` in the pages' ``<meta name="pmm-plotly">``, with its
-    content hash (a new bundle is a new address), for ``assets/pmm_plotly.js``: Dash's
+    content hash (a new bundle is a new address), for ``assets/05-pmm-store.js``: Dash's
     graphs then load it instead of plotly.py's full bundle. Without the file (it is in the
     package) the meta tag is left out and the graphs load the full bundle."""
     path = Path(app.config.assets_folder).joinpath(*PLOTLY_BUNDLE)

@@ -1,5 +1,6 @@
 /*
- * PyMapManager: Dash's store without its no-op "reset" actions.
+ * PyMapManager: Dash's store without its no-op "reset" actions, and Dash's graphs on the
+ * partial Plotly bundle (both set up before Dash's renderer starts; one file, one request).
  *
  * Dash's renderer dispatches RESET_COMPONENT_STATE from every component it mounts (in
  * an effect, one action per component). The action only drops the component's entries
@@ -16,7 +17,15 @@
  * any component is drawn; if a Dash version stops doing that, nothing is wrapped and Dash
  * works as it did.
  *
- * No DOM here: the same file runs under node (tests/js/store.test.js).
+ * dcc.Graph loads Plotly.js the first time a graph is drawn (when there is no
+ * window.Plotly) from window._dashPlotlyJSURL, which Dash's renderer sets to plotly.py's
+ * full bundle: 4.8 MB and 40 trace types, about a second of script compilation and
+ * evaluation on a 2-core machine, on the way to the map page's plot. The page's
+ * <meta name="pmm-plotly"> (app/factory.py) names the partial bundle with the three trace
+ * types the dashboard draws (scatter, scattergl, bar; app/assets/vendor/plotly, 1.4 MB);
+ * that address is kept whatever the renderer sets. Without the meta tag nothing changes.
+ *
+ * The same file runs under node (tests/js/store.test.js).
  */
 (function (root, factory) {
     "use strict";
@@ -24,7 +33,10 @@
     if (typeof module === "object" && module.exports) { module.exports = api; }
     if (root) {
         root.PmmStore = api;
-        if (typeof window !== "undefined" && root === window) { api.install(window); }
+        if (typeof window !== "undefined" && root === window) {
+            api.install(window);
+            api.usePlotlyBundle(window, document);
+        }
     }
 }(typeof globalThis !== "undefined" ? globalThis : this, function () {
     "use strict";
@@ -85,5 +97,20 @@
         return stores;
     }
 
-    return {isNoopReset: isNoopReset, quiet: quiet, install: install, RESET: RESET};
+    /** Keep `win._dashPlotlyJSURL` on the address of `doc`'s <meta name="pmm-plotly">.
+     *  Returns that address, or null (no meta tag, or Plotly already there). */
+    function usePlotlyBundle(win, doc) {
+        var meta = doc && doc.querySelector ? doc.querySelector('meta[name="pmm-plotly"]') : null;
+        var url = meta && meta.getAttribute("content");
+        if (!url || win.Plotly) { return null; }
+        Object.defineProperty(win, "_dashPlotlyJSURL", {
+            configurable: true,
+            enumerable: true,
+            get: function () { return url; },
+            set: function () { /* the renderer's full bundle: the partial one is kept */ }
+        });
+        return url;
+    }
+
+    return {isNoopReset: isNoopReset, quiet: quiet, install: install, usePlotlyBundle: usePlotlyBundle, RESET: RESET};
 }));

@@ -82,7 +82,7 @@ def test_the_pages_name_the_bundle_with_its_content_hash(app: dash.Dash) -> None
     # served, and not also as a script of every page
     assert app.server.test_client().get(url).status_code == 200
     assert "plotly-pmm.min.js" not in "".join(re.findall(r'<script src="([^"]+)"', html))
-    assert "/assets/pmm_plotly.js" in html
+    assert "/assets/05-pmm-store.js" in html
 
 
 def test_go_figure_validates_the_dashboard_traces() -> None:

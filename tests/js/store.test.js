@@ -1,4 +1,5 @@
-// Dash's store without its no-op resets (app/assets/05-pmm-store.js, PmmStore), under
+// Dash's store without its no-op resets, and the graphs' Plotly bundle
+// (app/assets/05-pmm-store.js, PmmStore), under
 // node's test runner:
 //     node --test tests/js/
 "use strict";
@@ -112,4 +113,22 @@ test("install catches the stores Dash appends to window.dash_stores, and those a
 test("loads in node as a browser global without installing itself", () => {
     assert.equal(globalThis.PmmStore, S);
     assert.equal(globalThis.dash_stores, undefined);
+});
+
+test("Dash's graphs load the bundle the page names, whatever the renderer sets", () => {
+    const url = "/assets/vendor/plotly/plotly-pmm.min.js?v=0123456789ab";
+    const doc = {querySelector: (sel) => sel === 'meta[name="pmm-plotly"]' ? {getAttribute: () => url} : null};
+    const win = {};
+    assert.equal(S.usePlotlyBundle(win, doc), url);
+    // Dash's renderer: window._dashPlotlyJSURL = prefix + "_dash-component-suites/plotly/package_data/plotly.min.js"
+    win._dashPlotlyJSURL = "/_dash-component-suites/plotly/package_data/plotly.min.js";
+    assert.equal(win._dashPlotlyJSURL, url);
+    // no meta tag, or a Plotly already loaded: left as it is
+    const bare = {};
+    assert.equal(S.usePlotlyBundle(bare, {querySelector: () => null}), null);
+    bare._dashPlotlyJSURL = "x";
+    assert.equal(bare._dashPlotlyJSURL, "x");
+    const loaded = {Plotly: {}};
+    assert.equal(S.usePlotlyBundle(loaded, doc), null);
+    assert.equal(loaded._dashPlotlyJSURL, undefined);
 });
