@@ -87,7 +87,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> dash.Dash:
         f'<link rel="preload" href="{settings.url_prefix}{part}" as="fetch" crossorigin="anonymous">'
         for part in ("_dash-layout", "_dash-dependencies")
     )
-    app.index_string = app.index_string.replace("{%metas%}", "{%metas%}\n        " + preload, 1)
+    _add_to_head(app, preload)
     _without_polyfill(app)
     _preload_chunks(app, settings.url_prefix)
     _partial_plotly(app)
@@ -120,9 +120,13 @@ def _partial_plotly(app: dash.Dash) -> None:
         log.warning("the partial Plotly bundle %s is missing: graphs load plotly.py's full bundle", path)
         return
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    url = f"{app.config.requests_pathname_prefix}assets/{'/'.join(PLOTLY_BUNDLE)}?v={digest}"
-    meta = f'<meta name="pmm-plotly" content="{url}">'
-    app.index_string = app.index_string.replace("{%metas%}", "{%metas%}\n        " + meta, 1)
+    url = f"{app.get_asset_url('/'.join(PLOTLY_BUNDLE))}?v={digest}"
+    _add_to_head(app, f'<meta name="pmm-plotly" content="{url}">')
+
+
+def _add_to_head(app: dash.Dash, html: str) -> None:
+    """Add ``html`` to every page's head, after Dash's meta tags."""
+    app.index_string = app.index_string.replace("{%metas%}", "{%metas%}\n        " + html, 1)
 
 
 #: Script chunks the component libraries load only once a component of theirs is drawn,
