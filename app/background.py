@@ -13,10 +13,13 @@ from typing import Any
 
 from .config import Settings
 
-__all__ = ["background_manager", "make_celery"]
+__all__ = ["LOST_JOB_MESSAGE", "background_manager", "make_celery"]
 
 #: a job's bookkeeping lives this long (seconds)
 JOB_EXPIRE = 3600
+
+#: what a background callback's error handler is told when its job ended without an answer
+LOST_JOB_MESSAGE = "the job stopped before it answered (its worker was lost); start it again"
 
 
 def make_celery(settings: Settings) -> Any:
@@ -44,15 +47,58 @@ def make_celery(settings: Settings) -> Any:
     return celery
 
 
+def _answer_or_end(manager: Any, read: Any, key: str, job: Any) -> Any:
+    """A poll's answer, without Dash's lost-answer race.
+
+    Dash reads a job's answer, then asks whether the job still runs, and when it does not and
+    there was no answer it sends nothing (the page stops waiting, with no result). A job that
+    stores its answer and ends *between* those two reads is lost that way, although its
+    answer is there. A job stores its answer before it ends, so once it is seen ended one
+    more read finds the answer if there is one.
+    """
+    result = read(key, job)
+    if result is manager.UNDEFINED and job is not None and not manager.job_running(job):
+        result = read(key, job)
+    return result
+
+
+def _celery_manager(celery: Any) -> Any:
+    from dash import CeleryManager
+
+    class Manager(CeleryManager):  # type: ignore[misc]
+        """Dash's Celery manager, with no answer lost between its reads, and a job whose task
+        failed outside the callback (its worker lost for good) answered with an error."""
+
+        def get_result(self, key: str, job: Any) -> Any:
+            result = _answer_or_end(self, super().get_result, key, job)
+            if result is self.UNDEFINED and job is not None:
+                task = self.get_task(job)
+                if task is not None and task.status == "FAILURE":
+                    # (a cancelled job is REVOKED, and stays without an answer)
+                    return {"background_callback_error": {"msg": LOST_JOB_MESSAGE, "tb": str(task.result)}}
+            return result
+
+    return Manager(celery, expire=JOB_EXPIRE)
+
+
+def _diskcache_manager(cache: Any) -> Any:
+    from dash import DiskcacheManager
+
+    class Manager(DiskcacheManager):  # type: ignore[misc]
+        """Dash's Diskcache manager, with no answer lost between its reads."""
+
+        def get_result(self, key: str, job: Any) -> Any:
+            return _answer_or_end(self, super().get_result, key, job)
+
+    return Manager(cache, expire=JOB_EXPIRE)
+
+
 def background_manager(settings: Settings) -> Any:
     """The Dash background callback manager: Celery when configured, else Diskcache."""
     if settings.celery_broker_url:
-        from dash import CeleryManager
-
-        return CeleryManager(make_celery(settings), expire=JOB_EXPIRE)
+        return _celery_manager(make_celery(settings))
     import diskcache
-    from dash import DiskcacheManager
 
     folder = settings.data_dir / ".cache" / "background"
     folder.mkdir(parents=True, exist_ok=True)
-    return DiskcacheManager(diskcache.Cache(str(folder)), expire=JOB_EXPIRE)
+    return _diskcache_manager(diskcache.Cache(str(folder)))

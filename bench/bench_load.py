@@ -10,7 +10,7 @@ Celery worker -- on a generated data folder, then runs phases of the same reques
 * ``gunicorn``: one gunicorn worker is killed (SIGKILL) at the start (the master replaces it);
 * ``celery``: a pooling job is started through nginx and the Celery worker's process running
   it is killed (SIGKILL) in the middle: the job must be run again or reported failed, never
-  hang.
+  hang, and never end without an answer (the page would stop waiting with nothing).
 
 Prints requests/s and p50/p95 latency per kind and phase, the errors, and each fault phase's
 throughput as a ratio of the normal phase. Nothing is asserted on timings.
@@ -248,7 +248,12 @@ def pool_with_a_killed_worker(ls: LoadStack, phase: Phase, timeout: float = 120)
         finally:
             client.close()
         took = time.monotonic() - t0
-        if isinstance(ready, dict) and "error" in ready:
+        if ready is None:
+            # the job ended without an answer, as if cancelled: the page would stop waiting
+            # with nothing (what the managers of app/background.py are there to prevent)
+            log_tail = "\n".join(ls.worker.log.read_text(errors="replace").splitlines()[-15:])
+            phase.errors.append(f"pool: the job ended without an answer after {took:.1f} s; worker log:\n{log_tail}")
+        elif isinstance(ready, dict) and "error" in ready:
             phase.notes.append(f"pool reported failed after {took:.1f} s: {ready['error']}")
         else:
             phase.notes.append(f"pool finished after {took:.1f} s (run again by a new Celery process)")

@@ -22,6 +22,7 @@ from flask import Flask
 
 from app import ids
 from app.auth import identity_from_grant, identity_grant, run_as
+from app.background import LOST_JOB_MESSAGE
 from app.components.pooling import group_row, summary_table
 from app.figures.pooling import dynamics_figure, empty_figure, pool_figure
 from app.services import pooling as svc
@@ -306,6 +307,16 @@ def compute_pool(server: Flask) -> Callable[..., Any]:
     return compute
 
 
+def pool_job_failed(err: Exception) -> dict[str, str]:
+    """The ready store of a pooling job that raised outside its own handling, or whose worker
+    was lost for good: the page says so (instead of stopping its progress bar with nothing)."""
+    if LOST_JOB_MESSAGE in str(err):
+        log.warning("pooling job lost: %s", err)
+        return {"error": LOST_JOB_MESSAGE}
+    log.error("pooling job failed: %s", err)
+    return {"error": "an unexpected error stopped it (the server's log has the details); change any setting to pool again"}
+
+
 def _result(ready: Any, mode: str | None, reference: str | None, cohorts: bool | None) -> Any:
     """(pool, dynamics, messages) from a ready store, or (None, None, messages)."""
     if not ready:
@@ -463,6 +474,7 @@ def register(app: dash.Dash) -> None:
         ],
         cancel=[Input(ids.POOL_CANCEL, "n_clicks")],
         prevent_initial_call=True,
+        on_error=pool_job_failed,
     )(compute_pool(app.server))
     app.callback(
         Output(ids.POOL_FIGURE, "figure"),
