@@ -142,12 +142,35 @@
         labels();
     }
 
+    // Leaflet's SVG renderer, after every pan (moveend), sets the outline ("d") of every
+    // path again: every spine marker and tracing of every viewer, although the outlines are
+    // in layer coordinates, which a pan does not change. Setting an attribute makes the
+    // browser recompute the element's style and geometry and repaint it even when the value
+    // is the same: thousands of SVG elements on a 9-session map, after each plot click and
+    // each step of a linked drag. The outline is set only when it differs from the one the
+    // element has (the value is still computed, so paths culled or clipped by the new view,
+    // and those whose radius or position changed, are drawn as before).
+    function skipSamePaths(L) {
+        var svg = L.SVG && L.SVG.prototype;
+        if (!svg || typeof svg._setPath !== "function" || svg._setPath.__pmm) { return; }
+        var setPath = svg._setPath;
+        var patched = function (layer, path) {
+            var el = layer && layer._path;
+            if (el && el.__pmmD === path) { return; }
+            setPath.call(this, layer, path);
+            if (el) { el.__pmmD = path; }
+        };
+        patched.__pmm = true;
+        svg._setPath = patched;
+    }
+
     function hookLeaflet() {
         var L = window.L;
         if (!L || !L.Map) { return false; }
         if (!L.__pmmHooked) {
             L.__pmmHooked = true;
             L.Map.addInitHook(function () { register(this); });
+            skipSamePaths(L);
         }
         return true;
     }
@@ -219,6 +242,17 @@
 
     function tileKey(c) { return c.x + ":" + c.y + ":" + c.z; }
 
+    // Leaflet places each tile with a 3D translation, which makes every tile a compositing
+    // layer of its own: 90 and more on a 9-session map, each layerized and committed again
+    // in every frame (the frames of a click, a step, a drag). A tile never moves within its
+    // zoom level (Leaflet moves the level, and the map pane, as a whole), so a 2D
+    // translation places it the same, painted into the layer of its pane.
+    var TRANSLATE3D = /^translate3d\(([^,]+),([^,]+),[^)]*\)/;
+    function flatten(tile) {
+        var t = tile.style.transform;
+        if (t && TRANSLATE3D.test(t)) { tile.style.transform = t.replace(TRANSLATE3D, "translate($1,$2)"); }
+    }
+
     // The tiles of a tiled layer in view: a test coords -> bool for the map's current tile
     // zoom and view (the layer also keeps tiles around the view, up to keepBuffer, and
     // those of the previous zoom while the new ones load).
@@ -245,7 +279,10 @@
                 maxNativeZoom: 0, maxZoom: 5, noWrap: true, bounds: bounds, keepBuffer: 4,
                 updateWhenZooming: false, className: "pmm-tiles" + tintClass(spec)
             });
-            rec.layer.on("tileloadstart", function (e) { rec.tiles[tileKey(e.coords)] = {el: e.tile, coords: e.coords}; });
+            rec.layer.on("tileloadstart", function (e) {
+                rec.tiles[tileKey(e.coords)] = {el: e.tile, coords: e.coords};
+                flatten(e.tile);
+            });
             rec.layer.on("tileunload", function (e) {
                 var k = tileKey(e.coords);
                 delete rec.tiles[k];

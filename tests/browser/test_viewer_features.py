@@ -209,3 +209,64 @@ def test_a_tiled_viewer_steps_in_place_and_pans_to_tiles_of_its_plane(page: Any,
     tiles = _tiles_at(page, 2)
     assert all(t["plane"] == 2 for viewer in tiles for t in viewer)
     page.wait_for_function("(n) => performance.getEntriesByName('pmm:slice').length > n", arg=n)
+
+
+# ---- the frames of a pan: outlines not set again, tiles not layers of their own
+
+JS_WATCH_OUTLINES = """() => {
+  window.__pmmOutlines = {same: 0, changed: 0};
+  const count = (recs) => recs.forEach((r) => {
+    if (r.target.getAttribute('d') === r.oldValue) { window.__pmmOutlines.same++; } else { window.__pmmOutlines.changed++; }
+  });
+  const obs = new MutationObserver(count);
+  document.querySelectorAll('.pmm-viewer .leaflet-overlay-pane').forEach((el) =>
+    obs.observe(el, {attributes: true, attributeFilter: ['d'], attributeOldValue: true, subtree: true}));
+  window.__pmmOutlinesFlush = () => count(obs.takeRecords());
+}"""
+
+JS_TILE_PLACES = """() => [...document.querySelectorAll('.pmm-viewer[data-session]')].map((v) =>
+  [...v.querySelectorAll('.leaflet-pmmImages-pane img.leaflet-tile')].map((t) => {
+    const r = t.getBoundingClientRect();
+    return {transform: t.style.transform, x: r.left, y: r.top, w: r.width, h: r.height};
+  }))"""
+
+
+def test_a_pan_sets_no_outline_again_and_tiles_are_placed_flat(page: Any, tiled_map: str) -> None:
+    """Leaflet's SVG renderer sets every path's outline again after each pan; the page skips
+    an outline equal to the one the path has (each set restyles and repaints the element).
+    Tiles are placed with 2D translations (each 3D one made a compositing layer per tile)."""
+    page.goto(tiled_map + "?s=0,1&z=2")
+    page.wait_for_function("() => performance.getEntriesByName('pmm:open').length > 0", timeout=30_000)
+    # zoomed in on a spine
+    page.wait_for_function("() => pmm.spines.markers(0).size > 0 && pmm.spines.markers(1).size > 0")
+    page.evaluate("() => { const m = [...pmm.spines.markers(0)][0]; pmm.layers.map(0).setView(m.getLatLng(), 1, {animate: false}); }")
+    page.wait_for_function("() => pmm.layers.map(1).getZoom() === 1")
+    _tiles_at(page, 2)
+    drawn = page.evaluate("() => [...document.querySelectorAll('.pmm-viewer .leaflet-overlay-pane path')]"
+                          ".filter((p) => p.getAttribute('d') !== 'M0 0').length")  # fmt: skip
+    assert drawn > 5, drawn  # spines and tracings in view
+    page.evaluate(JS_WATCH_OUTLINES)
+    # a pan of the linked viewers (each fires moveend: Leaflet redraws every path)
+    page.evaluate("() => pmm.layers.map(0).panBy([60, 40], {animate: false})")
+    page.wait_for_timeout(300)
+    page.evaluate("() => window.__pmmOutlinesFlush()")
+    moved = page.evaluate("() => window.__pmmOutlines")
+    assert moved["same"] == 0, moved
+    # a zoom changes the outlines: they are drawn
+    page.evaluate("() => pmm.layers.map(0).setZoom(2, {animate: false})")
+    page.wait_for_function("() => pmm.layers.map(1).getZoom() === 2")
+    page.wait_for_timeout(300)
+    page.evaluate("() => window.__pmmOutlinesFlush()")
+    zoomed = page.evaluate("() => window.__pmmOutlines")
+    assert zoomed["same"] == 0 and zoomed["changed"] > 0, zoomed
+    # the tiles: 2D translations, on a gap-free grid of the tile size
+    _tiles_at(page, 2)
+    viewers = page.evaluate(JS_TILE_PLACES)
+    assert len(viewers) == 2 and all(viewers), viewers
+    for tiles in viewers:
+        assert all(t["transform"].startswith("translate(") for t in tiles), tiles[:3]
+        w = tiles[0]["w"]
+        assert w > 0 and all(abs(t["w"] - w) < 0.5 and abs(t["h"] - w) < 0.5 for t in tiles), tiles[:3]
+        for axis in ("x", "y"):
+            steps = sorted({round(t[axis] - tiles[0][axis], 1) for t in tiles})
+            assert all(abs(s / w - round(s / w)) < 0.01 for s in steps), (axis, steps[:8], w)
