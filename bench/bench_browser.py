@@ -46,7 +46,9 @@ preloading buys.
 
 The app runs under gunicorn (2 workers, 4 threads: the production setup); the browser is
 ``$PMM_CHROMIUM`` or Debian's ``/usr/bin/chromium``, headless, software rendering (so read
-the figures as upper bounds). No timed asserts: this prints p50/p95 and PASS/MISS.
+the figures as upper bounds). No timed asserts: this prints p50/p95 and PASS/MISS. The
+server's log goes to ``bench/.work/bench-browser-server.log``; the lines of it that say
+something went wrong (a worker timeout, an error, a traceback) are printed at the end.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -213,11 +216,16 @@ def make_data() -> None:
 
 
 class Server:
-    """gunicorn on the bench data, restartable with an empty cache."""
+    """gunicorn on the bench data, restartable with an empty cache. Its log (gunicorn's and
+    the app's warnings) goes to :data:`SERVER_LOG`, one section per start; :meth:`problems`
+    lists what in it says something went wrong (a worker timed out, an error, a traceback):
+    a pipe nobody read would stop the server once full, and hid those."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.log_from = 0
+        self.found: list[str] = []
 
     @property
     def base(self) -> str:
@@ -233,9 +241,12 @@ class Server:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         cmd = [str(gunicorn), "-b", f"127.0.0.1:{self.port}", "-w", "2", "--threads", "4", "-k", "gthread",
                "--log-level", "warning", "app.wsgi:server"]  # fmt: skip
-        self.proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        WORK.mkdir(parents=True, exist_ok=True)
+        with SERVER_LOG.open("a") as f:
+            f.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} start ({'cold' if cold else 'warm'}) port {self.port}\n")
+        self.log_from = SERVER_LOG.stat().st_size
+        with SERVER_LOG.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -243,16 +254,31 @@ class Server:
                 return
             except OSError:
                 if self.proc.poll() is not None:
-                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                    raise RuntimeError("gunicorn exited: " + err) from None
+                    raise RuntimeError("gunicorn exited: " + self._log_since()) from None
                 time.sleep(0.2)
         raise RuntimeError("the server did not start")
+
+    def _log_since(self) -> str:
+        with SERVER_LOG.open("rb") as f:
+            f.seek(self.log_from)
+            return f.read().decode(errors="replace")
 
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(timeout=20)
             self.proc = None
+            self.found += [line for line in self._log_since().splitlines() if PROBLEM.search(line)]
+
+    def problems(self) -> list[str]:
+        """The lines of the server's log, since the first start, that say something went wrong."""
+        return list(self.found)
+
+
+#: where the benchmark's server writes its log (git ignores bench/.work)
+SERVER_LOG = WORK / "bench-browser-server.log"
+#: a log line saying something went wrong (gunicorn's worker timeout, an error, a traceback)
+PROBLEM = re.compile(r"WORKER TIMEOUT|CRITICAL|ERROR|Traceback|Exception", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------- the runs
@@ -471,6 +497,10 @@ def main() -> int:
             browser.close()
     finally:
         server.stop()
+    if server.problems():
+        print(f"\nThe server's log ({SERVER_LOG}) says something went wrong ({len(server.problems())} lines):")
+        for line in server.problems()[:10]:
+            print("   ", line[:200])
     describe = {
         "demo": "demo: 6 sessions x 2 channels x 30 x 512 x 512 (one image per viewer), 6 viewers",
         "big9": "big9: 9 sessions x 2 channels x 70 x 2048 x 2048 (tiles), 111 runs, 9 viewers",
