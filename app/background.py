@@ -47,36 +47,43 @@ def make_celery(settings: Settings) -> Any:
     return celery
 
 
-def _answer_or_end(manager: Any, read: Any, key: str, job: Any) -> Any:
-    """A poll's answer, without Dash's lost-answer race.
+class _KeepsAnswers:
+    """Dash's manager without its lost-answer race (a mixin before Dash's manager class).
 
     Dash reads a job's answer, then asks whether the job still runs, and when it does not and
     there was no answer it sends nothing (the page stops waiting, with no result). A job that
     stores its answer and ends *between* those two reads is lost that way, although its
     answer is there. A job stores its answer before it ends, so once it is seen ended one
-    more read finds the answer if there is one.
+    more read finds the answer if there is one; if there is none, :meth:`lost_answer`.
     """
-    result = read(key, job)
-    if result is manager.UNDEFINED and job is not None and not manager.job_running(job):
-        result = read(key, job)
-    return result
+
+    UNDEFINED: Any
+
+    def get_result(self, key: str, job: Any) -> Any:
+        result = super().get_result(key, job)  # type: ignore[misc]
+        if result is self.UNDEFINED and job is not None and not self.job_running(job):  # type: ignore[attr-defined]
+            result = super().get_result(key, job)  # type: ignore[misc]
+            if result is self.UNDEFINED:
+                result = self.lost_answer(job)
+        return result
+
+    def lost_answer(self, job: Any) -> Any:
+        """What a job that ended without an answer sends: nothing (a cancelled job)."""
+        return self.UNDEFINED
 
 
 def _celery_manager(celery: Any) -> Any:
     from dash import CeleryManager
 
-    class Manager(CeleryManager):  # type: ignore[misc]
+    class Manager(_KeepsAnswers, CeleryManager):  # type: ignore[misc]
         """Dash's Celery manager, with no answer lost between its reads, and a job whose task
         failed outside the callback (its worker lost for good) answered with an error."""
 
-        def get_result(self, key: str, job: Any) -> Any:
-            result = _answer_or_end(self, super().get_result, key, job)
-            if result is self.UNDEFINED and job is not None:
-                task = self.get_task(job)
-                if task is not None and task.status == "FAILURE":
-                    # (a cancelled job is REVOKED, and stays without an answer)
-                    return {"background_callback_error": {"msg": LOST_JOB_MESSAGE, "tb": str(task.result)}}
-            return result
+        def lost_answer(self, job: Any) -> Any:
+            task = self.get_task(job)
+            if task is not None and task.status == "FAILURE":
+                return {"background_callback_error": {"msg": LOST_JOB_MESSAGE, "tb": str(task.result)}}
+            return self.UNDEFINED  # (a cancelled job is REVOKED, and stays without an answer)
 
     return Manager(celery, expire=JOB_EXPIRE)
 
@@ -84,11 +91,8 @@ def _celery_manager(celery: Any) -> Any:
 def _diskcache_manager(cache: Any) -> Any:
     from dash import DiskcacheManager
 
-    class Manager(DiskcacheManager):  # type: ignore[misc]
+    class Manager(_KeepsAnswers, DiskcacheManager):  # type: ignore[misc]
         """Dash's Diskcache manager, with no answer lost between its reads."""
-
-        def get_result(self, key: str, job: Any) -> Any:
-            return _answer_or_end(self, super().get_result, key, job)
 
     return Manager(cache, expire=JOB_EXPIRE)
 

@@ -217,15 +217,18 @@ def make_data() -> None:
 
 class Server:
     """gunicorn on the bench data, restartable with an empty cache. Its log (gunicorn's and
-    the app's warnings) goes to :data:`SERVER_LOG`, one section per start; :meth:`problems`
+    the app's warnings) goes to :data:`SERVER_LOG`, one section per start; :attr:`problems`
     lists what in it says something went wrong (a worker timed out, an error, a traceback):
     a pipe nobody read would stop the server once full, and hid those."""
+
+    #: the lines of the server's log, since the first start, that say something went wrong
+    problems: list[str]
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.log_from = 0
-        self.found: list[str] = []
+        self.problems = []
 
     @property
     def base(self) -> str:
@@ -268,11 +271,7 @@ class Server:
             self.proc.terminate()
             self.proc.wait(timeout=20)
             self.proc = None
-            self.found += [line for line in self._log_since().splitlines() if PROBLEM.search(line)]
-
-    def problems(self) -> list[str]:
-        """The lines of the server's log, since the first start, that say something went wrong."""
-        return list(self.found)
+            self.problems += [line for line in self._log_since().splitlines() if PROBLEM.search(line)]
 
 
 #: where the benchmark's server writes its log (git ignores bench/.work)
@@ -497,9 +496,9 @@ def main() -> int:
             browser.close()
     finally:
         server.stop()
-    if server.problems():
-        print(f"\nThe server's log ({SERVER_LOG}) says something went wrong ({len(server.problems())} lines):")
-        for line in server.problems()[:10]:
+    if server.problems:
+        print(f"\nThe server's log ({SERVER_LOG}) says something went wrong ({len(server.problems)} lines):")
+        for line in server.problems[:10]:
             print("   ", line[:200])
     describe = {
         "demo": "demo: 6 sessions x 2 channels x 30 x 512 x 512 (one image per viewer), 6 viewers",
