@@ -290,8 +290,16 @@ def export_table(clicks: int | None, tab: str | None, session: int | None, y: st
     return tuple(out)
 
 
-def _spine_table_outputs(session: Any, stats: Any, roi: Any, edit_version: Any, map_data: Any) -> tuple[Any, ...]:
-    return spine_table(session, stats, roi, map_data, edit_version)
+def _spine_table_outputs(
+    session: Any, stats: Any, roi: Any, edit_version: Any, map_data: Any, shown_columns: Any
+) -> tuple[Any, ...]:
+    rows, columns, info = spine_table(session, stats, roi, map_data, edit_version)
+    # the columns the grid has already (a selection in another session: new rows, the same
+    # statistics) are not sent again: new column definitions make AG Grid build every
+    # header and cell again (most of what a plot click left for the garbage collector)
+    if columns is not no_update and columns == shown_columns:
+        columns = no_update
+    return rows, columns, info
 
 
 def _runs_view_outputs(
@@ -325,6 +333,7 @@ def register(app: dash.Dash) -> None:
         Input(ids.PLOT_ROI, "value"),
         Input(ids.EDIT_VERSION, "data"),
         State(ids.MAP_REF, "data"),
+        State(ids.TABLE_GRID, "columnDefs"),
         prevent_initial_call=True,
     )(_spine_table_outputs)
     app.callback(

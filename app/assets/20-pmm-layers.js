@@ -496,6 +496,7 @@
         if (ready) {
             opened = true;
             pmm.measure("open", 0, {sessions: st.sessions.length});
+            emit({type: "open"});
         }
     }
 
@@ -610,6 +611,8 @@
             return out.filter(Boolean);
         },
         shown: viewShown,
+        /** Whether every viewer has shown its first images (pmm:open) in this page load. */
+        opened: function () { return opened; },
         centre: centre,
         /** Called as a page's view starts: Leaflet hooked, dash-leaflet's GeoJSON code on its way. */
         hook: function () { preloadGeoJSON(); return hookLeaflet(); }

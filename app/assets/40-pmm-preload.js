@@ -8,6 +8,13 @@
  * images are kept (the most recent 240 URLs), so the browser keeps their pixels ready and
  * the next step only points the layers at them (20-pmm-layers.js). A failed preload is
  * dropped, so it is asked for again later.
+ *
+ * Not before the page's open: until every viewer shows its first images (pmm:open), those
+ * are all the server and the browser work on. A viewer's preloads asked for as soon as it
+ * showed its own images competed with the other viewers' first images (on a cold server
+ * each is rendered: 27 tiles of neighbouring planes beside the 9 first ones on a 9-session
+ * map). A viewer whose image failed never opens the page: the preloads then start
+ * OPEN_WAIT ms after the first viewer showed its images.
  */
 (function () {
     "use strict";
@@ -18,6 +25,7 @@
     var BEHIND = 1;
     var TILED_MAX = 2;       // tiled viewers: planes each way at most (every tile in view, 9 viewers)
     var KEEP = 240;
+    var OPEN_WAIT = 3000;
 
     var cache = new Map();   // url -> Image (insertion order = age)
 
@@ -62,16 +70,31 @@
     // after the frame that shows the viewer's images (and its timing): the preloads' image
     // requests and decodes do not delay that frame
     var due = {};
+    var scheduled = false;
+    var waited = false;      // OPEN_WAIT has passed without an open
+    var waiting = null;
+
+    function ready() { return waited || pmm.layers.opened(); }
+
+    function schedule() {
+        if (scheduled || !ready() || !Object.keys(due).length) { return; }
+        scheduled = true;
+        pmm.afterPaint(function () {
+            scheduled = false;
+            var sessions = Object.keys(due).map(Number);
+            due = {};
+            sessions.forEach(around);
+        });
+    }
+
     pmm.layers.on(function (ev) {
+        if (ev.type === "open") { schedule(); return; }
         if (ev.type !== "shown") { return; }
-        if (!Object.keys(due).length) {
-            pmm.afterPaint(function () {
-                var sessions = Object.keys(due).map(Number);
-                due = {};
-                sessions.forEach(around);
-            });
-        }
         due[ev.session] = true;
+        if (!ready() && waiting === null) {
+            waiting = setTimeout(function () { waited = true; schedule(); }, OPEN_WAIT);
+        }
+        schedule();
     });
 
     pmm.preload = {

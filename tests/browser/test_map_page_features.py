@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,44 @@ def test_the_plot_and_the_tables_come_after_the_first_planes_and_show_the_url_st
     assert selected_run(page) == 7
     page.wait_for_function("() => !!document.querySelector('#pmm-table-grid .ag-row-selected[row-id=\"7\"]')")
     page.wait_for_function("() => document.querySelector('#pmm-histogram .js-plotly-plot')._fullData.length > 0")
+
+
+JS_PLANE_REQUESTS = """() => {
+  const m = performance.getEntriesByName('pmm:open')[0];
+  const first = {};
+  pmm.state.get().sessions.forEach(s => { first[s] = pmm.state.zOf(s); });
+  const imgs = performance.getEntriesByType('resource').map(e => {
+    const p = new URL(e.name).pathname.match(/\\/sessions\\/(\\d+)\\/planes\\/(\\d+)/);
+    return p ? {s: +p[1], z: +p[2], start: e.startTime} : null;
+  }).filter(Boolean);
+  return {open: m.startTime + m.duration, first, imgs};
+}"""
+
+
+def test_neighbouring_planes_are_preloaded_only_once_every_viewer_shows_its_first_plane(page: Any, nine_url: str) -> None:
+    """Until pmm:open the server and the browser work on the first planes only: a viewer's
+    neighbouring planes are not asked for as soon as that one viewer shows its own (on a
+    cold server each is rendered, beside the other viewers' first planes). Session 0's first
+    plane comes a second late, so the other viewers show theirs long before the open."""
+    held: list[str] = []
+
+    def late(route: Any) -> None:
+        if not held:  # the first plane asked for: session 0's first
+            held.append(route.request.url)
+            time.sleep(1.0)
+        route.continue_()
+
+    page.route(re.compile(r".*/sessions/0/planes/.*"), late)
+    open_nine(page, nine_url)
+    page.wait_for_function("() => pmm.preload.size() >= 6")
+    got = page.evaluate(JS_PLANE_REQUESTS)
+    first = {int(s): z for s, z in got["first"].items()}
+    before = [i for i in got["imgs"] if i["start"] < got["open"]]
+    after = [i for i in got["imgs"] if i["start"] >= got["open"]]
+    # before the open: each viewer's first plane, nothing else
+    assert {(i["s"], i["z"]) for i in before} == set(first.items())
+    # after it: the neighbouring planes of every viewer
+    neighbours = {(i["s"], i["z"]) for i in after if i["z"] != first[i["s"]]}
+    assert {s for s, _ in neighbours} == set(first)
+    assert all(abs(z - first[s]) <= 3 for s, z in neighbours)
+    assert len(held) == 1 and f"/planes/{first[0]}" in held[0]

@@ -57,7 +57,7 @@ def test_table_setup_offers_every_session_and_the_statistics(call: DashCaller, n
     assert value is NO_UPDATE
 
 
-def _table(call: DashCaller, session: int, stats: list[str]) -> list[Any]:
+def _table(call: DashCaller, session: int, stats: list[str], shown_columns: Any = None) -> list[Any]:
     return call(
         [(ids.TABLE_GRID, "rowData"), (ids.TABLE_GRID, "columnDefs"), (ids.TABLE_INFO, "children")],
         [
@@ -66,8 +66,20 @@ def _table(call: DashCaller, session: int, stats: list[str]) -> list[Any]:
             (ids.PLOT_ROI, "value", "spineROI"),
             (ids.EDIT_VERSION, "data", None),
         ],
-        [(ids.MAP_REF, "data", _ref("nine"))],
+        [(ids.MAP_REF, "data", _ref("nine")), (ids.TABLE_GRID, "columnDefs", shown_columns)],
     )
+
+
+def test_another_session_sends_new_rows_and_the_columns_only_when_they_change(call: DashCaller) -> None:
+    """A selection in another session gives the table that session's rows; the columns the
+    grid has already are not sent again (AG Grid would build every header and cell again)."""
+    rows4, cols, _ = _table(call, 4, ["pDist", "sLen3d_int1"])
+    rows5, cols5, info = _table(call, 5, ["pDist", "sLen3d_int1"], shown_columns=cols)
+    assert cols5 is NO_UPDATE
+    assert rows5 and rows5 != rows4 and "session 5" in info
+    # other statistics: other columns, sent
+    _, cols_z, _ = _table(call, 5, ["pDist"], shown_columns=cols)
+    assert [c["field"] for c in cols_z] == ["run", "segment", "dynamics", "bad", "z", "pDist"]
 
 
 def test_spine_table_is_the_sessions_objects_with_their_statistics(call: DashCaller, nine: Map) -> None:
