@@ -357,8 +357,17 @@
         Object.keys(rec.tiles).forEach(function (k) {
             var t = rec.tiles[k];
             var src = window.L.Util.template(url, {x: t.coords.x, y: t.coords.y, z: t.coords.z + offset});
-            if (t.el.src === absolute(src)) { return; }
             var shown = seen(t.coords);
+            if (t.el.src === absolute(src)) {
+                // made from the new template already (a selection's pan: newTemplates):
+                // waited for while it loads; one that failed fails the plane
+                if (shown && !t.el.complete) {
+                    rec.expect[k] = absolute(src);
+                } else if (shown && !t.el.naturalWidth) {
+                    rec.tileFailed = true;
+                }
+                return;
+            }
             if (!shown && drop) {
                 rec.layer._removeTile(k);      // its tileunload forgets it (makeLayer)
                 return;
@@ -500,11 +509,36 @@
         }
     }
 
+    // A selection's tiles: the tiled layers' templates are pointed at the new planes first
+    // (nothing is asked for), the viewers are panned to the run (30-pmm-spines.js, later in
+    // the same task: the tiles of the run's place are made from the new planes), and only
+    // then are the tiles still in view pointed at them (showAll, in a microtask: after the
+    // pans). Retargeting first asked every viewer for the new plane's tiles where it was,
+    // then panned away from them: up to half of a click's 70-100 tile requests (9 tiled
+    // viewers) were for tiles never shown, served while the click's frames were drawn.
+    function newTemplates() {
+        var st = state.get();
+        st.sessions.forEach(function (s) {
+            var view = views[s];
+            var meta = st.metas[s];
+            if (!view || !meta || !meta.tiled) { return; }
+            state.layersOf(s).forEach(function (spec, i) {
+                var rec = view.recs[i];
+                if (rec && rec.tiled && rec.spec.channel === spec.channel && rec.spec.tint === spec.tint) {
+                    rec.layer.setUrl(state.planeUrl(s, spec.channel), true);
+                }
+            });
+        });
+    }
+
     var IMAGE_KEYS = ["metas", "z", "channel", "overlay", "projection", "k", "contrast"];
     state.on(function (ev) {
         if (IMAGE_KEYS.some(function (k) { return ev.keys[k]; })) {
             if (ev.cause.kind === "select") {
-                pmm.afterSelectPaint(function () { showAll(ev.cause); });
+                pmm.afterSelectPaint(function () {
+                    newTemplates();
+                    queueMicrotask(function () { showAll(ev.cause); });
+                });
             } else {
                 showAll(ev.cause);
             }

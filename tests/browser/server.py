@@ -50,7 +50,9 @@ def serve_app(data_dir: Path) -> Iterator[str]:
     from app.config import Settings
     from app.factory import create_app
 
-    app = create_app(Settings(data_dir=data_dir, secret_key="test", create_demo=False))
+    # the suite logs in more than 10 times a minute on a fast machine (the edit viewer's tests
+    # alone log in 12 times): the login limit is tested on its own (tests/auth/test_login.py)
+    app = create_app(Settings(data_dir=data_dir, secret_key="test", create_demo=False, login_limit="1000 per minute"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, _keep_iter(app.server), threaded=True, request_handler=_handler())
     thread = threading.Thread(target=server.serve_forever, name="pmm-test-server", daemon=True)

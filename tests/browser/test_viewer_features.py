@@ -270,3 +270,64 @@ def test_a_pan_sets_no_outline_again_and_tiles_are_placed_flat(page: Any, tiled_
         for axis in ("x", "y"):
             steps = sorted({round(t[axis] - tiles[0][axis], 1) for t in tiles})
             assert all(abs(s / w - round(s / w)) < 0.01 for s in steps), (axis, steps[:8], w)
+
+
+JS_FAR_RUN = """() => {
+  // the run of session 0's spine farthest from the view's centre, on another plane
+  const map = pmm.layers.map(0), c = map.getCenter(), z = pmm.state.zOf(0);
+  let best = null, far = -1;
+  pmm.spines.markers(0).forEach((m) => {
+    const p = m.feature.properties;
+    if (p.ghost || typeof p.run !== 'number' || p.z === z) { return; }
+    const d = map.distance(c, m.getLatLng());
+    if (d > far) { far = d; best = {run: p.run, z: p.z}; }
+  });
+  return best;
+}"""
+
+
+def test_a_selection_asks_only_for_the_tiles_of_the_runs_place(page: Any, tiled_map: str) -> None:
+    """A selection that pans to another place on another plane: the tiled viewers are
+    panned before their tiles are pointed at the new plane, so no tile of the new plane is
+    asked for where the viewer was (it pans away from them at once: up to half of a plot
+    click's tile requests on a 9-session map)."""
+    page.goto(tiled_map + "?s=0,1&z=2")
+    page.wait_for_function("() => performance.getEntriesByName('pmm:open').length > 0", timeout=30_000)
+    page.wait_for_function("() => pmm.spines.markers(0).size > 0 && pmm.spines.markers(1).size > 0")
+    page.evaluate("() => performance.setResourceTimingBufferSize(100000)")
+    page.evaluate("() => pmm.layers.map(0).setView([-100, 100], 1, {animate: false})")
+    page.wait_for_function("() => pmm.layers.map(1).getZoom() === 1")
+    _tiles_at(page, 2)
+    run = page.evaluate(JS_FAR_RUN)
+    assert run is not None
+    t0 = page.evaluate(
+        "(run) => { const t0 = performance.now(); pmm.state.select(run, {source: 'plot'}, {kind: 'select', t0}); return t0; }",
+        run["run"],
+    )
+    page.wait_for_function("() => performance.getEntriesByName('pmm:select-planes').length > 0")
+    planes = page.evaluate("() => pmm.state.get().sessions.map(s => pmm.state.zOf(s))")
+    assert planes[0] == run["z"] != 2
+    tiles = _tiles_at(page, run["z"]) if planes[0] == planes[1] else page.evaluate(JS_TILES)
+    assert all(any(t["inView"] for t in viewer) for viewer in tiles)
+    got = page.evaluate(
+        """([t0, planes]) => {
+          const inView = new Set();
+          document.querySelectorAll('.pmm-viewer[data-session]').forEach(v => {
+            const box = v.querySelector('.leaflet-container').getBoundingClientRect();
+            v.querySelectorAll('.leaflet-pmmImages-pane img.leaflet-tile').forEach(t => {
+              const r = t.getBoundingClientRect();
+              if (r.right > box.left && r.left < box.right && r.bottom > box.top && r.top < box.bottom) inView.add(t.src);
+            });
+          });
+          const asked = performance.getEntriesByType('resource').filter(e => e.startTime >= t0 && e.name.includes('/tiles/'))
+            .map(e => e.name).filter(u => {
+              const s = Number(u.match(/sessions\\/(\\d+)\\//)[1]);
+              return Number(new URL(u).searchParams.get('plane')) === planes[s];
+            });
+          return {asked, inView: [...inView]};
+        }""",
+        [t0, planes],
+    )
+    assert got["asked"], "the new plane's tiles were asked for"
+    stray = [u for u in got["asked"] if u not in got["inView"]]
+    assert not stray, (len(stray), len(got["asked"]), stray[:4])
