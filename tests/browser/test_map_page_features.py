@@ -302,3 +302,21 @@ def test_neighbouring_planes_are_preloaded_only_once_every_viewer_shows_its_firs
     assert {s for s, _ in neighbours} == set(first)
     assert all(abs(z - first[s]) <= 3 for s, z in neighbours)
     assert len(held) == 1 and f"/planes/{first[0]}" in held[0]
+
+
+def test_preloads_start_without_the_open_when_a_first_plane_fails(page: Any, nine_url: str) -> None:
+    """A viewer whose first plane fails never opens the page (pmm:open): the other viewers'
+    neighbouring planes are preloaded all the same, 3 s after the first viewer showed its own."""
+    page.route(re.compile(r".*/sessions/0/planes/.*"), lambda route: route.fulfill(status=500, body="boom"))
+    page.goto(f"{nine_url}/map/public/nine")
+    page.wait_for_function("() => window.pmm && pmm.layers && pmm.layers.shown(1)", timeout=30_000)
+    js = JS_PLANE_REQUESTS.replace("const m = performance.getEntriesByName('pmm:open')[0];", "const m = {startTime: 0, duration: 0};")
+    page.wait_for_function(f"() => {{ const g = ({js})(); return g.imgs.some(i => i.z !== g.first[i.s]); }}", timeout=30_000)
+    assert page.evaluate("() => performance.getEntriesByName('pmm:open').length") == 0
+    got = page.evaluate(js)
+    first = {int(s): z for s, z in got["first"].items()}
+    shown = page.evaluate(
+        "() => Math.min(...performance.getEntriesByType('resource').filter(e => /\\/sessions\\/[1-9]\\/planes\\//.test(e.name)).map(e => e.responseEnd))"
+    )
+    preloads = [i["start"] for i in got["imgs"] if i["z"] != first[i["s"]]]
+    assert preloads and min(preloads) >= shown + 2900, (min(preloads), shown)
