@@ -517,16 +517,12 @@
     // then panned away from them: up to half of a click's 70-100 tile requests (9 tiled
     // viewers) were for tiles never shown, served while the click's frames were drawn.
     function newTemplates() {
-        var st = state.get();
-        st.sessions.forEach(function (s) {
+        state.get().sessions.forEach(function (s) {
             var view = views[s];
-            var meta = st.metas[s];
-            if (!view || !meta || !meta.tiled) { return; }
+            if (!view) { return; }
             state.layersOf(s).forEach(function (spec, i) {
                 var rec = view.recs[i];
-                if (rec && rec.tiled && rec.spec.channel === spec.channel && rec.spec.tint === spec.tint) {
-                    rec.layer.setUrl(state.planeUrl(s, spec.channel), true);
-                }
+                if (rec && rec.tiled) { rec.layer.setUrl(state.planeUrl(s, spec.channel), true); }
             });
         });
     }
