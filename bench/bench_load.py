@@ -209,10 +209,16 @@ def kill_gunicorn_worker(ls: LoadStack, phase: Phase) -> Callable[[], None]:
             phase.notes.append("no gunicorn worker found")
             return
         os.kill(pids[0], signal.SIGKILL)
+
+        def live() -> list[int]:
+            # the killed worker stays a child (a zombie) until the master reaps it: it is not
+            # one of the workers after, whichever of the two the master has done first
+            return [p for p in _children(ls.app.proc.pid) if p != pids[0]]
+
         deadline = time.monotonic() + 30
-        while len(_children(ls.app.proc.pid)) < len(pids) and time.monotonic() < deadline:
+        while len(live()) < len(pids) and time.monotonic() < deadline:
             time.sleep(0.1)
-        phase.notes.append(f"worker {pids[0]} killed; {len(_children(ls.app.proc.pid))} of {len(pids)} workers after")
+        phase.notes.append(f"worker {pids[0]} killed; {len(live())} of {len(pids)} workers after")
 
     return fault
 
