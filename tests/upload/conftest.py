@@ -110,14 +110,6 @@ class LiveServer:
     tokens: dict[str, str]
     process: subprocess.Popen[bytes]
 
-    def worker_pids(self) -> list[int]:
-        """The worker processes' ids (children of the gunicorn master)."""
-        import psutil
-
-        return [c.pid for c in psutil.Process(self.process.pid).children()]
-
-
-
 
 @contextmanager
 def gunicorn_server(data_dir: Path, workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
