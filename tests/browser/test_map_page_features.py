@@ -263,8 +263,9 @@ def test_the_plot_and_the_tables_come_after_the_first_planes_and_show_the_url_st
     page.wait_for_function("() => document.querySelector('#pmm-histogram .js-plotly-plot')._fullData.length > 0")
 
 
-JS_PLANE_REQUESTS = """() => {
-  const m = performance.getEntriesByName('pmm:open')[0];
+# the plane requests, and when the page opened (atOpen false: a page that never opens, 0)
+JS_PLANE_REQUESTS = """(atOpen) => {
+  const m = atOpen ? performance.getEntriesByName('pmm:open')[0] : {startTime: 0, duration: 0};
   const first = {};
   pmm.state.get().sessions.forEach(s => { first[s] = pmm.state.zOf(s); });
   const imgs = performance.getEntriesByType('resource').map(e => {
@@ -291,7 +292,7 @@ def test_neighbouring_planes_are_preloaded_only_once_every_viewer_shows_its_firs
     page.route(re.compile(r".*/sessions/0/planes/.*"), late)
     open_nine(page, nine_url)
     page.wait_for_function("() => pmm.preload.size() >= 6")
-    got = page.evaluate(JS_PLANE_REQUESTS)
+    got = page.evaluate(JS_PLANE_REQUESTS, True)
     first = {int(s): z for s, z in got["first"].items()}
     before = [i for i in got["imgs"] if i["start"] < got["open"]]
     after = [i for i in got["imgs"] if i["start"] >= got["open"]]
@@ -310,10 +311,12 @@ def test_preloads_start_without_the_open_when_a_first_plane_fails(page: Any, nin
     page.route(re.compile(r".*/sessions/0/planes/.*"), lambda route: route.fulfill(status=500, body="boom"))
     page.goto(f"{nine_url}/map/public/nine")
     page.wait_for_function("() => window.pmm && pmm.layers && pmm.layers.shown(1)", timeout=30_000)
-    js = JS_PLANE_REQUESTS.replace("const m = performance.getEntriesByName('pmm:open')[0];", "const m = {startTime: 0, duration: 0};")
-    page.wait_for_function(f"() => {{ const g = ({js})(); return g.imgs.some(i => i.z !== g.first[i.s]); }}", timeout=30_000)
+    page.wait_for_function(
+        f"() => {{ const g = ({JS_PLANE_REQUESTS})(false); return g.imgs.some(i => i.z !== g.first[i.s]); }}",
+        timeout=30_000,
+    )
     assert page.evaluate("() => performance.getEntriesByName('pmm:open').length") == 0
-    got = page.evaluate(js)
+    got = page.evaluate(JS_PLANE_REQUESTS, False)
     first = {int(s): z for s, z in got["first"].items()}
     shown = page.evaluate(
         "() => Math.min(...performance.getEntriesByType('resource').filter(e => /\\/sessions\\/[1-9]\\/planes\\//.test(e.name)).map(e => e.responseEnd))"
